@@ -1,0 +1,436 @@
+"""llama.cpp through llama-cpp-python's low-level API: load, evaluate, sample, stream. No Qt, no pipes.
+
+Per generated token the Python work is one native sample, one token-to-piece and one one-token decode:
+sampling runs in llama.cpp's sampler chain, never over the logits in Python (a 262k vocabulary makes
+that 8x slower). The KV cache of the previous request is kept: a new prompt evaluates only what differs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.chat import llama_log
+from app.chat.protocol import EngineSettings, FinishReason, ModelInfo, Sampling, Stats
+from app.chat.textstream import StopMatcher, Utf8Stream
+from app.core.errors import AppError, EngineError
+
+log = logging.getLogger("app.chat.engine")
+
+_GGML_TYPES = {
+    "f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30,
+}
+_FLASH = {"auto": -1, "off": 0, "on": 1}
+_SEQ = 0
+
+
+class LoadCancelled(EngineError):
+    """The load was stopped before it finished."""
+
+
+class ContextFullError(EngineError):
+    """The prompt does not fit the context."""
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    text: str
+    finish_reason: FinishReason
+    stats: Stats
+    tokens: tuple[int, ...]
+
+
+def _llama() -> Any:
+    import llama_cpp
+
+    return llama_cpp
+
+
+def default_threads() -> int:
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False)
+    except ImportError:  # psutil is a dependency; this only guards odd installs
+        physical = None
+    return max(1, physical or os.cpu_count() or 1)
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+class Engine:
+    """One loaded model and its context. Not thread-safe except `stop_event`, which any thread may set."""
+
+    def __init__(self) -> None:
+        self.L = _llama()
+        llama_log.install()
+        self.L.llama_backend_init()
+        self.stop_event = threading.Event()
+        self._model: Any = None
+        self._ctx: Any = None
+        self._vocab: Any = None
+        self._batch: Any = None
+        self._n_batch = 0
+        self._cached: list[int] = []  # tokens whose K/V are in the cache, position = index
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self.info: ModelInfo | None = None
+        self.settings: EngineSettings | None = None
+        # ggml calls the abort callback between graph nodes; it is installed only while a prompt is
+        # evaluated (long batches), since generation checks the stop flag between tokens anyway.
+        self._abort_cb = self.L.ggml_abort_callback(lambda _data: self.stop_event.is_set())
+        self._no_abort_cb = self.L.ggml_abort_callback()
+
+    # ------------------------------------------------------------------ load / unload
+
+    @property
+    def loaded(self) -> bool:
+        return self._ctx is not None
+
+    def load(
+        self, path: str, settings: EngineSettings, progress: Callable[[float], None] | None = None
+    ) -> ModelInfo:
+        L = self.L
+        self.unload()
+        if not os.path.isfile(path):
+            raise EngineError(f"Model file not found: {path}")
+        if settings.type_k not in _GGML_TYPES or settings.type_v not in _GGML_TYPES:
+            raise EngineError(f"Unknown K/V cache type {settings.type_k}/{settings.type_v}")
+        if settings.type_v != "f16" and settings.flash_attn == "off":
+            raise EngineError("A quantized V cache needs flash attention", hint="set flash attention to auto or on")
+        self.stop_event.clear()
+        llama_log.clear_recent()
+        started = time.perf_counter()
+
+        def on_progress(fraction: float, _data: object) -> bool:
+            if progress is not None:
+                progress(float(fraction))
+            return not self.stop_event.is_set()
+
+        progress_cb = L.llama_progress_callback(on_progress)
+        mparams = L.llama_model_default_params()
+        mparams.n_gpu_layers = settings.n_gpu_layers
+        mparams.progress_callback = progress_cb
+        if not settings.use_mmap:
+            mparams.load_mode = 0
+        model = L.llama_model_load_from_file(path.encode(), mparams)
+        if not model:
+            if self.stop_event.is_set():
+                raise LoadCancelled("Loading was cancelled")
+            raise EngineError(f"llama.cpp could not load {os.path.basename(path)}: {self._why()}")
+
+        threads = settings.n_threads or default_threads()
+        cparams = L.llama_context_default_params()
+        cparams.n_ctx = settings.n_ctx
+        cparams.n_batch = settings.n_batch
+        cparams.n_ubatch = settings.n_batch
+        cparams.n_seq_max = 1
+        cparams.n_threads = threads
+        cparams.n_threads_batch = threads
+        cparams.type_k = _GGML_TYPES[settings.type_k]
+        cparams.type_v = _GGML_TYPES[settings.type_v]
+        cparams.flash_attn_type = _FLASH[settings.flash_attn]
+        cparams.swa_full = settings.swa_full
+        cparams.no_perf = True
+        ctx = L.llama_init_from_model(model, cparams)
+        if not ctx:
+            L.llama_model_free(model)
+            raise EngineError(
+                f"llama.cpp could not create a context of {settings.n_ctx} tokens: {self._why()}",
+                hint="try a smaller context or a smaller K/V cache type",
+            )
+        self._model, self._ctx = model, ctx
+        self._vocab = L.llama_model_get_vocab(model)
+        self._n_batch = settings.n_batch
+        self._batch = L.llama_batch_init(settings.n_batch, 0, 1)
+        self._cached = []
+        self.settings = settings
+        self.info = self._describe(path, time.perf_counter() - started)
+        log.info("loaded %s: n_ctx=%d threads=%d", path, self.info.n_ctx, threads)
+        return self.info
+
+    def _why(self) -> str:
+        problems = llama_log.recent_problems()
+        return problems[-1] if problems else "see the log for details"
+
+    def _describe(self, path: str, seconds: float) -> ModelInfo:
+        L, model, vocab = self.L, self._model, self._vocab
+        buf = ctypes.create_string_buffer(256)
+        L.llama_model_desc(model, buf, len(buf))
+        template = L.llama_model_chat_template(model, None)
+        bos = L.llama_vocab_bos(vocab)
+        eos = L.llama_vocab_eos(vocab)
+        return ModelInfo(
+            path=path,
+            description=buf.value.decode("utf-8", errors="replace"),
+            n_ctx=L.llama_n_ctx(self._ctx),
+            n_ctx_train=L.llama_model_n_ctx_train(model),
+            n_layer=L.llama_model_n_layer(model),
+            n_vocab=L.llama_vocab_n_tokens(vocab),
+            n_swa=L.llama_model_n_swa(model),
+            chat_template=template.decode("utf-8", errors="replace") if template else None,
+            bos_text=self.token_text(bos) if bos >= 0 else "",
+            eos_text=self.token_text(eos) if eos >= 0 else "",
+            add_bos=bool(L.llama_vocab_get_add_bos(vocab)),
+            load_seconds=seconds,
+        )
+
+    def unload(self) -> None:
+        L = self.L
+        if self._batch is not None:
+            L.llama_batch_free(self._batch)
+            self._batch = None
+        if self._ctx is not None:
+            L.llama_free(self._ctx)
+            self._ctx = None
+        if self._model is not None:
+            L.llama_model_free(self._model)
+            self._model = None
+        self._vocab = None
+        self._cached = []
+        self.info = None
+
+    # ------------------------------------------------------------------ tokens
+
+    def _require(self) -> None:
+        if self._ctx is None:
+            raise EngineError("No model is loaded")
+
+    def tokenize(self, text: str, *, add_special: bool, parse_special: bool = True) -> list[int]:
+        self._require()
+        data = text.encode("utf-8")
+        capacity = len(data) + 8
+        out = (self.L.llama_token * capacity)()
+        n = self.L.llama_tokenize(self._vocab, data, len(data), out, capacity, add_special, parse_special)
+        if n < 0:
+            capacity = -n
+            out = (self.L.llama_token * capacity)()
+            n = self.L.llama_tokenize(self._vocab, data, len(data), out, capacity, add_special, parse_special)
+        if n < 0:
+            raise EngineError("The text could not be tokenized")
+        return list(out[:n])
+
+    def piece(self, token: int, *, special: bool = False) -> bytes:
+        buf = self._piece_buf
+        n = self.L.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, special)
+        if n < 0:
+            self._piece_buf = buf = ctypes.create_string_buffer(-n + 16)
+            n = self.L.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, special)
+        return buf.raw[:n]
+
+    def token_text(self, token: int) -> str:
+        return self.piece(token, special=True).decode("utf-8", errors="replace")
+
+    @property
+    def cached_tokens(self) -> int:
+        return len(self._cached)
+
+    # ------------------------------------------------------------------ sampling
+
+    def _sampler(self, s: Sampling) -> Any:
+        L = self.L
+        params = L.llama_sampler_chain_default_params()
+        params.no_perf = True
+        chain = L.llama_sampler_chain_init(params)
+        penalties = s.repeat_penalty != 1.0 or s.frequency_penalty != 0.0 or s.presence_penalty != 0.0
+        if s.temperature <= 0:
+            if penalties:
+                L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(max(s.top_k, 1) if s.top_k else 40))
+                L.llama_sampler_chain_add(chain, self._penalties(s))
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
+            return chain
+        # top-k first: the penalty sampler is slow over a full 262k vocabulary.
+        if s.top_k > 0:
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(s.top_k))
+        if penalties:
+            L.llama_sampler_chain_add(chain, self._penalties(s))
+        if 0.0 < s.top_p < 1.0:
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_p(s.top_p, 1))
+        if s.min_p > 0.0:
+            L.llama_sampler_chain_add(chain, L.llama_sampler_init_min_p(s.min_p, 1))
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_temp(s.temperature))
+        seed = L.LLAMA_DEFAULT_SEED if s.seed is None else s.seed & 0xFFFFFFFF
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_dist(seed))
+        return chain
+
+    def _penalties(self, s: Sampling) -> Any:
+        return self.L.llama_sampler_init_penalties(
+            self.L.llama_vocab_n_tokens(self._vocab), s.repeat_last_n, s.repeat_penalty,
+            s.frequency_penalty, s.presence_penalty,
+        )
+
+    # ------------------------------------------------------------------ cache and evaluation
+
+    def _reuse_cache(self, tokens: list[int]) -> int:
+        """Drops what differs from `tokens` in the KV cache; returns how many cached tokens are kept."""
+        L = self.L
+        mem = L.llama_get_memory(self._ctx)
+        keep = common_prefix(self._cached, tokens)
+        if keep == len(tokens):
+            keep -= 1  # the last prompt token is evaluated again: its logits give the first token
+        if keep < len(self._cached) and (keep <= 0 or not L.llama_memory_seq_rm(mem, _SEQ, keep, -1)):
+            keep = 0
+        info = self.info
+        if keep > 0 and info is not None and info.n_swa > 0 and self.settings and not self.settings.swa_full:
+            # A sliding-window cache forgets old positions: after a rollback the window needed by the
+            # next token may be gone, then only a full evaluation is correct.
+            pos_min = L.llama_memory_seq_pos_min(mem, _SEQ)
+            if pos_min > max(0, keep - info.n_swa):
+                log.debug("SWA window lost (pos_min %d, keep %d): full evaluation", pos_min, keep)
+                keep = 0
+        if keep == 0:
+            L.llama_memory_clear(mem, True)
+        del self._cached[keep:]
+        return keep
+
+    def _evaluate(self, tokens: list[int], start: int) -> bool:
+        """Evaluates tokens[start:]; False if stopped. Logits are requested for the last token only."""
+        L, batch, ctx = self.L, self._batch, self._ctx
+        L.llama_set_abort_callback(ctx, self._abort_cb, None)
+        try:
+            total = len(tokens)
+            pos = start
+            while pos < total:
+                n = min(self._n_batch, total - pos)
+                for i in range(n):
+                    batch.token[i] = tokens[pos + i]
+                    batch.pos[i] = pos + i
+                    batch.n_seq_id[i] = 1
+                    batch.seq_id[i][0] = _SEQ
+                    batch.logits[i] = 0
+                if pos + n == total:
+                    batch.logits[n - 1] = 1
+                batch.n_tokens = n
+                rc = L.llama_decode(ctx, batch)
+                if rc == 2 or (rc != 0 and self.stop_event.is_set()):
+                    self._sync_after_abort(tokens)
+                    return False
+                if rc == 1:
+                    raise ContextFullError("The context is full")
+                if rc != 0:
+                    raise EngineError(f"llama_decode failed ({rc}): {self._why()}")
+                self._cached.extend(tokens[pos : pos + n])
+                pos += n
+            return True
+        finally:
+            L.llama_set_abort_callback(ctx, self._no_abort_cb, None)
+
+    def _sync_after_abort(self, tokens: list[int]) -> None:
+        # An aborted decode keeps the micro-batches it finished; keep our token list equal to the cache.
+        mem = self.L.llama_get_memory(self._ctx)
+        pos_max = self.L.llama_memory_seq_pos_max(mem, _SEQ)
+        self._cached = list(tokens[: pos_max + 1])
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(
+        self,
+        tokens: list[int],
+        sampling: Sampling,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Generation:
+        """Evaluates the prompt (reusing the cache) and samples until EOG, max tokens, a stop string,
+        a full context or `stop_event`. `on_text` receives displayable text as it is decided."""
+        self._require()
+        L, ctx, vocab, batch = self.L, self._ctx, self._vocab, self._batch
+        n_ctx = L.llama_n_ctx(ctx)
+        if not tokens:
+            raise EngineError("The prompt is empty")
+        if len(tokens) >= n_ctx:
+            raise ContextFullError(f"The prompt ({len(tokens)} tokens) does not fit the context ({n_ctx})")
+        started = time.perf_counter()
+        keep = self._reuse_cache(tokens)
+        evaluated = len(tokens) - keep
+        if not self._evaluate(tokens, keep):
+            now = time.perf_counter()
+            stats = Stats(len(tokens), evaluated, now - started, 0, 0.0, 0.0, len(self._cached), n_ctx)
+            return Generation("", "stopped", stats, ())
+        prompt_done = time.perf_counter()
+
+        chain = self._sampler(sampling)
+        utf8 = Utf8Stream()
+        stops = StopMatcher(sampling.stop)
+        parts: list[str] = []
+        generated: list[int] = []
+        reason: FinishReason = "length"
+        first_at = 0.0
+        stop_flag = self.stop_event
+        sample, is_eog, decode, piece = L.llama_sampler_sample, L.llama_vocab_is_eog, L.llama_decode, self.piece
+        n_past = len(self._cached)
+        try:
+            while True:
+                if stop_flag.is_set():
+                    reason = "stopped"
+                    break
+                token = sample(chain, ctx, -1)
+                if not first_at:
+                    first_at = time.perf_counter()
+                if is_eog(vocab, token):
+                    reason = "eog"
+                    break
+                generated.append(token)
+                text = stops.feed(utf8.feed(piece(token)))
+                if text:
+                    parts.append(text)
+                    if on_text is not None:
+                        on_text(text)
+                if stops.hit is not None:
+                    reason = "stop_string"
+                    break
+                if len(generated) >= sampling.max_tokens:
+                    reason = "length"
+                    break
+                if n_past >= n_ctx:
+                    reason = "context_full"
+                    break
+                batch.token[0] = token
+                batch.pos[0] = n_past
+                batch.n_seq_id[0] = 1
+                batch.seq_id[0][0] = _SEQ
+                batch.logits[0] = 1
+                batch.n_tokens = 1
+                rc = decode(ctx, batch)
+                if rc != 0:
+                    if rc == 1:
+                        reason = "context_full"
+                        break
+                    raise EngineError(f"llama_decode failed ({rc}): {self._why()}")
+                self._cached.append(token)
+                n_past += 1
+        finally:
+            L.llama_sampler_free(chain)
+        if reason != "stop_string":
+            tail = stops.feed(utf8.flush()) + stops.flush()
+            if tail:
+                parts.append(tail)
+                if on_text is not None:
+                    on_text(tail)
+        ended = time.perf_counter()
+        stats = Stats(
+            prompt_tokens=len(tokens),
+            prompt_evaluated=evaluated,
+            prompt_seconds=prompt_done - started,
+            generated_tokens=len(generated) + (1 if reason == "eog" else 0),
+            generation_seconds=(ended - first_at) if first_at else 0.0,
+            ttft_seconds=(first_at - started) if first_at else 0.0,
+            context_used=len(self._cached),
+            context_size=n_ctx,
+        )
+        return Generation("".join(parts), reason, stats, tuple(generated))
+
+    def close(self) -> None:
+        self.unload()
+
+
+__all__ = ["AppError", "ContextFullError", "Engine", "Generation", "LoadCancelled", "default_threads"]

@@ -1,0 +1,78 @@
+"""From a Generate request to prompt tokens: template, BOS, and what to do when the context is full."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.chat import templates
+from app.chat.engine_core import ContextFullError
+from app.chat.protocol import ChatMessage, Generate, ModelInfo
+
+Tokenize = Callable[[str, bool], list[int]]  # (text, add_special) -> tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    tokens: list[int]
+    dropped_messages: int
+    stop: tuple[str, ...]
+
+
+def reserve_for_reply(n_ctx: int, max_tokens: int) -> int:
+    """Room left for the answer when deciding whether a prompt fits."""
+    return max(1, min(max_tokens, n_ctx // 4))
+
+
+def _render(request: Generate, messages: list[ChatMessage], info: ModelInfo, tokenize: Tokenize) -> list[int]:
+    rendered = templates.build_prompt(
+        request.template, messages, model_template=info.chat_template,
+        bos_text=info.bos_text, eos_text=info.eos_text, add_bos=info.add_bos,
+    )
+    return tokenize(rendered.text, rendered.add_special)
+
+
+def _droppable(messages: list[ChatMessage]) -> int | None:
+    """Index of the oldest message that may go: never a system message, never the last message."""
+    for i, message in enumerate(messages[:-1]):
+        if message.role != "system":
+            return i
+    return None
+
+
+def build(request: Generate, info: ModelInfo, tokenize: Tokenize) -> Prompt:
+    limit = info.n_ctx - reserve_for_reply(info.n_ctx, request.sampling.max_tokens)
+    if request.prompt is not None:
+        tokens = tokenize(request.prompt, info.add_bos)
+        if len(tokens) > limit and request.context_policy == "drop_oldest":
+            head = tokens[:1] if info.add_bos else []
+            tokens = head + tokens[len(tokens) - (limit - len(head)) :]
+        return _checked(Prompt(tokens, 0, request.sampling.stop), info)
+
+    messages = list(request.messages)
+    if not messages:
+        raise ContextFullError("There is nothing to answer: the conversation is empty")
+    stops = request.sampling.stop + templates.stop_strings(request.template, info.chat_template)
+    tokens = _render(request, messages, info, tokenize)
+    dropped = 0
+    while len(tokens) > limit and request.context_policy == "drop_oldest":
+        index = _droppable(messages)
+        if index is None:
+            break
+        del messages[index]
+        # Keep turns whole: a reply without its question confuses most models.
+        if index < len(messages) - 1 and messages[index].role == "assistant":
+            del messages[index]
+            dropped += 1
+        dropped += 1
+        tokens = _render(request, messages, info, tokenize)
+    return _checked(Prompt(tokens, dropped, tuple(dict.fromkeys(stops))), info)
+
+
+def _checked(prompt: Prompt, info: ModelInfo) -> Prompt:
+    if len(prompt.tokens) >= info.n_ctx:
+        raise ContextFullError(
+            f"The conversation ({len(prompt.tokens)} tokens) no longer fits the context ({info.n_ctx})",
+            hint="start a new conversation, load with a longer context, or let old turns be dropped",
+        )
+    return prompt

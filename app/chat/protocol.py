@@ -1,0 +1,229 @@
+"""Messages between the app and the engine process: small frozen dataclasses sent over a pipe.
+
+Requests go app → engine, events come engine → app. Every value here must pickle cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+FlashAttn = Literal["auto", "on", "off"]
+ContextPolicy = Literal["stop", "drop_oldest"]
+FinishReason = Literal["eog", "length", "stop_string", "stopped", "context_full"]
+
+CACHE_TYPES: tuple[str, ...] = ("f16", "bf16", "f32", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """How a model is loaded: everything that needs a reload when it changes."""
+
+    n_ctx: int = 4096
+    n_gpu_layers: int = 0
+    type_k: str = "f16"
+    type_v: str = "f16"
+    flash_attn: FlashAttn = "auto"
+    n_threads: int = 0  # 0: let the engine pick (physical cores)
+    n_batch: int = 512
+    swa_full: bool = False
+    use_mmap: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """Per-request sampling; temperature 0 means greedy."""
+
+    temperature: float = 0.8
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    repeat_last_n: int = 64
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    seed: int | None = None
+    max_tokens: int = 1024
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+# ---------------------------------------------------------------- requests (app -> engine)
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    path: str
+    settings: EngineSettings = EngineSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class Generate:
+    """Either `messages` rendered with `template` ("auto" = the GGUF's own, a built-in name, or "raw"),
+    or a ready `prompt` string (completion mode, no template)."""
+
+    request_id: int
+    messages: tuple[ChatMessage, ...] = ()
+    prompt: str | None = None
+    template: str = "auto"
+    sampling: Sampling = Sampling()
+    context_policy: ContextPolicy = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Ends the running load or generation (whichever is in progress)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unload:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    pass
+
+
+Request = Load | Generate | Stop | Unload | Shutdown
+
+
+# ---------------------------------------------------------------- events (engine -> app)
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """The engine process is up (llama.cpp imported)."""
+
+    llama_version: str
+    system_info: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadProgress:
+    fraction: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    path: str
+    description: str
+    n_ctx: int  # the context actually allocated
+    n_ctx_train: int
+    n_layer: int
+    n_vocab: int
+    n_swa: int
+    chat_template: str | None
+    bos_text: str
+    eos_text: str
+    add_bos: bool
+    load_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    info: ModelInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Unloaded:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    request_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    prompt_tokens: int  # tokens of the whole prompt
+    prompt_evaluated: int  # of which were evaluated this turn (the rest came from the KV cache)
+    prompt_seconds: float
+    generated_tokens: int
+    generation_seconds: float
+    ttft_seconds: float  # request received -> first token ready
+    context_used: int
+    context_size: int
+    dropped_messages: int = 0
+
+    @property
+    def prompt_tokens_per_second(self) -> float:
+        return self.prompt_evaluated / self.prompt_seconds if self.prompt_seconds > 0 else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        # The first token comes from prompt evaluation; the rate covers the tokens decoded after it.
+        n = self.generated_tokens - 1
+        return n / self.generation_seconds if n > 0 and self.generation_seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    request_id: int
+    text: str
+    finish_reason: FinishReason
+    stats: Stats
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """A failure the engine survived (bad request, load failure, template error...)."""
+
+    message: str
+    request_id: int | None = None
+    kind: str = "EngineError"  # name of the AppError subclass to raise on the app side
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    logger: str
+    level: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Crashed:
+    """Made on the app side when the engine process dies (never sent by the engine)."""
+
+    message: str
+    exitcode: int | None = None
+
+
+Event = (
+    Ready | LoadProgress | Loaded | Unloaded | Token | Done | Error | LogRecord | Crashed
+)
+
+__all__ = [
+    "CACHE_TYPES",
+    "ChatMessage",
+    "ContextPolicy",
+    "Crashed",
+    "Done",
+    "EngineSettings",
+    "Error",
+    "Event",
+    "FinishReason",
+    "FlashAttn",
+    "Generate",
+    "Load",
+    "LoadProgress",
+    "LogRecord",
+    "Loaded",
+    "ModelInfo",
+    "Ready",
+    "Request",
+    "Sampling",
+    "Shutdown",
+    "Stats",
+    "Stop",
+    "Token",
+    "Unload",
+    "Unloaded",
+]

@@ -1,0 +1,201 @@
+"""Chat templates: the GGUF's Jinja `tokenizer.chat_template`, rendered in a sandbox, or one of ours.
+
+Rendering follows what Hugging Face's `apply_chat_template` does (trim_blocks, lstrip_blocks, loop controls,
+`raise_exception`, `strftime_now`, a `tojson` that does not HTML-escape), inside Jinja2's
+ImmutableSandboxedEnvironment. Any access the sandbox refuses is an error, not a silent empty string.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, NoReturn
+
+import jinja2
+import jinja2.ext
+import jinja2.nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from app.chat.protocol import ChatMessage
+from app.core.errors import TemplateError
+
+AUTO = "auto"
+RAW = "raw"
+MAX_OUTPUT_CHARS = 4_000_000  # a prompt larger than any context; stops a template that explodes
+
+# Our own renderings of well-known chat formats, for models that carry no template.
+BUILTIN_TEMPLATES: dict[str, str] = {
+    "chatml": (
+        "{% for message in messages %}"
+        "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    ),
+    "llama3": (
+        "{{ bos_token }}"
+        "{% for message in messages %}"
+        "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n' + message['content'] | trim"
+        " + '<|eot_id|>' }}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}"
+    ),
+    "gemma": (
+        "{{ bos_token }}"
+        "{% set ns = namespace(system='') %}"
+        "{% for message in messages %}"
+        "{% if message['role'] == 'system' %}{% set ns.system = message['content'] + '\n\n' %}"
+        "{% else %}"
+        "{% set role = 'model' if message['role'] == 'assistant' else 'user' %}"
+        "{{ '<start_of_turn>' + role + '\n' + ns.system + message['content'] | trim + '<end_of_turn>\n' }}"
+        "{% set ns.system = '' %}"
+        "{% endif %}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+    ),
+    "mistral": (
+        "{{ bos_token }}"
+        "{% set ns = namespace(system='') %}"
+        "{% for message in messages %}"
+        "{% if message['role'] == 'system' %}{% set ns.system = message['content'] + '\n\n' %}"
+        "{% elif message['role'] == 'user' %}"
+        "{{ '[INST] ' + ns.system + message['content'] | trim + ' [/INST]' }}{% set ns.system = '' %}"
+        "{% else %}{{ message['content'] | trim + eos_token }}"
+        "{% endif %}"
+        "{% endfor %}"
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPrompt:
+    text: str
+    add_special: bool  # whether the tokenizer should add BOS (False when the template wrote it)
+
+
+class _GenerationTag(jinja2.ext.Extension):
+    """`{% generation %}...{% endgeneration %}` (used by training-aware Hub templates): renders its body."""
+
+    tags = {"generation"}  # noqa: RUF012 - Jinja's declared class attribute
+
+    def parse(self, parser: Any) -> list[jinja2.nodes.Node]:
+        next(parser.stream)
+        body: list[jinja2.nodes.Node] = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return body
+
+
+class _StrictSandbox(ImmutableSandboxedEnvironment):
+    """The stock sandbox returns a harmless Undefined for forbidden attributes; we refuse outright."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} is not allowed")
+
+
+def _raise_exception(message: str) -> NoReturn:
+    raise TemplateError(f"The chat template refused the conversation: {message}")
+
+
+def _tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None,
+            separators: tuple[str, str] | None = None, sort_keys: bool = False) -> str:
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+def _strftime_now(fmt: str) -> str:
+    return datetime.now().strftime(fmt)
+
+
+@lru_cache(maxsize=16)
+def _compile(source: str) -> jinja2.Template:
+    env = _StrictSandbox(
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=[jinja2.ext.loopcontrols, _GenerationTag],
+        autoescape=False,
+    )
+    env.filters["tojson"] = _tojson
+    env.globals["raise_exception"] = _raise_exception
+    env.globals["strftime_now"] = _strftime_now
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"The chat template is not valid Jinja (line {exc.lineno}): {exc.message}") from exc
+
+
+def template_source(name: str, model_template: str | None) -> str | None:
+    """The Jinja source for a template choice; None means raw completion mode."""
+    if name == RAW:
+        return None
+    if name == AUTO:
+        if not model_template:
+            raise TemplateError(
+                "This model has no chat template",
+                hint=f"pick a built-in template ({', '.join(BUILTIN_TEMPLATES)}) or raw completion mode",
+            )
+        return model_template
+    if name in BUILTIN_TEMPLATES:
+        return BUILTIN_TEMPLATES[name]
+    raise TemplateError(f"Unknown chat template {name!r}", hint=f"use auto, raw or {', '.join(BUILTIN_TEMPLATES)}")
+
+
+def render(
+    source: str,
+    messages: Sequence[ChatMessage],
+    *,
+    bos_token: str = "",
+    eos_token: str = "",
+    add_generation_prompt: bool = True,
+    **extra: Any,
+) -> str:
+    template = _compile(source)
+    try:
+        text = template.render(
+            messages=[{"role": m.role, "content": m.content} for m in messages],
+            bos_token=bos_token,
+            eos_token=eos_token,
+            add_generation_prompt=add_generation_prompt,
+            **extra,
+        )
+    except TemplateError:
+        raise
+    except SecurityError as exc:
+        raise TemplateError(f"The chat template tried something unsafe and was stopped: {exc}") from exc
+    except (jinja2.TemplateError, TypeError, ValueError, KeyError, IndexError, AttributeError,
+            OverflowError, RecursionError) as exc:
+        raise TemplateError(f"The chat template failed: {type(exc).__name__}: {exc}") from exc
+    if len(text) > MAX_OUTPUT_CHARS:
+        raise TemplateError("The chat template produced an absurdly long prompt")
+    return text
+
+
+def raw_prompt(messages: Iterable[ChatMessage]) -> str:
+    """Completion mode: the conversation is one running text the model continues."""
+    return "".join(m.content for m in messages)
+
+
+def build_prompt(
+    template: str,
+    messages: Sequence[ChatMessage],
+    *,
+    model_template: str | None,
+    bos_text: str,
+    eos_text: str,
+    add_bos: bool,
+) -> RenderedPrompt:
+    """Renders `messages` for the model. As llama.cpp does, BOS is added by the tokenizer only when the
+    vocabulary wants it and the rendered text does not already start with it."""
+    source = template_source(template, model_template)
+    if source is None:
+        return RenderedPrompt(raw_prompt(messages), add_special=add_bos)
+    text = render(source, messages, bos_token=bos_text, eos_token=eos_text)
+    starts_with_bos = bool(bos_text) and text.startswith(bos_text)
+    return RenderedPrompt(text, add_special=add_bos and not starts_with_bos)
+
+
+def stop_strings(template: str, model_template: str | None) -> tuple[str, ...]:
+    """End-of-turn markers to stop on as text, for templates whose end token a vocabulary may not flag EOG."""
+    source = template_source(template, model_template) or ""
+    markers = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "</s>")
+    return tuple(m for m in markers if m in source)

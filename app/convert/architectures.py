@@ -1,0 +1,273 @@
+"""Per-architecture knowledge: GGUF arch name, hyper-parameters, and the weight transforms llama.cpp expects."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gguf
+import numpy as np
+
+from app.convert.hparams import Rope, first, rope
+from app.core.errors import ConvertError
+
+Params = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Architecture:
+    hf_names: tuple[str, ...]
+    arch: gguf.MODEL_ARCH
+    label: str
+    write_params: Callable[[gguf.GGUFWriter, Params, int], None]
+    permute_qk: bool = False  # HF stores Llama q/k rotary halves apart; llama.cpp wants them interleaved
+    norm_plus_one: bool = False  # Gemma's RMSNorm multiplies by (1 + w)
+    drop_lm_head: bool = False
+    trim_embeddings: bool = False  # Gemma 3 pads embeddings past the vocabulary
+    vocab: str = "auto"  # "spm", "bpe", or "auto" (tokenizer.model if present)
+    extra_tensors: Callable[[Params], list[tuple[str, np.ndarray]]] | None = None
+
+    @property
+    def name(self) -> str:
+        return gguf.MODEL_ARCH_NAMES[self.arch]
+
+
+def _common(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
+    w.add_block_count(int(hp["num_hidden_layers"]))
+    if (n_ctx := first(hp, "max_position_embeddings", "n_positions")) is not None:
+        w.add_context_length(int(n_ctx))
+    w.add_embedding_length(int(first(hp, "hidden_size", required=True)))
+    if (n_ff := hp.get("intermediate_size")) is not None:
+        w.add_feed_forward_length(int(n_ff))
+    w.add_head_count(int(first(hp, "num_attention_heads", required=True)))
+    if (n_kv := hp.get("num_key_value_heads")) is not None:
+        w.add_head_count_kv(int(n_kv))
+    rp = rope(hp)
+    _rope_scaling(w, rp)
+    if rp.theta is not None:
+        w.add_rope_freq_base(rp.theta)
+    if rp.theta_swa is not None:
+        w.add_rope_freq_base_swa(rp.theta_swa)
+    if (eps := hp.get("rms_norm_eps")) is not None:
+        w.add_layer_norm_rms_eps(float(eps))
+    if (head_dim := hp.get("head_dim")) is not None:
+        w.add_key_length(int(head_dim))
+        w.add_value_length(int(head_dim))
+    w.add_file_type(ftype)
+
+
+def _rope_scaling(w: gguf.GGUFWriter, rp: Rope) -> None:
+    kind = str(rp.scaling.get("rope_type") or "").lower()
+    factor = rp.scaling.get("factor")
+    if kind == "linear" and factor is not None:
+        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        w.add_rope_scaling_factor(float(factor))
+    elif kind == "yarn" and factor is not None:
+        w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        w.add_rope_scaling_factor(float(factor))
+        w.add_rope_scaling_orig_ctx_len(int(rp.scaling["original_max_position_embeddings"]))
+        optional = {
+            "extrapolation_factor": w.add_rope_scaling_yarn_ext_factor,
+            "attention_factor": w.add_rope_scaling_yarn_attn_factor,
+            "beta_fast": w.add_rope_scaling_yarn_beta_fast,
+            "beta_slow": w.add_rope_scaling_yarn_beta_slow,
+        }
+        for key, add in optional.items():
+            if rp.scaling.get(key) is not None:
+                add(float(rp.scaling[key]))
+    elif kind in ("su", "longrope"):
+        w.add_rope_scaling_type(gguf.RopeScalingType.LONGROPE)
+
+
+def _head_dim(hp: Params) -> int:
+    return int(hp.get("head_dim") or hp["hidden_size"] // hp["num_attention_heads"])
+
+
+def _llama_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
+    _common(w, hp, ftype)
+    w.add_vocab_size(int(hp["vocab_size"]))
+    w.add_rope_dimension_count(_head_dim(hp))
+
+
+def _llama3_rope_factors(hp: Params) -> list[tuple[str, np.ndarray]]:
+    """Llama 3.1+ bakes its long-context frequency scaling into a rope_freqs tensor."""
+    rp = rope(hp)
+    if str(rp.scaling.get("rope_type") or "").lower() != "llama3":
+        return []
+    base = rp.theta or 10000.0
+    dim = _head_dim(hp)
+    freqs = 1.0 / (base ** (np.arange(0, dim, 2, dtype=np.float32) / dim))
+    factor = float(rp.scaling.get("factor", 8.0))
+    low = float(rp.scaling.get("low_freq_factor", 1.0))
+    high = float(rp.scaling.get("high_freq_factor", 4.0))
+    old_ctx = float(rp.scaling.get("original_max_position_embeddings", 8192))
+    out = []
+    for freq in freqs:
+        wavelen = 2 * math.pi / float(freq)
+        if wavelen < old_ctx / high:
+            out.append(1.0)
+        elif wavelen > old_ctx / low:
+            out.append(factor)
+        else:
+            smooth = (old_ctx / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return [("rope_freqs.weight", np.array(out, dtype=np.float32))]
+
+
+def _gemma2_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
+    w.add_context_length(int(hp["max_position_embeddings"]))
+    w.add_embedding_length(int(hp["hidden_size"]))
+    w.add_block_count(int(hp["num_hidden_layers"]))
+    w.add_feed_forward_length(int(hp["intermediate_size"]))
+    w.add_head_count(int(hp["num_attention_heads"]))
+    w.add_head_count_kv(int(hp.get("num_key_value_heads") or hp["num_attention_heads"]))
+    w.add_layer_norm_rms_eps(float(hp["rms_norm_eps"]))
+    w.add_key_length(int(hp["head_dim"]))
+    w.add_value_length(int(hp["head_dim"]))
+    w.add_file_type(ftype)
+    w.add_attn_logit_softcapping(float(hp["attn_logit_softcapping"]))
+    w.add_final_logit_softcapping(float(hp["final_logit_softcapping"]))
+    w.add_sliding_window(int(hp["sliding_window"]))
+
+
+def _gemma3_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
+    # Gemma 3 configs omit several values; these are the model's documented defaults.
+    hp = {
+        "max_position_embeddings": 131072,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 4,
+        "rms_norm_eps": 1e-6,
+        "head_dim": 256,
+        **{k: v for k, v in hp.items() if v is not None},
+    }
+    rp = rope(hp)
+    if rp.theta is None:
+        hp["rope_theta"] = 1_000_000.0
+    _common(w, hp, ftype)
+    if hp.get("attn_logit_softcapping") is not None:
+        raise ConvertError("a Gemma 3 config with attention soft-capping is not a Gemma 3 model llama.cpp runs")
+    if hp.get("final_logit_softcapping"):
+        w.add_final_logit_softcapping(float(hp["final_logit_softcapping"]))
+    if hp.get("sliding_window_pattern") != 1:
+        w.add_sliding_window(int(hp["sliding_window"]))
+
+
+def _phi3_rope(hp: Params) -> tuple[int, int, int]:
+    n_embd = int(hp["hidden_size"])
+    n_head = int(hp["num_attention_heads"])
+    rp = rope(hp)
+    orig = rp.scaling.get("original_max_position_embeddings")
+    if orig is None:
+        orig = hp.get("original_max_position_embeddings", hp["max_position_embeddings"])
+    rot_pct = float(rp.scaling.get("partial_rotary_factor", 1.0))
+    return int(orig), int(rot_pct * n_embd) // n_head, int(hp["max_position_embeddings"])
+
+
+def _phi3_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
+    orig_ctx, rope_dims, n_ctx = _phi3_rope(hp)
+    w.add_context_length(n_ctx)
+    w.add_rope_scaling_orig_ctx_len(orig_ctx)
+    w.add_embedding_length(int(hp["hidden_size"]))
+    w.add_feed_forward_length(int(hp["intermediate_size"]))
+    w.add_block_count(int(hp["num_hidden_layers"]))
+    w.add_head_count(int(hp["num_attention_heads"]))
+    w.add_head_count_kv(int(hp["num_key_value_heads"]))
+    w.add_layer_norm_rms_eps(float(hp["rms_norm_eps"]))
+    w.add_rope_dimension_count(rope_dims)
+    w.add_rope_freq_base(rope(hp).theta or 10000.0)
+    w.add_file_type(ftype)
+    # 0 tells llama.cpp this Phi-3 has no sliding window (Phi-4 shares the architecture).
+    w.add_sliding_window(int(hp.get("sliding_window") or 0))
+    _phi3_attn_factor(w, hp)
+
+
+def _phi3_attn_factor(w: gguf.GGUFWriter, hp: Params) -> None:
+    rp = rope(hp)
+    if not rp.scaling.get("long_factor"):
+        return
+    orig_ctx, _, n_ctx = _phi3_rope(hp)
+    scale = n_ctx / orig_ctx
+    kind = str(rp.scaling.get("rope_type") or "").lower()
+    if kind in ("su", "longrope"):
+        factor = math.sqrt(1 + math.log(scale) / math.log(orig_ctx)) if scale > 1.0 else 1.0
+    elif kind == "yarn":
+        factor = 0.1 * math.log(scale) + 1.0 if scale > 1.0 else 1.0
+    else:
+        raise ConvertError(f"Phi-3 rope scaling {kind!r} is not supported")
+    w.add_rope_scaling_attn_factors(factor)
+
+
+def _phi3_rope_factors(hp: Params) -> list[tuple[str, np.ndarray]]:
+    rp = rope(hp)
+    long_f, short_f = rp.scaling.get("long_factor"), rp.scaling.get("short_factor")
+    if not long_f:
+        return []
+    _, rope_dims, _ = _phi3_rope(hp)
+    if not short_f or len(long_f) != len(short_f) or len(long_f) * 2 != rope_dims:
+        raise ConvertError(f"Phi-3 long/short rope factors must both have {rope_dims // 2} values")
+    return [
+        ("rope_factors_long.weight", np.array(long_f, dtype=np.float32)),
+        ("rope_factors_short.weight", np.array(short_f, dtype=np.float32)),
+    ]
+
+
+ARCHITECTURES: tuple[Architecture, ...] = (
+    Architecture(
+        ("LlamaForCausalLM", "LLaMAForCausalLM"),
+        gguf.MODEL_ARCH.LLAMA,
+        "Llama 2/3",
+        _llama_params,
+        permute_qk=True,
+        extra_tensors=_llama3_rope_factors,
+    ),
+    Architecture(
+        ("MistralForCausalLM",),
+        gguf.MODEL_ARCH.LLAMA,
+        "Mistral",
+        _llama_params,
+        permute_qk=True,
+        extra_tensors=_llama3_rope_factors,
+    ),
+    Architecture(("Qwen2ForCausalLM",), gguf.MODEL_ARCH.QWEN2, "Qwen2/2.5", _common),
+    Architecture(("Qwen3ForCausalLM",), gguf.MODEL_ARCH.QWEN3, "Qwen3", _common),
+    Architecture(
+        ("Gemma2ForCausalLM",),
+        gguf.MODEL_ARCH.GEMMA2,
+        "Gemma 2",
+        _gemma2_params,
+        norm_plus_one=True,
+        drop_lm_head=True,
+        vocab="spm",
+    ),
+    Architecture(
+        ("Gemma3ForCausalLM", "Gemma3ForConditionalGeneration"),
+        gguf.MODEL_ARCH.GEMMA3,
+        "Gemma 3 (text)",
+        _gemma3_params,
+        norm_plus_one=True,
+        trim_embeddings=True,
+    ),
+    Architecture(
+        ("Phi3ForCausalLM",),
+        gguf.MODEL_ARCH.PHI3,
+        "Phi-3",
+        _phi3_params,
+        extra_tensors=_phi3_rope_factors,
+    ),
+)
+
+
+def supported_names() -> str:
+    return ", ".join(f"{a.label} ({a.hf_names[0]})" for a in ARCHITECTURES)
+
+
+def find_architecture(hf_arch: str) -> Architecture:
+    for arch in ARCHITECTURES:
+        if hf_arch in arch.hf_names:
+            return arch
+    raise ConvertError(
+        f"architecture {hf_arch or '(none given)'} is not supported for conversion",
+        hint=f"supported: {supported_names()}",
+    )

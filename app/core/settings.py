@@ -1,0 +1,123 @@
+"""Typed user settings, persisted atomically as JSON, with change notification (no Qt)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from app.core import paths
+from app.core.atomic import write_text_atomic
+from app.core.errors import ConfigError
+
+log = logging.getLogger("app.settings")
+
+THEMES = ("system", "light", "dark")
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    models_dir: str = ""  # empty: paths.default_models_dir()
+    library_folders: tuple[str, ...] = ()
+    threads: int = 0  # 0: let the engine pick (physical cores)
+    theme: str = "system"
+    download_parallel: int = 2
+    default_context: int = 4096
+    window_geometry: str = ""  # base64 of QMainWindow.saveGeometry()
+    last_page: str = "discover"
+
+    def validated(self) -> Preferences:
+        if self.theme not in THEMES:
+            raise ConfigError(f"Unknown theme {self.theme!r}", hint=f"choose one of {', '.join(THEMES)}")
+        if not 0 <= self.threads <= 512:
+            raise ConfigError(f"Thread count {self.threads} is out of range", hint="use 0 for automatic")
+        if not 1 <= self.download_parallel <= 8:
+            raise ConfigError("Parallel downloads must be between 1 and 8")
+        if not 256 <= self.default_context <= 1 << 21:
+            raise ConfigError(f"Context length {self.default_context} is out of range")
+        return self
+
+
+Listener = Callable[[Preferences, Preferences], None]
+
+
+def _from_json(raw: dict[str, Any]) -> Preferences:
+    known = {f.name: f for f in fields(Preferences)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            continue  # a setting from a newer or older version: ignore rather than fail
+        default = getattr(Preferences(), key)
+        if isinstance(default, tuple):
+            value = tuple(str(v) for v in value) if isinstance(value, list) else default
+        elif type(default) is not type(value):
+            log.warning("ignoring setting %s with a value of the wrong type", key)
+            continue
+        values[key] = value
+    try:
+        return Preferences(**values).validated()
+    except ConfigError as exc:
+        log.warning("settings file has an invalid value (%s); using defaults", exc)
+        return Preferences()
+
+
+class Settings:
+    """The current preferences; `update` validates, saves and notifies subscribers."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path or paths.settings_file()
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._values = self._load()
+
+    @property
+    def values(self) -> Preferences:
+        return self._values
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def models_path(self) -> Path:
+        return Path(self._values.models_dir).expanduser() if self._values.models_dir else paths.default_models_dir()
+
+    def update(self, **changes: Any) -> Preferences:
+        with self._lock:
+            old = self._values
+            new = replace(old, **changes).validated()
+            if new == old:
+                return old
+            self._values = new
+            self._save(new)
+        for listener in list(self._listeners):
+            listener(old, new)
+        return new
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _load(self) -> Preferences:
+        try:
+            raw = json.loads(self._path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return Preferences()
+        except (OSError, ValueError) as exc:
+            broken = self._path.with_name(self._path.name + ".broken")
+            log.warning("settings unreadable (%s); keeping a copy at %s and using defaults", exc, broken)
+            try:
+                os.replace(self._path, broken)
+            except OSError:
+                pass
+            return Preferences()
+        return _from_json(raw) if isinstance(raw, dict) else Preferences()
+
+    def _save(self, values: Preferences) -> None:
+        data = dataclasses.asdict(values)
+        write_text_atomic(self._path, json.dumps(data, indent=2, sort_keys=True))

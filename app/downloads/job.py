@@ -1,0 +1,231 @@
+"""Download one queue item to verified files: resolve, check space, transfer, retry, verify, rename."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+import httpx2
+
+from app.core.atomic import fsync_dir
+from app.core.errors import ChecksumError, DownloadError
+from app.downloads.checksum import hash_prefix
+from app.downloads.disk import DEFAULT_MARGIN, ensure_free_space
+from app.downloads.layout import part_path, target_path
+from app.downloads.remote import RemoteFile, auth_headers, resolve_file, status_checker
+from app.downloads.transfer import PartFile, StopToken, Timeouts, TransientError, fetch_once
+
+log = logging.getLogger("app.downloads")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 8  # in a row without a single new byte
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    max_retry_after: float = 300.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        backoff = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
+        if retry_after is not None:
+            return max(backoff, min(retry_after, self.max_retry_after))
+        return backoff
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadConfig:
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    disk_margin: int = DEFAULT_MARGIN
+    token: str | None = None  # None: the token stored by `gguf-studio login`, if any
+
+
+class JobListener(Protocol):
+    def resolved(self, files: Sequence[RemoteFile], done_bytes: int) -> None: ...
+    def progress(self, done_bytes: int) -> None: ...
+    def retrying(self, message: str, delay: float) -> None: ...
+    def file_done(self, filename: str) -> None: ...
+
+
+def run_job(
+    repo_id: str,
+    filenames: Sequence[str],
+    revision: str,
+    models_dir: Path,
+    stop: StopToken,
+    listener: JobListener,
+    config: DownloadConfig = DownloadConfig(),
+    client: httpx2.Client | None = None,
+) -> list[Path]:
+    """Download every file of an item; returns their final paths, each one verified."""
+    targets = [target_path(models_dir, repo_id, name) for name in filenames]  # validates names first
+    remotes = _resolve_all(repo_id, filenames, revision, stop, listener, config)
+    on_disk = [_bytes_on_disk(t, r.size) for t, r in zip(targets, remotes, strict=True)]
+    listener.resolved(remotes, sum(on_disk))
+    ensure_free_space(targets[0].parent, sum(r.size for r in remotes) - sum(on_disk), config.disk_margin)
+    if client is None:
+        from huggingface_hub import get_session
+
+        client = get_session()
+    headers = auth_headers(config.token)
+    finished = 0
+    for remote, target in zip(remotes, targets, strict=True):
+        download_file(
+            remote,
+            target,
+            stop,
+            partial(_offset_progress, listener, finished),
+            config,
+            client,
+            headers,
+            on_retry=listener.retrying,
+        )
+        finished += remote.size
+        listener.progress(finished)
+        listener.file_done(remote.filename)
+    return targets
+
+
+def _offset_progress(listener: JobListener, base: int, done: int) -> None:
+    listener.progress(base + done)
+
+
+def _resolve_all(
+    repo_id: str,
+    filenames: Sequence[str],
+    revision: str,
+    stop: StopToken,
+    listener: JobListener,
+    config: DownloadConfig,
+) -> list[RemoteFile]:
+    remotes: list[RemoteFile] = []
+    for name in filenames:
+        # Every shard comes from the commit the first one resolved to, even if the branch moves meanwhile.
+        rev = remotes[0].commit if remotes else revision
+        remotes.append(
+            with_retries(
+                partial(resolve_file, repo_id, name, rev, config.token),
+                config.retry,
+                stop,
+                listener.retrying,
+            )
+        )
+    return remotes
+
+
+def _bytes_on_disk(target: Path, size: int) -> int:
+    for path in (target, part_path(target)):
+        with contextlib.suppress(OSError):
+            return min(path.stat().st_size, size)
+    return 0
+
+
+def download_file(
+    remote: RemoteFile,
+    target: Path,
+    stop: StopToken,
+    on_progress: Callable[[int], None],
+    config: DownloadConfig,
+    client: httpx2.Client,
+    headers: dict[str, str],
+    on_retry: Callable[[str, float], None] | None = None,
+) -> Path:
+    """One file to `target`, resuming from its `.part`; never leaves an unverified file at `target`."""
+    if _already_verified(target, remote):
+        on_progress(remote.size)
+        return target
+    part = PartFile.open(part_path(target), remote.size, remote.checksum)
+    on_progress(part.offset)
+    ensure_free_space(target.parent, remote.size - part.offset, config.disk_margin)
+    check = status_checker(remote.repo_id, remote.filename)
+
+    def attempt() -> None:
+        fetch_once(
+            client,
+            remote.url,
+            headers,
+            part,
+            stop,
+            lambda _n: on_progress(part.offset),
+            check,
+            config.timeouts,
+        )
+
+    try:
+        with_retries(attempt, config.retry, stop, on_retry, progress=lambda: part.offset)
+    except ChecksumError:
+        _discard(part.path)
+        raise
+    _install(part, target, remote)
+    return target
+
+
+def _already_verified(target: Path, remote: RemoteFile) -> bool:
+    """A file already in place (an earlier run, another app sharing the folder) counts if it hashes right."""
+    try:
+        if target.stat().st_size != remote.size:
+            return False
+    except OSError:
+        return False
+    hasher = remote.checksum.new_hasher(remote.size)
+    hash_prefix(hasher, target, remote.size)
+    if hasher.hexdigest() == remote.checksum.hexdigest:
+        return True
+    log.warning("%s exists but does not match the Hub's checksum; downloading it again", target)
+    return False
+
+
+def _install(part: PartFile, target: Path, remote: RemoteFile) -> None:
+    if not part.verified():
+        _discard(part.path)
+        raise ChecksumError(
+            f"{remote.filename} does not match the {remote.checksum.algorithm} the Hub published; "
+            "the downloaded bytes were deleted",
+            hint="press Retry to download it again",
+        )
+    with open(part.path, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(part.path, target)
+    fsync_dir(target.parent)
+    log.info("downloaded and verified %s", target)
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def with_retries(
+    action: Callable[[], T],
+    policy: RetryPolicy,
+    stop: StopToken,
+    on_retry: Callable[[str, float], None] | None = None,
+    progress: Callable[[], int] = lambda: 0,
+) -> T:
+    """Run `action`, retrying TransientError with capped exponential backoff; progress resets the count."""
+    failures = 0
+    while True:
+        mark = progress()
+        try:
+            return action()
+        except TransientError as exc:
+            failures = 1 if progress() > mark else failures + 1
+            if failures >= policy.max_attempts:
+                raise DownloadError(
+                    f"Gave up after {failures} attempts in a row: {exc}",
+                    hint="the part already downloaded is kept; press Retry to resume",
+                ) from exc
+            delay = policy.delay(failures, exc.retry_after)
+            log.warning("transient failure (%s); retrying in %.1f s", exc, delay)
+            if on_retry is not None:
+                on_retry(str(exc), delay)
+            if stop.wait(delay):
+                stop.raise_if_stopped()

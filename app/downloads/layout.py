@@ -1,0 +1,75 @@
+"""Where downloads land (`<models>/<publisher>/<repo>/<file>`, LM Studio's layout); safe file names."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+from app.core.errors import DownloadError
+
+PART_SUFFIX = ".part"
+_REPO_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+# Names Windows refuses for any file or folder; a shared models folder must work there too.
+_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
+
+
+def split_repo_id(repo_id: str) -> tuple[str, str]:
+    """`publisher/name` → its two parts, each a plain folder name."""
+    parts = repo_id.split("/")
+    if len(parts) != 2 or not all(_REPO_PART.match(p) and p not in {".", ".."} for p in parts):
+        raise DownloadError(f"Not a Hub model id: {repo_id!r}", hint="use the form publisher/name")
+    return parts[0], parts[1]
+
+
+def safe_relative_name(filename: str) -> PurePosixPath:
+    """A Hub file name as a relative path that cannot leave its repo folder."""
+    problem = _name_problem(filename)
+    if problem:
+        raise DownloadError(f"Refusing the Hub file name {filename!r}: {problem}")
+    return PurePosixPath(filename)
+
+
+def _name_problem(filename: str) -> str:
+    if not filename or filename != filename.strip():
+        return "empty or padded with spaces"
+    if "\\" in filename:
+        return "backslashes are not allowed"
+    if "\x00" in filename or any(ord(c) < 32 for c in filename):
+        return "control characters are not allowed"
+    if filename.startswith("/") or _DRIVE.match(filename):
+        return "absolute paths are not allowed"
+    for part in filename.split("/"):
+        if part in {"", ".", ".."}:
+            return "path traversal is not allowed"
+        if part.split(".")[0].upper() in _RESERVED or part.endswith((" ", ".")) or ":" in part:
+            return "not a portable file name"
+    if filename.endswith(PART_SUFFIX):
+        return "names ending in .part are reserved for partial downloads"
+    return ""
+
+
+def repo_dir(models_dir: Path, repo_id: str) -> Path:
+    publisher, name = split_repo_id(repo_id)
+    return models_dir / publisher / name
+
+
+def target_path(models_dir: Path, repo_id: str, filename: str) -> Path:
+    rel = safe_relative_name(filename)
+    base = repo_dir(models_dir, repo_id)
+    path = base.joinpath(*rel.parts)
+    # Belt and braces: the checks above make this impossible, but a wrong file write is not recoverable.
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise DownloadError(f"Refusing the Hub file name {filename!r}: it leaves the model folder")
+    return path
+
+
+def part_path(target: Path) -> Path:
+    return target.with_name(target.name + PART_SUFFIX)

@@ -1,0 +1,255 @@
+"""One HTTP GET appended to a `.part` file: Range resume, hashing as bytes arrive, stall detection.
+
+Retrying, verifying and renaming into place belong to `job.py`; this module does a single attempt and
+says whether a failure is worth retrying (`TransientError`) or not (an `AppError`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+
+from app.core.errors import ChecksumError, DownloadError
+from app.downloads.checksum import Checksum, Hasher, hash_prefix
+from app.downloads.disk import disk_full_error, is_disk_full
+
+log = logging.getLogger("app.downloads")
+
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+class TransientError(Exception):
+    """A failure that another attempt may get past (network, stall, 5xx, 429, short body)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Stopped(Exception):
+    """The user paused or cancelled; not an error."""
+
+
+class StopToken:
+    """Set from another thread to pause or cancel; it also unblocks a read stuck on a silent server."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._response: httpx2.Response | None = None
+        self.reason = ""
+
+    @property
+    def stopped(self) -> bool:
+        return self._event.is_set()
+
+    def stop(self, reason: str) -> None:
+        with self._lock:
+            if not self._event.is_set():
+                self.reason = reason
+            self._event.set()
+            response = self._response
+        if response is not None:
+            _interrupt(response)
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True when stopped meanwhile."""
+        return self._event.wait(seconds)
+
+    def raise_if_stopped(self) -> None:
+        if self._event.is_set():
+            raise Stopped(self.reason)
+
+    def attach(self, response: httpx2.Response | None) -> None:
+        with self._lock:
+            self._response = response
+            stopped = self._event.is_set()
+        if stopped and response is not None:
+            _interrupt(response)
+
+
+def _interrupt(response: httpx2.Response) -> None:
+    # Shutting the socket down wakes a recv() blocked in another thread; closing it from here would not.
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+@dataclass
+class PartFile:
+    """The bytes of one file on disk so far, with the hash of exactly those bytes."""
+
+    path: Path
+    size: int
+    checksum: Checksum
+    offset: int
+    hasher: Hasher
+
+    @classmethod
+    def open(cls, path: Path, size: int, checksum: Checksum) -> PartFile:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        have = path.stat().st_size if path.exists() else 0
+        part = cls(path, size, checksum, 0, checksum.new_hasher(size))
+        if have > size:
+            log.warning("%s is larger than the file on the Hub; starting over", path.name)
+            part.reset()
+        elif have:
+            log.info("resuming %s at %d of %d bytes (re-hashing the part on disk)", path.name, have, size)
+            hash_prefix(part.hasher, path, have)
+            part.offset = have
+        return part
+
+    def reset(self) -> None:
+        with open(self.path, "wb"):
+            pass
+        self.offset = 0
+        self.hasher = self.checksum.new_hasher(self.size)
+
+    @property
+    def complete(self) -> bool:
+        return self.offset == self.size
+
+    def verified(self) -> bool:
+        return self.complete and self.hasher.hexdigest() == self.checksum.hexdigest
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 10.0
+    stall: float = 30.0  # no byte for this long: the connection is dead even if the socket is not
+
+
+StatusCheck = Callable[[httpx2.Response], None]
+
+
+def fetch_once(
+    client: httpx2.Client,
+    url: str,
+    headers: Mapping[str, str],
+    part: PartFile,
+    stop: StopToken,
+    on_bytes: Callable[[int], None],
+    raise_for_status: StatusCheck,
+    timeouts: Timeouts = Timeouts(),
+) -> None:
+    """Append the rest of the file to `part`. Returns when the part holds `part.size` bytes."""
+    stop.raise_if_stopped()
+    if part.complete:
+        return
+    request_headers = {**headers, "Accept-Encoding": "identity"}
+    if part.offset:
+        request_headers["Range"] = f"bytes={part.offset}-"
+    timeout = httpx2.Timeout(timeouts.stall, connect=timeouts.connect)
+    try:
+        with client.stream("GET", url, headers=request_headers, timeout=timeout) as response:
+            stop.attach(response)
+            try:
+                _check_response(response, part, raise_for_status)
+                _receive(response, part, stop, on_bytes)
+            finally:
+                stop.attach(None)
+    except httpx2.TimeoutException as exc:
+        stop.raise_if_stopped()
+        raise TransientError(f"the server stopped sending ({type(exc).__name__})") from exc
+    except httpx2.TransportError as exc:
+        stop.raise_if_stopped()
+        raise TransientError(f"connection problem: {exc}") from exc
+    stop.raise_if_stopped()
+    if not part.complete:
+        raise TransientError(f"the server ended the file early at byte {part.offset} of {part.size}")
+
+
+def _check_response(response: httpx2.Response, part: PartFile, raise_for_status: StatusCheck) -> None:
+    status = response.status_code
+    if status in _TRANSIENT_STATUS:
+        raise TransientError(f"the server answered {status}", retry_after=_retry_after(response))
+    if status == 416 and part.offset:
+        # Our part does not fit the file the server has: start again from the first byte.
+        part.reset()
+        raise TransientError("the server refused to resume this part; restarting it")
+    if status >= 400:
+        response.read()
+        raise_for_status(response)
+        raise DownloadError(f"The Hub answered {status} for {part.path.name}")
+    if status == 206:
+        start = _range_start(response.headers.get("Content-Range", ""))
+        if start != part.offset:
+            part.reset()
+            raise TransientError(f"the server resumed at byte {start}, not {part.offset}; restarting")
+    elif status == 200:
+        if part.offset:
+            log.info("server ignored the Range request for %s; downloading it again", part.path.name)
+            part.reset()
+    else:
+        raise TransientError(f"unexpected answer {status} from the server")
+
+
+def _range_start(content_range: str) -> int | None:
+    match = _CONTENT_RANGE.match(content_range.strip())
+    return int(match.group(1)) if match else None
+
+
+def _retry_after(response: httpx2.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    if value:
+        from email.utils import parsedate_to_datetime
+
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            import time
+
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    return None
+
+
+def _receive(
+    response: httpx2.Response, part: PartFile, stop: StopToken, on_bytes: Callable[[int], None]
+) -> None:
+    fd = os.open(part.path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    try:
+        os.ftruncate(fd, part.offset)  # bytes past what we hashed cannot be trusted
+        os.lseek(fd, part.offset, os.SEEK_SET)
+        for chunk in response.iter_bytes():
+            if stop.stopped:
+                raise Stopped(stop.reason)
+            if part.offset + len(chunk) > part.size:
+                raise ChecksumError(
+                    f"The server sent more than the {part.size} bytes the Hub announced for "
+                    f"{part.path.name.removesuffix('.part')}; the downloaded bytes were deleted",
+                    hint="press Retry to download it again",
+                )
+            _write_all(fd, chunk, part.path)
+            part.hasher.update(chunk)
+            part.offset += len(chunk)
+            on_bytes(len(chunk))
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes, path: Path) -> None:
+    view = memoryview(data)
+    written = 0
+    try:
+        while written < len(view):
+            written += os.write(fd, view[written:])
+    except OSError as exc:
+        if written:
+            # Keep the file equal to the hashed prefix: drop the half-written chunk.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, os.lseek(fd, 0, os.SEEK_CUR) - written)
+        if is_disk_full(exc):
+            raise disk_full_error(path) from exc
+        raise

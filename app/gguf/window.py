@@ -1,0 +1,93 @@
+"""Byte windows over the start of a GGUF source: a whole buffer, a mapped file, or ranged fetches.
+
+The parser only ever reads a prefix [0, end) of the file. `ensure(end)` makes that prefix available or
+raises `GGUFError`; a ranged window fetches what is missing in as few requests as it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.core.errors import GGUFError
+
+Fetch = Callable[[int, int], bytes]
+"""`fetch(start, end_exclusive) -> bytes`: exactly that byte range of the remote file."""
+
+FIRST_CHUNK = 2 * 1024 * 1024  # most headers fit; big-vocabulary ones need one more request
+GROWTH = 4  # a later request covers at least GROWTH times what is already held
+
+
+class Window:
+    """A prefix of the source held in memory. `data` supports the buffer protocol (struct, re)."""
+
+    data: bytes | bytearray | memoryview
+    size: int  # total bytes of the source (the file size)
+
+    def ensure(self, end: int, hint: int = 0) -> None:
+        """Make bytes [0, end) available; `hint` is where the caller expects to read up to soon."""
+        raise NotImplementedError
+
+    def truncated(self, end: int, at: int) -> GGUFError:
+        return GGUFError(
+            f"file ends early: {end - at} bytes needed but only {max(self.size - at, 0)} left",
+            offset=at,
+            hint="the file is truncated or damaged; download it again",
+        )
+
+
+class BufferWindow(Window):
+    """A buffer that is all there is of the source (bytes in memory or a mapped file).
+
+    `size` may be larger than the buffer when only the first bytes of a file were given; reading past
+    the buffer is then an error, but tensor data may still lie within `size`.
+    """
+
+    def __init__(self, data: bytes | bytearray | memoryview, size: int | None = None):
+        self.data = data
+        self.available = len(data)
+        self.size = self.available if size is None else size
+        if self.size < self.available:
+            raise GGUFError(f"declared file size {self.size} is smaller than the {self.available} bytes given")
+
+    def ensure(self, end: int, hint: int = 0) -> None:
+        if end > self.available:
+            raise self.truncated(end, self.available)
+
+
+
+class RangedWindow(Window):
+    """A growing prefix of a remote file, fetched with byte-range requests.
+
+    The first request takes FIRST_CHUNK bytes; each later one takes at least GROWTH times what is held
+    (or the caller's estimate, if larger), so a header of H bytes needs about log_GROWTH(H / FIRST_CHUNK)
+    requests however it is laid out.
+    """
+
+    def __init__(self, fetch: Fetch, size: int, first_chunk: int = FIRST_CHUNK):
+        if size < 0:
+            raise GGUFError(f"invalid remote file size {size}")
+        self._fetch = fetch
+        self.size = size
+        self.data = bytearray()
+        self.requests = 0
+        self.first_chunk = max(first_chunk, 64)
+
+    def _get(self, start: int, end: int) -> bytes:
+        chunk = self._fetch(start, end)
+        self.requests += 1
+        if len(chunk) != end - start:
+            raise GGUFError(
+                f"range request for bytes {start}-{end - 1} returned {len(chunk)} bytes instead of {end - start}",
+                offset=start,
+                hint="the server does not honour range requests",
+            )
+        return chunk
+
+    def ensure(self, end: int, hint: int = 0) -> None:
+        held = len(self.data)
+        if end <= held:
+            return
+        if end > self.size:
+            raise self.truncated(end, held)
+        target = min(self.size, max(end, hint, self.first_chunk, held * GROWTH))
+        self.data += self._get(held, target)

@@ -1,0 +1,210 @@
+"""The main window: sidebar navigation, page stack, message banner and hardware status bar."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import logging
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.settings import Settings
+from app.hardware import HardwareInfo, summary
+from app.ui.context import AppContext
+from app.ui.hardware_watch import HardwareWatch
+from app.ui.messages import ERROR, message_bridge
+from app.ui.pages.placeholder import PlaceholderPage
+from app.ui.pages.registry import PAGES, PageSpec, page_spec
+from app.ui.theme import app_icon
+
+log = logging.getLogger("app.ui")
+
+BANNER_MS = {"info": 5000, "warning": 10000, "error": 0}  # errors stay until dismissed
+
+
+class MessageBanner(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 0)
+        self.label = QLabel()
+        self.label.setObjectName("MessageBanner")
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("✕")
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self.hide)
+        self.hide()
+
+    def show_message(self, level: str, text: str) -> None:
+        self.label.setProperty("level", level)
+        self.label.style().unpolish(self.label)
+        self.label.style().polish(self.label)
+        self.label.setText(text)
+        self.show()
+        self._timer.stop()
+        if BANNER_MS.get(level):
+            self._timer.start(BANNER_MS[level])
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings, hardware: HardwareWatch | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("GGUF Studio")
+        self.setWindowIcon(app_icon())
+        self.settings = settings
+        self.hardware = hardware or HardwareWatch(self)
+        self.context = AppContext(
+            settings=settings, hardware=self.hardware, messages=message_bridge(), navigate=self.navigate
+        )
+        self._pages: dict[str, QWidget] = {}
+
+        self.sidebar = QListWidget()
+        self.sidebar.setObjectName("Sidebar")
+        self.sidebar.setFixedWidth(190)
+        for spec in PAGES:
+            item = QListWidgetItem(spec.title)
+            item.setData(Qt.ItemDataRole.UserRole, spec.name)
+            item.setToolTip(spec.blurb)
+            self.sidebar.addItem(item)
+        self.stack = QStackedWidget()
+        self.banner = MessageBanner()
+
+        title = QLabel("GGUF Studio")
+        title.setObjectName("AppTitle")
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.setSpacing(0)
+        left_layout.addWidget(title)
+        left_layout.addWidget(self.sidebar, 1)
+        left.setObjectName("Sidebar")
+        left.setFixedWidth(190)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.banner)
+        right_layout.addWidget(self.stack, 1)
+
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(left)
+        layout.addWidget(right, 1)
+        self.setCentralWidget(central)
+
+        self.hardware_label = QLabel("Detecting hardware…")
+        self.statusBar().addPermanentWidget(self.hardware_label)
+        self.hardware.ready.connect(self._show_hardware)
+        self.hardware.failed.connect(lambda text: message_bridge().warning(text))
+        message_bridge().shown.connect(self._show_message)
+
+        self._add_shortcuts()
+        self.sidebar.currentRowChanged.connect(self._on_row_changed)
+        self._restore_geometry()
+        start = settings.values.last_page if settings.values.last_page in {p.name for p in PAGES} else "discover"
+        self.navigate(start)
+
+    # navigation -------------------------------------------------------------------------------------------
+    def navigate(self, name: str, **kwargs: Any) -> None:
+        spec = page_spec(name)
+        row = PAGES.index(spec)
+        if self.sidebar.currentRow() != row:
+            self.sidebar.setCurrentRow(row)  # → _on_row_changed builds and shows the page
+        page = self._pages.get(name)
+        if kwargs and page is not None and hasattr(page, "open_with"):
+            page.open_with(**kwargs)
+
+    def current_page_name(self) -> str:
+        return PAGES[self.sidebar.currentRow()].name
+
+    def page(self, name: str) -> QWidget:
+        if name not in self._pages:
+            widget = self._build_page(page_spec(name))
+            self._pages[name] = widget
+            self.stack.addWidget(widget)
+        return self._pages[name]
+
+    def _on_row_changed(self, row: int) -> None:
+        if row < 0:
+            return
+        spec = PAGES[row]
+        self.stack.setCurrentWidget(self.page(spec.name))
+        if spec.name != self.settings.values.last_page:
+            self.settings.update(last_page=spec.name)
+
+    def _build_page(self, spec: PageSpec) -> QWidget:
+        try:
+            module = importlib.import_module(spec.module)
+        except ModuleNotFoundError as exc:
+            if exc.name != spec.module:
+                log.exception("page %s failed to import", spec.name)
+                return PlaceholderPage(spec, problem=str(exc))
+            return PlaceholderPage(spec)
+        try:
+            page: QWidget = getattr(module, spec.class_name)(self.context)
+        except Exception as exc:  # one broken page must not take the window down
+            log.exception("page %s failed to open", spec.name)
+            return PlaceholderPage(spec, problem=f"{type(exc).__name__}: {exc}")
+        return page
+
+    # chrome -----------------------------------------------------------------------------------------------
+    def _add_shortcuts(self) -> None:
+        for index, spec in enumerate(PAGES, start=1):
+            action = QAction(spec.title, self)
+            action.setShortcut(QKeySequence(f"Ctrl+{index}"))
+            action.triggered.connect(lambda _checked=False, name=spec.name: self.navigate(name))
+            self.addAction(action)
+        preferences = QAction("Settings", self)
+        preferences.setShortcut(QKeySequence.StandardKey.Preferences)
+        preferences.triggered.connect(lambda: self.navigate("settings"))
+        self.addAction(preferences)
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        self.addAction(quit_action)
+
+    def _show_hardware(self, info: HardwareInfo) -> None:
+        self.hardware_label.setText(summary(info))
+        self.hardware_label.setToolTip("\n".join(info.notes) if info.notes else summary(info))
+
+    def _show_message(self, level: str, text: str) -> None:
+        self.banner.show_message(level, text)
+        if level != ERROR:
+            self.statusBar().showMessage(text, 5000)
+
+    def _restore_geometry(self) -> None:
+        saved = self.settings.values.window_geometry
+        if saved and self.restoreGeometry(QByteArray(base64.b64decode(saved))):
+            return
+        self.resize(1280, 800)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
+        self.settings.update(window_geometry=geometry)
+        for page in self._pages.values():
+            shutdown = getattr(page, "shutdown", None)
+            if callable(shutdown):
+                shutdown()  # pages stop their child processes and threads
+        super().closeEvent(event)

@@ -1,0 +1,38 @@
+"""The pages of the sidebar, in order. A page module that does not exist yet shows a plain placeholder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PageSpec:
+    name: str
+    title: str
+    module: str
+    class_name: str
+    blurb: str
+    issue: int | None = None  # the issue that fills the page while it is still a placeholder
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("discover", "Discover", "app.ui.pages.discover", "DiscoverPage",
+             "Search the Hugging Face Hub for GGUF models and see which quant fits this machine.", 4),
+    PageSpec("downloads", "Downloads", "app.ui.pages.downloads", "DownloadsPage",
+             "A download queue that resumes after restarts and verifies every file.", 5),
+    PageSpec("library", "Library", "app.ui.pages.library", "LibraryPage",
+             "Your local models, with details read from their GGUF headers.", 5),
+    PageSpec("quantize", "Quantize", "app.ui.pages.quantize", "QuantizePage",
+             "Turn a Hugging Face model into any GGUF quant, importance matrix included.", 7),
+    PageSpec("chat", "Chat", "app.ui.pages.chat", "ChatPage",
+             "Chat with a local model through llama.cpp, with live memory estimates.", 6),
+    PageSpec("settings", "Settings", "app.ui.pages.settings", "SettingsPage",
+             "Models folder, threads, theme and your Hugging Face account."),
+)
+
+
+def page_spec(name: str) -> PageSpec:
+    for spec in PAGES:
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no page named {name!r}; pages: {', '.join(p.name for p in PAGES)}")

@@ -1,0 +1,120 @@
+"""Run blocking work off the GUI thread: one function, one Task, exactly one terminal signal.
+
+`run_task(fn, *args)` calls `fn(control, *args)` in the global QThreadPool. The function checks
+`control.cancelled` (or calls `control.raise_if_cancelled()`) and reports progress with `control.report`,
+throttled to 10 Hz with the last value always delivered. Business logic stays plain Python.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+log = logging.getLogger("app.ui.tasks")
+
+PROGRESS_INTERVAL_S = 0.1
+
+
+class CancelledError(Exception):
+    """Raised inside a task's function when the user cancelled it."""
+
+
+class TaskControl:
+    def __init__(self, emit_progress: Callable[[object], None]) -> None:
+        self.cancelled = threading.Event()
+        self._emit = emit_progress
+        self._last_emit = 0.0
+        self._pending: object = None
+        self._has_pending = False
+        self._lock = threading.Lock()
+
+    def report(self, value: object) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_emit < PROGRESS_INTERVAL_S:
+                self._pending, self._has_pending = value, True
+                return
+            self._last_emit = now
+            self._has_pending = False
+        self._emit(value)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, has_pending = self._pending, self._has_pending
+            self._has_pending = False
+        if has_pending:
+            self._emit(pending)
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise CancelledError()
+
+
+class Task(QObject):
+    progress = Signal(object)
+    finished = Signal(object)
+    failed = Signal(object)
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.control = TaskControl(self.progress.emit)
+        self.done = False
+
+    def cancel(self) -> None:
+        self.control.cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.control.cancelled.is_set()
+
+
+# Tasks are kept alive here until their terminal signal has been delivered on the GUI thread.
+_running: set[Task] = set()
+
+
+class _Runnable(QRunnable):
+    def __init__(self, task: Task, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._task, self._fn, self._args = task, fn, args
+
+    def run(self) -> None:
+        task = self._task
+        result: object = None
+        error: BaseException | None = None
+        try:
+            result = self._fn(task.control, *self._args)
+        except BaseException as exc:  # every failure becomes the failed signal, never a dead thread
+            error = exc
+            if not isinstance(exc, CancelledError):
+                log.debug("task %s failed", task.name, exc_info=True)
+        finally:
+            task.control.flush()
+            if error is None:
+                task.finished.emit(result)
+            else:
+                task.failed.emit(error)
+
+
+def _forget(task: Task) -> None:
+    task.done = True
+    _running.discard(task)
+
+
+def run_task(fn: Callable[..., Any], *args: Any, name: str = "", pool: QThreadPool | None = None) -> Task:
+    task = Task(name or getattr(fn, "__name__", "task"))
+    _running.add(task)
+    task.finished.connect(lambda _result: _forget(task))
+    task.failed.connect(lambda _error: _forget(task))
+    (pool or QThreadPool.globalInstance()).start(_Runnable(task, fn, args))
+    return task
+
+
+def running_tasks() -> int:
+    return len(_running)

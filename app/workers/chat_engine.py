@@ -1,0 +1,184 @@
+"""Entry point of the chat engine process: runs requests from the app against one Engine.
+
+A reader thread takes requests off the pipe as they come, so Stop reaches a running generation or load at
+once (the main thread checks the flag between tokens and llama.cpp checks it between graph nodes).
+Logs, llama.cpp's included, travel back to the app as LogRecord events.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from app.chat import protocol as p
+from app.core.errors import AppError, EngineError
+
+log = logging.getLogger("app.chat.worker")
+
+PROGRESS_INTERVAL_S = 0.1
+
+
+class _Outbox:
+    """Sends events; the log handler may send from another thread, hence the lock."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self.broken = False
+
+    def send(self, event: Any) -> None:
+        if self.broken:
+            return
+        with self._lock:
+            try:
+                self._conn.send(event)
+            except (OSError, ValueError):
+                self.broken = True  # the app is gone; the reader thread will end the loop
+
+
+class _PipeLogHandler(logging.Handler):
+    def __init__(self, outbox: _Outbox) -> None:
+        super().__init__()
+        self._outbox = outbox
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._outbox.send(p.LogRecord(record.name, record.levelno, record.getMessage()))
+        except Exception:  # logging must never take the engine down
+            self.handleError(record)
+
+
+class _Inbox:
+    """Requests in arrival order, numbered; a Stop also raises the stop flag of the job in progress."""
+
+    def __init__(self, conn: Connection, stop_event: threading.Event) -> None:
+        self._conn = conn
+        self._stop_event = stop_event
+        self._queue: queue.Queue[tuple[int, Any]] = queue.Queue()
+        self.last_stop_seq = -1
+        self._thread = threading.Thread(target=self._read, name="engine-inbox", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        seq = 0
+        while True:
+            try:
+                request = self._conn.recv()
+            except (EOFError, OSError):
+                request = p.Shutdown()
+            seq += 1
+            if isinstance(request, (p.Stop, p.Shutdown)):
+                self.last_stop_seq = seq
+                self._stop_event.set()
+            self._queue.put((seq, request))
+            if isinstance(request, p.Shutdown):
+                return
+
+    def get(self) -> tuple[int, Any]:
+        return self._queue.get()
+
+    def begin(self, seq: int) -> None:
+        """Clears the stop flag for job `seq` unless a Stop came after it (clear first, then check)."""
+        self._stop_event.clear()
+        if self.last_stop_seq > seq:
+            self._stop_event.set()
+
+
+class _Worker:
+    def __init__(self, conn: Connection, outbox: _Outbox) -> None:
+        from app.chat.engine_core import Engine
+
+        self.outbox = outbox
+        self.engine = Engine()
+        self.inbox = _Inbox(conn, self.engine.stop_event)
+
+    def run(self) -> None:
+        L = self.engine.L
+        system_info = L.llama_print_system_info().decode("utf-8", errors="replace")
+        self.outbox.send(p.Ready(L.__version__, system_info))
+        while True:
+            seq, request = self.inbox.get()
+            if isinstance(request, p.Shutdown):
+                break
+            if isinstance(request, p.Stop):
+                continue  # nothing running any more; the flag is cleared by the next job
+            self.inbox.begin(seq)
+            try:
+                self._handle(request)
+            except Exception as exc:
+                self.outbox.send(self._error(exc, request))
+            if self.outbox.broken:
+                break
+        self.engine.close()
+
+    @staticmethod
+    def _error(exc: Exception, request: Any) -> p.Error:
+        if not isinstance(exc, AppError):
+            log.exception("engine failure")
+        request_id = request.request_id if isinstance(request, p.Generate) else None
+        message = str(exc) if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
+        kind = type(exc).__name__ if isinstance(exc, AppError) else "EngineError"
+        return p.Error(message, request_id, kind)
+
+    def _handle(self, request: Any) -> None:
+        if isinstance(request, p.Load):
+            self._load(request)
+        elif isinstance(request, p.Generate):
+            self._generate(request)
+        elif isinstance(request, p.Unload):
+            self.engine.unload()
+            self.outbox.send(p.Unloaded())
+        else:
+            raise TypeError(f"unknown request {type(request).__name__}")
+
+    def _load(self, request: p.Load) -> None:
+        last = 0.0
+
+        def progress(fraction: float) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= PROGRESS_INTERVAL_S or fraction >= 1.0:
+                last = now
+                self.outbox.send(p.LoadProgress(fraction))
+
+        info = self.engine.load(request.path, request.settings, progress)
+        self.outbox.send(p.Loaded(info))
+
+    def _generate(self, request: p.Generate) -> None:
+        from dataclasses import replace
+
+        from app.chat import prompting
+
+        engine = self.engine
+        if engine.info is None:
+            raise EngineError("No model is loaded", hint="load a model first")
+        prompt = prompting.build(request, engine.info, lambda text, add: engine.tokenize(text, add_special=add))
+        sampling = replace(request.sampling, stop=prompt.stop)
+        request_id = request.request_id
+        send = self.outbox.send
+
+        def on_text(text: str) -> None:
+            send(p.Token(request_id, text))
+
+        result = engine.generate(prompt.tokens, sampling, on_text)
+        stats = replace(result.stats, dropped_messages=prompt.dropped_messages)
+        send(p.Done(request_id, result.text, result.finish_reason, stats))
+
+
+def main(conn: Connection, log_level: int = logging.INFO) -> None:
+    """Child process entry (multiprocessing spawn target)."""
+    outbox = _Outbox(conn)
+    root = logging.getLogger()
+    root.handlers[:] = [_PipeLogHandler(outbox)]
+    root.setLevel(log_level)
+    logging.getLogger("app").setLevel(log_level)
+    try:
+        worker = _Worker(conn, outbox)
+    except Exception as exc:
+        outbox.send(p.Error(f"The chat engine could not start: {type(exc).__name__}: {exc}"))
+        return
+    worker.run()

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never reach the real Hub; integration tests point HF_ENDPOINT at tests/fakehub.
+os.environ["HF_HUB_OFFLINE"] = "0"
+os.environ.pop("HF_TOKEN", None)
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every app path (config, data, cache, logs, models, HF token) lives under tmp_path."""
+    home = tmp_path / "studio-home"
+    monkeypatch.setenv("GGUF_STUDIO_HOME", str(home))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    yield home
+
+
+@pytest.fixture(scope="session")
+def gemma_model() -> Path:
+    from tests.support.models import gemma_path
+
+    return gemma_path()

@@ -1,0 +1,69 @@
+"""The real entry point in a subprocess: doctor, screenshot, errors and usage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from PySide6.QtGui import QImage
+
+from tests.support.models import REPO_ROOT
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+def test_doctor_json_reports_this_machine() -> None:
+    result = run_cli("doctor", "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    report = json.loads(result.stdout)
+    meminfo = {line.split(":")[0]: int(line.split()[1]) * 1024
+               for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")}
+    assert abs(report["ram_total"] - meminfo["MemTotal"]) <= 0.01 * meminfo["MemTotal"]
+    assert isinstance(report["gpus"], list)
+    assert report["offload"] is (bool(report["gpus"]) and report["llama"]["gpu_offload"])
+    assert report["versions"]["llama-cpp-python"] == "0.3.36"
+    assert report["paths"]["logs"].startswith(os.environ["GGUF_STUDIO_HOME"])
+
+
+def test_doctor_text() -> None:
+    result = run_cli("doctor")
+    assert result.returncode == 0, result.stderr
+    assert "RAM" in result.stdout and "llama.cpp" in result.stdout
+
+
+def test_screenshot_writes_a_non_blank_png(tmp_path: Path) -> None:
+    out = tmp_path / "discover.png"
+    result = run_cli("screenshot", "--page", "discover", "--out", str(out), "--size", "1100x700")
+    assert result.returncode == 0, result.stderr
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (1100, 700)
+    colours = {image.pixel(x, y) for x in range(0, 1100, 25) for y in range(0, 700, 25)}
+    assert len(colours) > 3
+
+
+def test_unknown_page_is_one_error_line(tmp_path: Path) -> None:
+    result = run_cli("screenshot", "--page", "nope", "--out", str(tmp_path / "x.png"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_usage_error_exits_2() -> None:
+    result = run_cli("no-such-verb")
+    assert result.returncode == 2
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("gguf-studio ")
