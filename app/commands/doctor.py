@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("doctor", help="show hardware, versions and paths")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=run)

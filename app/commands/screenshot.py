@@ -10,7 +10,7 @@ import time
 from app.core.errors import AppError
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("screenshot", help="render a page of the window to a PNG (offscreen)")
     parser.add_argument("--page", required=True, help="discover, downloads, library, quantize, chat or settings")
     parser.add_argument("--out", required=True, help="PNG file to write")

@@ -105,3 +105,7 @@ class EngineError(AppError):
 
 class TemplateError(AppError):
     """A chat template that cannot be rendered safely."""
+
+
+class HistoryError(AppError):
+    """The chat history database cannot be read or written."""

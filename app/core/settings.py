@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -111,10 +112,8 @@ class Settings:
         except (OSError, ValueError) as exc:
             broken = self._path.with_name(self._path.name + ".broken")
             log.warning("settings unreadable (%s); keeping a copy at %s and using defaults", exc, broken)
-            try:
+            with contextlib.suppress(OSError):
                 os.replace(self._path, broken)
-            except OSError:
-                pass
             return Preferences()
         return _from_json(raw) if isinstance(raw, dict) else Preferences()
 

@@ -6,6 +6,7 @@ Importing llama_cpp loads native libraries, so callers run `probe_hardware` off 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import platform
@@ -52,10 +53,8 @@ def probe_nvidia() -> tuple[tuple[GpuInfo, ...], str]:
     except pynvml.NVMLError as exc:
         return (), f"NVML error: {exc}"
     finally:
-        try:
+        with contextlib.suppress(pynvml.NVMLError):
             pynvml.nvmlShutdown()
-        except pynvml.NVMLError:
-            pass
 
 
 def _text(value: bytes | str) -> str:

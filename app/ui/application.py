@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
-from PySide6.QtCore import QMessageLogContext, QtMsgType, QTimer, qInstallMessageHandler
+from PySide6.QtCore import QEvent, QMessageLogContext, QObject, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 import app
@@ -51,12 +52,33 @@ def create_main_window(settings: Settings | None = None) -> MainWindow:
     return MainWindow(settings)
 
 
-def run_gui() -> int:
+class _AfterFirstPaint(QObject):
+    """Calls back once the watched widget has painted for the first time."""
+
+    def __init__(self, callback: Callable[[], None], parent: QObject) -> None:
+        super().__init__(parent)
+        self._callback = callback
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._callback)
+        return False
+
+
+def launch() -> MainWindow:
+    """Create and show the main window; the hardware probe (llama.cpp, NVML) starts after the first paint."""
     qt_app = create_application()
     install_crash_handler(qt_app)
     window = create_main_window()
+    window.installEventFilter(_AfterFirstPaint(window.hardware.start, window))
     window.show()
-    # Probing loads llama.cpp and NVML: start it once the first frame is on screen, off the GUI thread.
-    QTimer.singleShot(0, window.hardware.start)
     log.info("GGUF Studio %s started", app.__version__)
-    return qt_app.exec()
+    return window
+
+
+def run_gui() -> int:
+    window = launch()
+    code: int = create_application().exec()
+    log.info("GGUF Studio closed (%s)", window.current_page_name())
+    return code
