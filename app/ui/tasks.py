@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 log = logging.getLogger("app.ui.tasks")
 
@@ -56,15 +56,40 @@ class TaskControl:
 
 
 class Task(QObject):
+    """Public signals are always emitted on the GUI thread, after the code that started the task has run,
+    so connecting right after `run_task` never misses a result."""
+
     progress = Signal(object)
     finished = Signal(object)
     failed = Signal(object)
+    _worker_progress = Signal(object)
+    _worker_finished = Signal(object)
+    _worker_failed = Signal(object)
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
-        self.control = TaskControl(self.progress.emit)
+        self.control = TaskControl(self._worker_progress.emit)
         self.done = False
+        queued = Qt.ConnectionType.QueuedConnection
+        self._worker_progress.connect(self._relay_progress, queued)
+        self._worker_finished.connect(self._relay_finished, queued)
+        self._worker_failed.connect(self._relay_failed, queued)
+
+    @Slot(object)
+    def _relay_progress(self, value: object) -> None:
+        if not self.done:
+            self.progress.emit(value)
+
+    @Slot(object)
+    def _relay_finished(self, result: object) -> None:
+        _forget(self)
+        self.finished.emit(result)
+
+    @Slot(object)
+    def _relay_failed(self, error: object) -> None:
+        _forget(self)
+        self.failed.emit(error)
 
     def cancel(self) -> None:
         self.control.cancelled.set()
@@ -97,9 +122,9 @@ class _Runnable(QRunnable):
         finally:
             task.control.flush()
             if error is None:
-                task.finished.emit(result)
+                task._worker_finished.emit(result)
             else:
-                task.failed.emit(error)
+                task._worker_failed.emit(error)
 
 
 def _forget(task: Task) -> None:
@@ -110,8 +135,6 @@ def _forget(task: Task) -> None:
 def run_task(fn: Callable[..., Any], *args: Any, name: str = "", pool: QThreadPool | None = None) -> Task:
     task = Task(name or getattr(fn, "__name__", "task"))
     _running.add(task)
-    task.finished.connect(lambda _result: _forget(task))
-    task.failed.connect(lambda _error: _forget(task))
     (pool or QThreadPool.globalInstance()).start(_Runnable(task, fn, args))
     return task
 
