@@ -28,7 +28,15 @@ _QT_LEVELS = {
 
 
 def _qt_message(kind: QtMsgType, _context: QMessageLogContext, text: str) -> None:
-    qt_log.log(_QT_LEVELS.get(kind, logging.WARNING), "%s", text)
+    level = _QT_LEVELS.get(kind, logging.WARNING)
+    qt_log.log(level, "%s", text)
+    if "no Qt platform plugin could be initialized" in text:
+        from app.ui.qt_diagnose import platform_failure_hint
+
+        # Qt aborts right after this message, so this is the one chance to say why.
+        print(f"error: Qt cannot open a window ({platform_failure_hint()})", file=sys.stderr)
+    elif level >= logging.ERROR:
+        print(f"error: Qt: {text}", file=sys.stderr)
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
