@@ -21,15 +21,22 @@ The rules, in our words:
   cells rounded up to 256 — the rounding can exceed a small `n_ctx`. With `swa_full` the
   sliding-window layers get as many cells as the full cache.
 * Layers without their own cache (KV reuse, multi-token-prediction heads) take nothing.
+
+Cache types (llama_init_from_model): a quantized V cache needs flash attention ("auto" then turns it
+on; Grok models never use it); with flash attention a block-quantized K (V) cache needs every layer's
+key (value) head size to be a whole number of blocks; MLA models need the same K and V type.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import itertools
+from dataclasses import dataclass, replace
 
+from app.core.errors import EstimateError
 from app.estimate.model import ModelShape
 from app.estimate.placement import Placement
-from app.estimate.settings import FlashAttn, LoadSettings, row_bytes
+from app.estimate.settings import FlashAttn, LoadSettings, block_size, is_quantized_kv, row_bytes
 
 CELL_PAD = 256
 
@@ -80,25 +87,55 @@ class KvLayer:
 
 
 @dataclass(frozen=True, slots=True)
-class KvCache:
-    layers: tuple[KvLayer, ...]
+class KvSizes:
+    """Per-layer cache sizes, which do not depend on where the layers are placed. `gpu_suffix[i]` is
+    the bytes of layers i… (what lands on the GPU when offloading starts at layer i)."""
+
+    layers: tuple[KvLayer, ...]  # with on_gpu False
     cells_full: int
-    cells_swa: int  # 0 when the model has no sliding-window layers
+    cells_swa: int
+    k_bytes: int
+    v_bytes: int
+    gpu_suffix: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KvCache:
+    sizes: KvSizes
+    placement: Placement
+    offload: bool
+
+    @property
+    def cells_full(self) -> int:
+        return self.sizes.cells_full
+
+    @property
+    def cells_swa(self) -> int:
+        """0 when the model has no sliding-window layers."""
+        return self.sizes.cells_swa
+
+    @property
+    def layers(self) -> tuple[KvLayer, ...]:
+        on_gpu = self.placement.layer_on_gpu
+        return tuple(replace(layer, on_gpu=self.offload and on_gpu(layer.layer)) for layer in self.sizes.layers)
 
     @property
     def k_bytes(self) -> int:
-        return sum(layer.k_bytes for layer in self.layers)
+        return self.sizes.k_bytes
 
     @property
     def v_bytes(self) -> int:
-        return sum(layer.v_bytes for layer in self.layers)
+        return self.sizes.v_bytes
 
     @property
     def total_bytes(self) -> int:
-        return self.k_bytes + self.v_bytes
+        return self.sizes.k_bytes + self.sizes.v_bytes
 
     def bytes_on(self, gpu: bool) -> int:
-        return sum(layer.bytes for layer in self.layers if layer.on_gpu == gpu)
+        on_gpu = 0
+        if self.offload and self.placement.n_gpu_layers:
+            on_gpu = self.sizes.gpu_suffix[min(self.placement.first_gpu_layer, self.placement.n_layer)]
+        return on_gpu if gpu else self.total_bytes - on_gpu
 
     def part(self, swa: bool) -> tuple[KvLayer, ...]:
         """The layers of one of the two caches (sliding-window or full), as llama.cpp logs them."""
@@ -112,13 +149,47 @@ def swa_cells(model: ModelShape, settings: LoadSettings, sizes: ContextSizes) ->
     return pad(min(sizes.n_ctx_seq, window + sizes.n_ubatch), CELL_PAD)
 
 
-def kv_cache(model: ModelShape, settings: LoadSettings, placement: Placement) -> KvCache:
+def flash_attn_enabled(model: ModelShape, settings: LoadSettings) -> bool:
+    """Whether the KV cache is laid out for flash attention ("auto" counts as on, as in llama.cpp)."""
+    return settings.flash_attn is not FlashAttn.OFF and model.arch != "grok"
+
+
+def check_cache_types(model: ModelShape, settings: LoadSettings) -> None:
+    """Refuse the cache types llama.cpp refuses for this model, with the reason."""
+    flash = flash_attn_enabled(model, settings)
+    if is_quantized_kv(settings.type_v) and not flash:
+        raise EstimateError(
+            f"a quantized V cache ({settings.type_v}) needs flash attention, which {model.arch} models cannot use",
+            hint="use an f16 V cache",
+        )
+    if model.mla and settings.type_k != settings.type_v:
+        raise EstimateError(f"{model.arch} models with MLA need the same K and V cache type")
+    if not flash:
+        return
+    for label, type_name, index in (("key", settings.type_k, 0), ("value", settings.type_v, 1)):
+        if not is_quantized_kv(type_name):
+            continue
+        block = block_size(type_name)
+        for il in range(model.n_layer):
+            head = model.head_sizes(il)[index]
+            if model.kv_layers[il] and head % block:
+                raise EstimateError(
+                    f"a {type_name} cache needs {label} heads of a multiple of {block} values; this model's are {head}",
+                    hint="choose f16 for this model",
+                )
+
+
+@functools.lru_cache(maxsize=512)
+def kv_sizes(model: ModelShape, settings: LoadSettings) -> KvSizes:
+    """The cache sizes for `settings` (whose n_gpu_layers does not matter here)."""
+    check_cache_types(model, settings)
     sizes = context_sizes(model, settings)
     split = model.has_swa
     cells_swa = swa_cells(model, settings, sizes) if split else 0
-    v_transposed = settings.flash_attn is FlashAttn.OFF
+    v_transposed = not flash_attn_enabled(model, settings)
     v_width_max = max(model.v_width(il) for il in range(model.n_layer))
     layers = []
+    per_layer = [0] * (model.n_layer + 1)
     for il in range(model.n_layer):
         if not model.kv_layers[il]:
             continue
@@ -130,6 +201,23 @@ def kv_cache(model: ModelShape, settings: LoadSettings, placement: Placement) ->
         if not model.mla:
             width = v_width_max if v_transposed else model.v_width(il)
             v_bytes = row_bytes(settings.type_v, width) * rows
-        on_gpu = settings.offload_kqv and placement.layer_on_gpu(il)
-        layers.append(KvLayer(il, on_gpu, is_swa, cells, k_bytes, v_bytes))
-    return KvCache(tuple(layers), sizes.n_ctx_seq, cells_swa)
+        layers.append(KvLayer(il, False, is_swa, cells, k_bytes, v_bytes))
+        per_layer[il] = k_bytes + v_bytes
+    suffix = list(itertools.accumulate(reversed(per_layer)))[::-1]
+    return KvSizes(
+        layers=tuple(layers),
+        cells_full=sizes.n_ctx_seq,
+        cells_swa=cells_swa,
+        k_bytes=sum(layer.k_bytes for layer in layers),
+        v_bytes=sum(layer.v_bytes for layer in layers),
+        gpu_suffix=tuple(suffix),
+    )
+
+
+def placement_free(settings: LoadSettings) -> LoadSettings:
+    """`settings` with n_gpu_layers fixed, as a cache key for what does not depend on placement."""
+    return replace(settings, n_gpu_layers=0) if settings.n_gpu_layers else settings
+
+
+def kv_cache(model: ModelShape, settings: LoadSettings, placement: Placement) -> KvCache:
+    return KvCache(kv_sizes(model, placement_free(settings)), placement, settings.offload_kqv)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from app.core.errors import EstimateError
 
@@ -28,10 +29,11 @@ _KV_CACHE_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "IQ4_NL", "Q5_0
 
 @functools.cache
 def _kv_type_table() -> dict[str, tuple[int, int]]:
-    """Values per block and bytes per block of each usable cache type, from the gguf package's ggml table."""
-    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+    """Values per block and bytes per block of each usable cache type, from the ggml type table."""
+    from app.gguf.types import ggml_types_by_name
 
-    return {name.lower(): GGML_QUANT_SIZES[GGMLQuantizationType[name]] for name in _KV_CACHE_TYPES}
+    table = ggml_types_by_name()
+    return {name.lower(): (table[name].block_size, table[name].type_size) for name in _KV_CACHE_TYPES}
 
 
 def kv_type_names() -> tuple[str, ...]:
@@ -40,6 +42,10 @@ def kv_type_names() -> tuple[str, ...]:
 
 def is_quantized_kv(type_name: str) -> bool:
     return type_name not in ("f32", "f16", "bf16")
+
+
+def block_size(type_name: str) -> int:
+    return _kv_type_table()[type_name][0]
 
 
 def row_bytes(type_name: str, n_values: int) -> int:
@@ -85,9 +91,7 @@ class LoadSettings:
         table = _kv_type_table()
         for label, value in (("K", self.type_k), ("V", self.type_v)):
             if value not in table:
-                raise EstimateError(
-                    f"unknown {label} cache type {value!r}", hint=f"use one of {', '.join(table)}"
-                )
+                raise EstimateError(f"unknown {label} cache type {value!r}", hint=f"use one of {', '.join(table)}")
         if self.n_ctx < 0 or self.n_batch < 1 or self.n_ubatch < 1 or self.n_seq_max < 1:
             raise EstimateError("context, batch sizes and sequence count must be positive")
         if self.n_outputs_max < 0:
@@ -100,7 +104,7 @@ class LoadSettings:
 
 
 def parse_gpu_layers(value: str | int) -> int:
-    """"all" / -1 → all layers; otherwise a non-negative layer count."""
+    """`all` / -1 → all layers; otherwise a non-negative layer count."""
     if isinstance(value, int):
         return GPU_LAYERS_ALL if value < 0 else value
     text = value.strip().lower()
@@ -122,3 +126,28 @@ def parse_flash_attn(value: str | bool | None) -> FlashAttn:
         return FlashAttn(value.strip().lower())
     except ValueError:
         raise EstimateError(f"flash attention must be on, off or auto, not {value!r}") from None
+
+
+def llama_cpp_kwargs(settings: LoadSettings) -> dict[str, Any]:
+    """Keyword arguments for `llama_cpp.Llama` that load a model the way `settings` was estimated.
+
+    Pass them all: llama-cpp-python's own defaults differ from llama.cpp's (n_batch 512, flash attention
+    off, and swa_full left at the C default, true). `Llama` has no "auto" flash attention; auto is
+    estimated as on, which is what llama.cpp's auto resolves to on the CPU and CUDA backends. Sequences
+    (n_seq_max), unified KV and n_outputs_max are not `Llama` arguments: it uses 1, false and n_batch.
+    """
+    from app.gguf.types import ggml_types_by_name
+
+    types = ggml_types_by_name()
+    return {
+        "n_ctx": settings.n_ctx,
+        "n_gpu_layers": settings.n_gpu_layers,
+        "n_batch": settings.n_batch,
+        "n_ubatch": settings.n_ubatch,
+        "flash_attn": settings.flash_attn is not FlashAttn.OFF,
+        "swa_full": settings.swa_full,
+        "type_k": types[settings.type_k.upper()].id,
+        "type_v": types[settings.type_v.upper()].id,
+        "use_mmap": settings.mmap,
+        "offload_kqv": settings.offload_kqv,
+    }
