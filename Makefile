@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # pip's wheel cache keeps the llama-cpp-python build (llama.cpp compiles once, ~5-11 minutes).
 PIP_INSTALL := $(PIP) install --disable-pip-version-check --progress-bar off
 
-.PHONY: run test lint bench package clean
+.PHONY: run test lint bench package package-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ lint: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+
+package: $(TEST_STAMP)
+	PYTHON=$(PYTHON) bash packaging/linux/build.sh
+
+package-check: package
+	bash packaging/linux/check.sh
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

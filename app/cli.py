@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gguf-studio {app.__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check that this installation is whole (window, GGUF reader, engine) and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Each module in app/commands registers its verb; heavy imports stay inside its run function.
     for info in sorted(pkgutil.iter_modules(app.commands.__path__), key=lambda m: m.name):
@@ -38,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     setup_logging(debug=args.debug, console=args.command is not None)
     try:
+        if args.self_test:
+            from app.selftest import run_self_test
+
+            return run_self_test()
         if args.command is None:
             from app.ui.application import run_gui
 

@@ -27,6 +27,7 @@ def _version(distribution: str) -> str | None:
 def collect() -> dict[str, Any]:
     import app
     from app.core import paths
+    from app.core.build_info import bundle_build_info
     from app.core.settings import Settings
     from app.hardware import probe_hardware
 
@@ -65,6 +66,7 @@ def collect() -> dict[str, Any]:
             "models": str(Settings().models_path()),
         },
         "executable": sys.executable,
+        "bundle": bundle_build_info(),
     }
 
 
@@ -91,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"llama.cpp  llama-cpp-python {llama['version']}, backends: {backends}, "
               f"GPU offload: {'yes' if llama['gpu_offload'] else 'no'}")
         print(f"           {llama['system_info']}")
+    if report["bundle"]:
+        bundle = report["bundle"]
+        print(f"bundle   built {bundle.get('built', '?')} with llama.cpp backend {bundle.get('llama_backend', '?')} "
+              f"({bundle.get('cmake_args') or 'default CMake options'})")
     for note in report["notes"]:
         print(f"note     {note}")
     print("versions " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v))
