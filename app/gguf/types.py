@@ -50,9 +50,7 @@ _PINNED_FILE_TYPES: tuple[tuple[int, str], ...] = ((41, "Q2_0"),)
 def ggml_types() -> dict[int, GGMLType]:
     """Every ggml type the pinned llama.cpp can store in a GGUF file, by id."""
     c = gguf_constants()
-    table = {
-        int(t): GGMLType(int(t), t.name, block, size) for t, (block, size) in c.GGML_QUANT_SIZES.items()
-    }
+    table = {int(t): GGMLType(int(t), t.name, block, size) for t, (block, size) in c.GGML_QUANT_SIZES.items()}
     for type_id, name, block, size in _PINNED_CORRECTIONS:
         table[type_id] = GGMLType(type_id, name, block, size)
     return dict(sorted(table.items()))

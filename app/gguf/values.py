@@ -46,8 +46,8 @@ FIXED: dict[int, tuple[str, int]] = {
     ValueType.INT64: ("q", 8),
     ValueType.FLOAT64: ("d", 8),
 }
-FIXED_STRUCTS = {t: struct.Struct("<" + code) for t, (code, _) in FIXED.items()}
-NUMPY_DTYPES = {
+FIXED_STRUCTS: dict[int, struct.Struct] = {t: struct.Struct("<" + code) for t, (code, _) in FIXED.items()}
+NUMPY_DTYPES: dict[int, str] = {
     ValueType.UINT8: "<u1",
     ValueType.INT8: "<i1",
     ValueType.UINT16: "<u2",

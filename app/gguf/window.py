@@ -1,15 +1,17 @@
-"""Byte windows over the start of a GGUF source: a whole buffer, a mapped file, or ranged fetches.
+"""Byte windows over the start of a GGUF source: bytes in memory, a local file, or ranged fetches.
 
 The parser only ever reads a prefix [0, end) of the file. `ensure(end)` makes that prefix available or
-raises `GGUFError`; a ranged window fetches what is missing in as few requests as it can.
+raises `GGUFError`; file and ranged windows read what is missing in as few requests as they can.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 from app.core.errors import GGUFError
 
+Data = bytes | bytearray | memoryview
 Fetch = Callable[[int, int], bytes]
 """`fetch(start, end_exclusive) -> bytes`: exactly that byte range of the remote file."""
 
@@ -20,7 +22,7 @@ GROWTH = 4  # a later request covers at least GROWTH times what is already held
 class Window:
     """A prefix of the source held in memory. `data` supports the buffer protocol (struct, re)."""
 
-    data: bytes | bytearray | memoryview
+    data: Data
     size: int  # total bytes of the source (the file size)
 
     def ensure(self, end: int, hint: int = 0) -> None:
@@ -36,13 +38,13 @@ class Window:
 
 
 class BufferWindow(Window):
-    """A buffer that is all there is of the source (bytes in memory or a mapped file).
+    """A buffer that is all there is of the source (bytes in memory).
 
     `size` may be larger than the buffer when only the first bytes of a file were given; reading past
     the buffer is then an error, but tensor data may still lie within `size`.
     """
 
-    def __init__(self, data: bytes | bytearray | memoryview, size: int | None = None):
+    def __init__(self, data: Data, size: int | None = None):
         self.data = data
         self.available = len(data)
         self.size = self.available if size is None else size
@@ -52,7 +54,6 @@ class BufferWindow(Window):
     def ensure(self, end: int, hint: int = 0) -> None:
         if end > self.available:
             raise self.truncated(end, self.available)
-
 
 
 class RangedWindow(Window):
@@ -68,7 +69,7 @@ class RangedWindow(Window):
             raise GGUFError(f"invalid remote file size {size}")
         self._fetch = fetch
         self.size = size
-        self.data = bytearray()
+        self.data: bytearray = bytearray()
         self.requests = 0
         self.first_chunk = max(first_chunk, 64)
 
@@ -77,9 +78,9 @@ class RangedWindow(Window):
         self.requests += 1
         if len(chunk) != end - start:
             raise GGUFError(
-                f"range request for bytes {start}-{end - 1} returned {len(chunk)} bytes instead of {end - start}",
+                f"reading bytes {start}-{end - 1} returned {len(chunk)} bytes instead of {end - start}",
                 offset=start,
-                hint="the server does not honour range requests",
+                hint="the file changed while it was read, or the server ignores range requests",
             )
         return chunk
 
@@ -90,4 +91,42 @@ class RangedWindow(Window):
         if end > self.size:
             raise self.truncated(end, held)
         target = min(self.size, max(end, hint, self.first_chunk, held * GROWTH))
-        self.data += self._get(held, target)
+        # a new buffer rather than growing in place: numpy views of the old one may still exist
+        self.data = self.data + self._get(held, target)
+
+
+class FileWindow(Window):
+    """A growing prefix of a local file, read straight into one buffer (grown like RangedWindow's).
+
+    Plain reads, not a memory map: a file truncated by another process while mapped would kill the
+    process with SIGBUS; a read just comes back short and becomes a GGUFError.
+    """
+
+    def __init__(self, file: io.BufferedIOBase, size: int, first_chunk: int = FIRST_CHUNK):
+        self._file = file
+        self.size = size
+        self.data: bytearray = bytearray()
+        self.first_chunk = max(first_chunk, 64)
+
+    def ensure(self, end: int, hint: int = 0) -> None:
+        held = len(self.data)
+        if end <= held:
+            return
+        if end > self.size:
+            raise self.truncated(end, held)
+        target = min(self.size, max(end, hint, self.first_chunk, held * GROWTH))
+        grown = bytearray(target)
+        grown[:held] = self.data
+        with memoryview(grown) as view:
+            self._file.seek(held)
+            filled = held
+            while filled < target:
+                n = self._file.readinto(view[filled:])
+                if not n:
+                    raise GGUFError(
+                        f"the file ended at byte {filled} while {target} bytes were expected",
+                        offset=filled,
+                        hint="the file changed while it was read",
+                    )
+                filled += n
+        self.data = grown

@@ -1,0 +1,475 @@
+"""GGUF v2/v3 header parser: metadata and tensor infos, never tensor data.
+
+One parser reads three sources: a local file, bytes, or a ranged reader for remote
+files. Every count, length and offset is checked against the bytes the source can hold before it is
+used, so hostile input raises `GGUFError` instead of allocating or looping without bound.
+
+Large arrays (the vocabulary) are skipped, not decoded: fixed-size elements by arithmetic, strings by
+scans that run in C (see `app.gguf.scan`), and left as `ArrayRef`s to decode on demand.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from app.core.errors import GGUFError
+from app.gguf.scan import numpy_run, regex_run
+from app.gguf.types import (
+    GGML_MAX_DIMS,
+    GGML_MAX_NAME,
+    GGUF_DEFAULT_ALIGNMENT,
+    INT64_MAX,
+    ggml_type_name,
+    ggml_types,
+)
+from app.gguf.values import FIXED, FIXED_STRUCTS, ArrayRef, Loader, Value, ValueType, type_name
+from app.gguf.window import BufferWindow, Fetch, FileWindow, RangedWindow, Window
+
+MAGIC = b"GGUF"
+SUPPORTED_VERSIONS = (2, 3)
+LAZY_ARRAY_MIN = 257  # arrays of this many elements or more stay in the file as ArrayRef
+MAX_ARRAY_DEPTH = 8  # arrays of arrays nest at most this deep
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+_MIN_KV_BYTES = 8 + 4 + 1  # empty key, type tag, one-byte value
+_MIN_TENSOR_BYTES = 8 + 4 + 4 + 8  # empty name, n_dims = 0, type, offset
+_RUN = 1024  # strings per regex match in the fast scan
+_SHORT_RUN = 32  # the same, near strings the fast pattern does not cover
+_NUMPY_BLOCK = 1 << 20  # bytes of a string array examined per numpy pass
+
+
+@dataclass(frozen=True, slots=True)
+class TensorInfo:
+    """One tensor as the header describes it. `shape` is in ggml order (ne0, the row length, first);
+    `offset` is absolute in its file; `part` is the index of the file in a split set (0 otherwise)."""
+
+    name: str
+    shape: tuple[int, ...]
+    ggml_type: int
+    offset: int
+    n_bytes: int
+    part: int = 0
+
+    @property
+    def type_name(self) -> str:
+        return ggml_type_name(self.ggml_type)
+
+    @property
+    def n_elements(self) -> int:
+        n = 1
+        for dim in self.shape:
+            n *= dim
+        return n
+
+
+@dataclass(frozen=True, slots=True)
+class GGUFHeader:
+    """Everything in a GGUF file before its tensor data.
+
+    `metadata` maps keys to values (see `app.gguf.values.Value`); `value_types` gives each key's type tag
+    path, e.g. `(ARRAY, UINT32)`, for code that writes metadata back. `data_offset` is where tensor data
+    starts (aligned to `alignment`); `file_size` the size of the whole file.
+    """
+
+    version: int
+    metadata: Mapping[str, Value]
+    tensors: tuple[TensorInfo, ...]
+    alignment: int
+    data_offset: int
+    file_size: int
+    path_or_source: str
+    value_types: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def architecture(self) -> str | None:
+        arch = self.metadata.get("general.architecture")
+        return arch if isinstance(arch, str) else None
+
+    @property
+    def tensor_bytes(self) -> int:
+        return sum(t.n_bytes for t in self.tensors)
+
+
+def read_header(path: str | os.PathLike[str]) -> GGUFHeader:
+    """Read the header of a local GGUF file."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            window = FileWindow(f, os.fstat(f.fileno()).st_size)
+            return _parse(window, _file_loader(p), str(p))
+    except OSError as exc:
+        raise GGUFError(f"cannot read {p}: {exc.strerror or exc}") from exc
+
+
+def read_header_bytes(data: bytes, file_size: int | None = None, source: str = "<bytes>") -> GGUFHeader:
+    """Read a header from bytes: a whole file, or only its start when `file_size` gives the full size."""
+    data = bytes(data)
+
+    def load(start: int, end: int) -> bytes:
+        return data[start:end]
+
+    return _parse(BufferWindow(data, file_size), load, source)
+
+
+def read_header_ranged(fetch: Fetch, size: int, source: str = "<ranged>") -> GGUFHeader:
+    """Read a header through `fetch(start, end_exclusive) -> bytes` over a file of `size` bytes.
+
+    Typically one or two requests (at most three for headers up to 32 MiB). Lazy arrays re-fetch
+    their bytes when decoded. Exceptions raised by `fetch` pass through unchanged.
+    """
+    return _parse(RangedWindow(fetch, size), fetch, source)
+
+
+def _file_loader(path: Path) -> Loader:
+    def load(start: int, end: int) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                f.seek(start)
+                return f.read(end - start)
+        except OSError as exc:
+            raise GGUFError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+    return load
+
+
+def _parse(window: Window, loader: Loader, source: str) -> GGUFHeader:
+    return _Parser(window, loader).header(source)
+
+
+class _Parser:
+    def __init__(self, window: Window, loader: Loader, decode_all: bool = False, base: int = 0) -> None:
+        self.w = window
+        self.load = loader
+        self.pos = 0
+        self.hint = 0  # where the current section probably ends (sizes ranged fetches)
+        self.decode_all = decode_all
+        self.base = base  # absolute offset of window byte 0 (for errors and ArrayRef offsets)
+
+    # -- primitives -------------------------------------------------------------------------
+
+    def error(self, message: str, at: int | None = None, hint: str = "") -> GGUFError:
+        return GGUFError(message, offset=self.base + (self.pos if at is None else at), hint=hint)
+
+    def left(self) -> int:
+        return self.w.size - self.pos
+
+    def take(self, n: int) -> int:
+        """Reserve n bytes at the cursor; returns their start."""
+        start = self.pos
+        end = start + n
+        if end > len(self.w.data):
+            self.w.ensure(end, self.hint)
+        self.pos = end
+        return start
+
+    def u32(self) -> int:
+        at = self.take(4)
+        return int(_U32.unpack_from(self.w.data, at)[0])
+
+    def u64(self) -> int:
+        at = self.take(8)
+        return int(_U64.unpack_from(self.w.data, at)[0])
+
+    def string(self, what: str) -> str:
+        length = self.u64()
+        if length > self.left():
+            raise self.error(f"{what}: string length {length} exceeds the {self.left()} bytes left", self.pos - 8)
+        at = self.take(length)
+        return str(self.w.data[at : at + length], "utf-8", "replace")
+
+    # -- metadata values --------------------------------------------------------------------
+
+    def value(self, vtype: int, what: str, depth: int = 0) -> Value:
+        fixed = FIXED_STRUCTS.get(vtype)
+        if fixed is not None:
+            at = self.take(fixed.size)
+            value: int | float | bool = fixed.unpack_from(self.w.data, at)[0]
+            return value
+        if vtype == ValueType.STRING:
+            return self.string(what)
+        if vtype == ValueType.ARRAY:
+            return self.array(what, depth + 1)
+        raise self.error(f"{what}: unknown value type {vtype}", self.pos - 4)
+
+    def array(self, what: str, depth: int) -> Value:
+        if depth > MAX_ARRAY_DEPTH:
+            raise self.error(f"{what}: arrays nested deeper than {MAX_ARRAY_DEPTH}")
+        type_at = self.pos
+        etype = self.u32()
+        count = self.u64()
+        min_size = _min_element_size(etype)
+        if min_size == 0:
+            raise self.error(f"{what}: unknown array element type {etype}", type_at)
+        if count > self.left() // min_size:
+            raise self.error(
+                f"{what}: array of {count} {type_name(etype)} elements cannot fit in the {self.left()} bytes left",
+                type_at + 4,
+            )
+        start = self.pos
+        lazy = count >= LAZY_ARRAY_MIN and not self.decode_all
+        fixed = FIXED.get(etype)
+        if fixed is not None:
+            n_bytes = count * fixed[1]
+            if lazy:
+                self.pos += n_bytes  # checked above: within the file
+                return ArrayRef(etype, count, self.base + start, n_bytes, self.load)
+            at = self.take(n_bytes)
+            values = struct.unpack_from(f"<{count}{fixed[0]}", self.w.data, at)
+            return values
+        if etype == ValueType.STRING:
+            if lazy:
+                self.skip_strings(count)
+                return ArrayRef(etype, count, self.base + start, self.pos - start, self.load)
+            return tuple(self.string(what) for _ in range(count))
+        if lazy:
+            for _ in range(count):
+                self.skip_nested(what, depth)
+            return ArrayRef(etype, count, self.base + start, self.pos - start, self.load)
+        return tuple(self.array(what, depth + 1) for _ in range(count))
+
+    def skip_nested(self, what: str, depth: int) -> None:
+        saved, self.decode_all = self.decode_all, False
+        try:
+            value = self.array(what, depth + 1)
+        finally:
+            self.decode_all = saved
+        del value
+
+    def skip_strings(self, count: int) -> None:
+        """Move past `count` length-prefixed strings without making a Python object for each.
+
+        Blocks go through `scan.numpy_run`; where it proves too little (long strings, the end of the
+        held bytes) regex runs of _RUN strings take over for a while, then runs of _SHORT_RUN, and only
+        a failing short run is stepped through in Python. Work stays linear in the input.
+        """
+        start = self.pos
+        done = 0
+        long_run, short_run = regex_run(_RUN), regex_run(_SHORT_RUN)
+        numpy_ok_from = 0  # after numpy proves too little, the regex path covers the next _RUN strings
+        long_ok_from = 0  # after a long run fails, short runs cover the next _RUN strings
+        while done < count:
+            data = self.w.data
+            left = count - done
+            if done >= numpy_ok_from:
+                limit = min(len(data), self.pos + min(_NUMPY_BLOCK, left * 32 + 4096))
+                n, end = numpy_run(data, self.pos, limit, left)
+                if n >= min(_RUN, left) and end <= self.w.size:
+                    self.pos = end
+                    done += n
+                    continue
+                numpy_ok_from = done + _RUN
+            if left >= _RUN and done >= long_ok_from:
+                match = long_run.match(data, self.pos)
+                if match is not None:
+                    self.pos = match.end()
+                    done += _RUN
+                    continue
+                long_ok_from = done + _RUN
+            if left >= _SHORT_RUN:
+                match = short_run.match(data, self.pos)
+                if match is not None:
+                    self.pos = match.end()
+                    done += _SHORT_RUN
+                    continue
+            for _ in range(min(left, _SHORT_RUN)):
+                if self.pos + 8 > len(self.w.data):
+                    self.hint = self.string_array_estimate(start, done, count)
+                length = self.u64()
+                if length > self.left():
+                    raise self.error(f"string {done} of an array: length {length} exceeds the bytes left", self.pos - 8)
+                if self.pos + length > len(self.w.data):
+                    self.hint = self.string_array_estimate(start, done, count)
+                self.take(length)
+                done += 1
+
+    def string_array_estimate(self, start: int, done: int, count: int) -> int:
+        """Where a string array (and what usually follows it) probably ends, from what was seen so far."""
+        per_string = (self.pos - start) / done if done else 16.0
+        return int(start + per_string * count * 1.1) + 8 * count + 256 * 1024
+
+    # -- the header -------------------------------------------------------------------------
+
+    def header(self, source: str) -> GGUFHeader:
+        self.hint = 0
+        if self.w.size < 4:
+            raise self.error("not a GGUF file: too short for the magic number")
+        magic_at = self.take(4)
+        magic = bytes(self.w.data[magic_at : magic_at + 4])
+        if magic != MAGIC:
+            raise self.error(f"not a GGUF file: magic {magic!r} instead of {MAGIC!r}", 0)
+        version = self.u32()
+        if version & 0xFFFF == 0 and version:
+            raise self.error("big-endian GGUF files are not supported", 4)
+        if version not in SUPPORTED_VERSIONS:
+            detail = "no longer supported" if version == 1 else "not supported"
+            raise self.error(f"GGUF version {version} is {detail} (versions 2 and 3 are)", 4)
+        n_tensors = self.u64()
+        n_kv = self.u64()
+        room = self.left()
+        if (
+            n_tensors > room // _MIN_TENSOR_BYTES
+            or n_kv > room // _MIN_KV_BYTES
+            or (n_tensors * _MIN_TENSOR_BYTES + n_kv * _MIN_KV_BYTES > room)
+        ):
+            raise self.error(
+                f"{n_tensors} tensors and {n_kv} metadata entries cannot fit in a {self.w.size}-byte file", 8
+            )
+        self.hint = self.pos + n_kv * 64 + n_tensors * 160
+
+        metadata: dict[str, Value] = {}
+        types: dict[str, tuple[int, ...]] = {}
+        for index in range(n_kv):
+            key_at = self.pos
+            key = self.string(f"key of metadata entry {index}")
+            if key in metadata:
+                raise self.error(f"duplicate metadata key {key!r}", key_at)
+            vtype = self.u32()
+            value_at = self.pos
+            metadata[key] = self.value(vtype, f"value of {key!r}")
+            types[key] = self.type_path(vtype, value_at)
+
+        alignment = self.alignment(metadata, types)
+        part = metadata.get("split.no", 0)
+        part = part if isinstance(part, int) and not isinstance(part, bool) else 0
+
+        self.hint = self.pos + n_tensors * 160
+        tensors = self.tensor_infos(n_tensors, part)
+        data_offset = self.pos
+        if n_tensors:
+            data_offset += -data_offset % alignment
+            if data_offset > self.w.size:
+                raise self.error("file ends before its tensor data begins", self.pos)
+        tensors = self.place_tensors(tensors, data_offset, alignment)
+        return GGUFHeader(
+            version=version,
+            metadata=MappingProxyType(metadata),
+            tensors=tuple(tensors),
+            alignment=alignment,
+            data_offset=data_offset,
+            file_size=self.w.size,
+            path_or_source=source,
+            value_types=MappingProxyType(types),
+        )
+
+    def type_path(self, vtype: int, at: int) -> tuple[int, ...]:
+        """Type tags of a parsed value: (ARRAY, ARRAY, STRING) for an array of string arrays."""
+        path = [vtype]
+        while vtype == ValueType.ARRAY and len(path) <= MAX_ARRAY_DEPTH:
+            vtype = int(_U32.unpack_from(self.w.data, at)[0])
+            count = int(_U64.unpack_from(self.w.data, at + 4)[0])
+            path.append(vtype)
+            if count == 0:
+                break
+            at += 12  # the first element, whose element type stands for all of them
+        return tuple(path)
+
+    def alignment(self, metadata: Mapping[str, Value], types: Mapping[str, tuple[int, ...]]) -> int:
+        if "general.alignment" not in metadata:
+            return GGUF_DEFAULT_ALIGNMENT
+        value = metadata["general.alignment"]
+        if types["general.alignment"] != (ValueType.UINT32,):
+            raise self.error(f"general.alignment must be a UINT32, not {type_name(types['general.alignment'][0])}")
+        assert isinstance(value, int)
+        if value == 0 or value & (value - 1):
+            raise self.error(f"general.alignment {value} is not a power of two")
+        return value
+
+    def tensor_infos(self, n_tensors: int, part: int) -> list[TensorInfo]:
+        known = ggml_types()
+        seen: set[str] = set()
+        infos: list[TensorInfo] = []
+        for index in range(n_tensors):
+            name_at = self.pos
+            name = self.string(f"name of tensor {index}")
+            if len(name.encode()) >= GGML_MAX_NAME:
+                raise self.error(f"tensor name {name[:80]!r} is longer than {GGML_MAX_NAME - 1} bytes", name_at)
+            if name in seen:
+                raise self.error(f"duplicate tensor name {name!r}", name_at)
+            seen.add(name)
+            dims_at = self.pos
+            n_dims = self.u32()
+            if n_dims > GGML_MAX_DIMS:
+                raise self.error(f"tensor {name!r} has {n_dims} dimensions (at most {GGML_MAX_DIMS})", dims_at)
+            at = self.take(8 * n_dims)
+            shape = struct.unpack_from(f"<{n_dims}Q", self.w.data, at)
+            n_elements = 1
+            for dim in shape:
+                if dim > INT64_MAX:
+                    raise self.error(f"tensor {name!r} has a negative dimension in shape {shape}", at)
+                n_elements *= dim
+            if n_elements > INT64_MAX:
+                raise self.error(f"tensor {name!r}: shape {shape} has more elements than int64 can count", at)
+            type_at = self.pos
+            type_id = self.u32()
+            gtype = known.get(type_id)
+            if gtype is None:
+                raise self.error(f"tensor {name!r} has unknown ggml type {type_id}", type_at)
+            row = shape[0] if shape else 1
+            if row % gtype.block_size:
+                raise self.error(
+                    f"tensor {name!r}: row length {row} is not a multiple of the {gtype.name} block size "
+                    f"{gtype.block_size}",
+                    type_at,
+                )
+            offset = self.u64()
+            n_bytes = n_elements // gtype.block_size * gtype.type_size
+            infos.append(TensorInfo(name, tuple(shape), type_id, offset, n_bytes, part))
+        return infos
+
+    def place_tensors(self, infos: list[TensorInfo], data_offset: int, alignment: int) -> list[TensorInfo]:
+        """Check the tensors lie one after another (as llama.cpp requires) within the file; make offsets absolute."""
+        expected = 0
+        placed: list[TensorInfo] = []
+        for info in infos:
+            if info.offset != expected:
+                raise self.error(
+                    f"tensor {info.name!r} has data offset {info.offset}, expected {expected}", data_offset
+                )
+            start = data_offset + info.offset
+            if start + info.n_bytes > self.w.size:
+                raise self.error(
+                    f"tensor {info.name!r} ({info.n_bytes} bytes at {start}) extends past the end of the "
+                    f"{self.w.size}-byte file",
+                    start,
+                    hint="the file is truncated or damaged; download it again",
+                )
+            expected += info.n_bytes + (-info.n_bytes % alignment)
+            placed.append(TensorInfo(info.name, info.shape, info.ggml_type, start, info.n_bytes, info.part))
+        return placed
+
+
+def _min_element_size(etype: int) -> int:
+    """Fewest bytes one array element of this type takes (0 for an unknown type)."""
+    fixed = FIXED.get(etype)
+    if fixed is not None:
+        return fixed[1]
+    if etype == ValueType.STRING:
+        return 8
+    if etype == ValueType.ARRAY:
+        return 12
+    return 0
+
+
+def decode_array_bytes(raw: bytes, element_type: int, count: int, offset: int) -> tuple[Value, ...]:
+    """Decode the elements of an array stored in `raw` (the bytes after its count)."""
+    window = BufferWindow(raw)
+
+    def load(start: int, end: int) -> bytes:
+        return raw[start - offset : end - offset]
+
+    parser = _Parser(window, load, decode_all=True, base=offset)
+    fixed = FIXED.get(element_type)
+    if fixed is not None:
+        if count * fixed[1] > len(raw):
+            raise parser.error(f"array of {count} elements does not fit in {len(raw)} bytes")
+        return struct.unpack_from(f"<{count}{fixed[0]}", raw, 0)
+    if element_type == ValueType.STRING:
+        return tuple(parser.string("array element") for _ in range(count))
+    if element_type == ValueType.ARRAY:
+        return tuple(parser.array("array element", 1) for _ in range(count))
+    raise parser.error(f"unknown array element type {element_type}")
