@@ -67,3 +67,20 @@ def test_version() -> None:
     result = run_cli("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("gguf-studio ")
+
+
+def test_self_test_checks_window_reader_and_engine() -> None:
+    result = run_cli("--self-test", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:3]] == ["ok", "ok", "ok"]
+    assert "passed" in lines[-1]
+
+
+def test_broken_pipe_is_quiet() -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    shell = f"{sys.executable} -m app doctor | head -1"
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], cwd=REPO_ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0
+    assert "error" not in result.stderr
