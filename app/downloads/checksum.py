@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -62,3 +64,50 @@ def hash_prefix(hasher: Hasher, path: Path, length: int) -> None:
                 raise OSError(f"{path} is shorter than expected")
             hasher.update(view[:n])
             remaining -= n
+
+
+class HashPipe:
+    """Hashes on a thread of its own, so hashing overlaps receiving and writing (hashlib releases the GIL).
+
+    Chunks travel in batches of about `batch` bytes to keep the hand-over cost per byte small; at most
+    `depth` batches wait, which bounds the memory in flight. `close()` returns once every byte is hashed.
+    """
+
+    def __init__(self, hasher: Hasher, batch: int = 1 << 20, depth: int = 16) -> None:
+        self._hasher = hasher
+        self._batch: list[bytes] = []
+        self._batch_bytes = 0
+        self._limit = batch
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
+        self._thread.start()
+
+    def feed(self, chunk: bytes) -> None:
+        self._batch.append(chunk)
+        self._batch_bytes += len(chunk)
+        if self._batch_bytes >= self._limit:
+            self._queue.put(self._batch)
+            self._batch, self._batch_bytes = [], 0
+
+    def close(self) -> None:
+        if self._batch:
+            self._queue.put(self._batch)
+            self._batch, self._batch_bytes = [], 0
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        update = self._hasher.update
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            if self._error is None:
+                try:
+                    for chunk in batch:
+                        update(chunk)
+                except BaseException as exc:  # re-raised by close() on the receiving thread
+                    self._error = exc

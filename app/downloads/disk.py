@@ -34,7 +34,6 @@ def is_disk_full(exc: OSError) -> bool:
 
 def disk_full_error(path: Path) -> DiskFullError:
     return DiskFullError(
-        f"The disk filled up while writing {path.name.removesuffix('.part')}; "
-        "the part already downloaded is kept",
+        f"The disk filled up while writing {path.name.removesuffix('.part')}; the part already downloaded is kept",
         hint="free some space, then press Retry to resume",
     )

@@ -43,11 +43,7 @@ class DownloadItem:
 
     @property
     def title(self) -> str:
-        return (
-            self.filenames[0]
-            if len(self.filenames) == 1
-            else f"{self.filenames[0]} (+{len(self.filenames) - 1})"
-        )
+        return self.filenames[0] if len(self.filenames) == 1 else f"{self.filenames[0]} (+{len(self.filenames) - 1})"
 
     def targets(self) -> list[Path]:
         return [target_path(Path(self.models_dir), self.repo_id, name) for name in self.filenames]

@@ -9,17 +9,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Protocol, TypeVar
-
-import httpx2
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from app.core.atomic import fsync_dir
 from app.core.errors import ChecksumError, DownloadError
 from app.downloads.checksum import hash_prefix
-from app.downloads.disk import DEFAULT_MARGIN, ensure_free_space
+from app.downloads.disk import DEFAULT_MARGIN, disk_full_error, ensure_free_space, is_disk_full
 from app.downloads.layout import part_path, target_path
 from app.downloads.remote import RemoteFile, auth_headers, resolve_file, status_checker
 from app.downloads.transfer import PartFile, StopToken, Timeouts, TransientError, fetch_once
+
+if TYPE_CHECKING:
+    import httpx2
 
 log = logging.getLogger("app.downloads")
 
@@ -143,6 +144,24 @@ def download_file(
         on_progress(remote.size)
         return target
     part = PartFile.open(part_path(target), remote.size, remote.checksum)
+    try:
+        _transfer(part, remote, target, stop, on_progress, config, client, headers, on_retry)
+    finally:
+        part.close()
+    return target
+
+
+def _transfer(
+    part: PartFile,
+    remote: RemoteFile,
+    target: Path,
+    stop: StopToken,
+    on_progress: Callable[[int], None],
+    config: DownloadConfig,
+    client: httpx2.Client,
+    headers: dict[str, str],
+    on_retry: Callable[[str, float], None] | None,
+) -> None:
     on_progress(part.offset)
     ensure_free_space(target.parent, remote.size - part.offset, config.disk_margin)
     check = status_checker(remote.repo_id, remote.filename)
@@ -165,7 +184,6 @@ def download_file(
         _discard(part.path)
         raise
     _install(part, target, remote)
-    return target
 
 
 def _already_verified(target: Path, remote: RemoteFile) -> bool:
@@ -191,10 +209,15 @@ def _install(part: PartFile, target: Path, remote: RemoteFile) -> None:
             "the downloaded bytes were deleted",
             hint="press Retry to download it again",
         )
-    with open(part.path, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(part.path, target)
-    fsync_dir(target.parent)
+    try:
+        with open(part.path, "rb+") as handle:
+            os.fsync(handle.fileno())  # some filesystems only find out at this point that the disk is full
+        os.replace(part.path, target)
+        fsync_dir(target.parent)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(part.path) from exc
+        raise
     log.info("downloaded and verified %s", target)
 
 

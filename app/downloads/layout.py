@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path, PurePosixPath
 
@@ -66,7 +67,8 @@ def target_path(models_dir: Path, repo_id: str, filename: str) -> Path:
     base = repo_dir(models_dir, repo_id)
     path = base.joinpath(*rel.parts)
     # Belt and braces: the checks above make this impossible, but a wrong file write is not recoverable.
-    if not path.resolve().is_relative_to(base.resolve()):
+    # Lexical on purpose: the file itself may be a link the user imported.
+    if not Path(os.path.normpath(path)).is_relative_to(os.path.normpath(base)):
         raise DownloadError(f"Refusing the Hub file name {filename!r}: it leaves the model folder")
     return path
 

@@ -1,26 +1,21 @@
-"""What the Hub says about one file (URL, size, checksum, commit), through huggingface_hub."""
+"""What the Hub says about one file (URL, size, checksum, commit), through huggingface_hub.
+
+huggingface_hub is imported when first needed: the download queue must not slow the app's start-up.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx2
-from huggingface_hub import errors as hf_errors
-from huggingface_hub import get_hf_file_metadata, hf_hub_url
-from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
-
-from app.core.errors import (
-    AppError,
-    DownloadError,
-    GatedRepoError,
-    NotFoundError,
-    OfflineError,
-    UnauthorizedError,
-)
+from app.core.errors import AppError, DownloadError, NotFoundError, OfflineError, RateLimitedError, ServerError
 from app.core.hubenv import hub_endpoint, hub_offline
 from app.downloads.checksum import Checksum
 from app.downloads.transfer import TransientError
+
+if TYPE_CHECKING:
+    import httpx2
 
 log = logging.getLogger("app.downloads")
 
@@ -39,10 +34,14 @@ class RemoteFile:
 
 
 def auth_headers(token: str | None = None) -> dict[str, str]:
+    from huggingface_hub.utils import build_hf_headers
+
     return build_hf_headers(token=token)
 
 
 def resolve_file(repo_id: str, filename: str, revision: str, token: str | None = None) -> RemoteFile:
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
     if hub_offline():
         raise OfflineError("Offline mode is on (HF_HUB_OFFLINE)", hint="turn it off to download models")
     endpoint = hub_endpoint()
@@ -71,6 +70,8 @@ class _StatusCheck:
     filename: str
 
     def __call__(self, response: httpx2.Response) -> None:
+        from huggingface_hub.utils import hf_raise_for_status
+
         try:
             hf_raise_for_status(response)
         except Exception as exc:
@@ -78,46 +79,24 @@ class _StatusCheck:
 
 
 def translate_error(exc: BaseException, repo_id: str, filename: str) -> Exception:
-    """huggingface_hub and httpx failures → an AppError for the user, or TransientError to retry."""
+    """A failure → TransientError when another attempt may succeed, else the app.hub translation."""
+    import httpx2
+    from huggingface_hub import errors as hf_errors
+
+    from app.hub.errors import translate
+
     if isinstance(exc, AppError | TransientError):
         return exc
-    if isinstance(exc, hf_errors.OfflineModeIsEnabled):
-        return OfflineError("Offline mode is on (HF_HUB_OFFLINE)", hint="turn it off to download models")
-    if isinstance(exc, hf_errors.GatedRepoError):
-        error = GatedRepoError(f"{repo_id} is gated", repo_id=repo_id)
-        error.hint = f"accept its license at {error.url} while signed in, then retry"
-        return error
-    if isinstance(exc, hf_errors.RepositoryNotFoundError):
-        status = exc.response.status_code if exc.response is not None else None
-        if status == 401:
-            return UnauthorizedError(
-                f"{repo_id} was not found or needs a sign-in",
-                hint="check the name, or sign in under Settings",
-            )
-        return NotFoundError(
-            f"Model {repo_id} was not found", hint="check the name; private models need a sign-in"
-        )
-    if isinstance(exc, hf_errors.RevisionNotFoundError):
-        return NotFoundError(f"That revision of {repo_id} does not exist")
-    if isinstance(exc, hf_errors.RemoteEntryNotFoundError):
-        return NotFoundError(
-            f"{filename} is not in {repo_id}", hint="the file may have been renamed or removed"
-        )
-    if isinstance(exc, hf_errors.HfHubHTTPError):
-        status = exc.response.status_code if exc.response is not None else 0
-        if status in _TRANSIENT_STATUS or status == 0:
-            retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
-            seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
-            return TransientError(f"the Hub answered {status}", retry_after=seconds)
-        if status == 401:
-            return UnauthorizedError("The Hub refused the sign-in token", hint="sign in again under Settings")
-        if status == 403:
-            error = GatedRepoError(f"Access to {repo_id} was refused", repo_id=repo_id)
-            error.hint = f"accept its license at {error.url} while signed in, then retry"
-            return error
-        if status == 404:
-            return NotFoundError(f"{filename} is not in {repo_id}")
-        return DownloadError(f"The Hub answered {status} for {filename} in {repo_id}")
-    if isinstance(exc, httpx2.TransportError | OSError):
-        return TransientError(f"could not reach the Hub: {exc}")
-    return exc if isinstance(exc, Exception) else DownloadError(str(exc))
+    if isinstance(exc, httpx2.TransportError):
+        return TransientError(f"could not reach the Hub ({type(exc).__name__})")
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(exc, hf_errors.HfHubHTTPError) and status in _TRANSIENT_STATUS:
+        error = translate(exc, repo_id)
+        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        return TransientError(f"the Hub answered {status}", retry_after=retry_after)
+    error = translate(exc, repo_id)
+    if isinstance(error, RateLimitedError | ServerError):
+        return TransientError(str(error), retry_after=getattr(error, "retry_after", None))
+    if isinstance(exc, hf_errors.EntryNotFoundError) and filename:
+        return NotFoundError(f"{filename} is not in {repo_id}", hint="the file may have been renamed or removed")
+    return error

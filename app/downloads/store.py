@@ -53,3 +53,53 @@ class QueueStore:
                 return
             write_text_atomic(self.path, text)
             self._saved_version = version
+
+
+class BackgroundSaver:
+    """Writes queue snapshots on a thread of its own: an fsync can take long on a busy disk, and state changes
+    come from the GUI thread. Only the newest pending snapshot is written; `flush()` waits until it is."""
+
+    def __init__(self, store: QueueStore) -> None:
+        self._store = store
+        self._cond = threading.Condition()
+        self._pending: tuple[list[DownloadItem], int] | None = None
+        self._busy = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="download-queue-saver", daemon=True)
+        self._thread.start()
+
+    def submit(self, items: list[DownloadItem], version: int) -> None:
+        with self._cond:
+            if not self._closed:
+                self._pending = (items, version)
+                self._cond.notify_all()
+                return
+        self._store.save(items, version)  # after close(): nothing runs in the background any more
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
+    def close(self) -> None:
+        self.flush()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(5.0)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._closed)
+                if self._pending is None:
+                    return
+                (items, version), self._pending = self._pending, None
+                self._busy = True
+            try:
+                self._store.save(items, version)
+            except Exception as exc:  # the queue keeps working in memory; the next change tries again
+                log.error("could not save the download queue: %s", exc)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()

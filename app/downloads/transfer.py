@@ -12,15 +12,18 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx2
+from typing import TYPE_CHECKING
 
 from app.core.errors import ChecksumError, DownloadError
-from app.downloads.checksum import Checksum, Hasher, hash_prefix
+from app.downloads.checksum import Checksum, Hasher, HashPipe, hash_prefix
 from app.downloads.disk import disk_full_error, is_disk_full
+
+if TYPE_CHECKING:
+    import httpx2
 
 log = logging.getLogger("app.downloads")
 
@@ -96,20 +99,34 @@ class PartFile:
     checksum: Checksum
     offset: int
     hasher: Hasher
+    lock_fd: int = -1  # holds an exclusive lock on the part while this process downloads it
 
     @classmethod
     def open(cls, path: Path, size: int, checksum: Checksum) -> PartFile:
+        """Lock and hash what is on disk. Call `close()` when done with the part."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        have = path.stat().st_size if path.exists() else 0
-        part = cls(path, size, checksum, 0, checksum.new_hasher(size))
-        if have > size:
-            log.warning("%s is larger than the file on the Hub; starting over", path.name)
-            part.reset()
-        elif have:
-            log.info("resuming %s at %d of %d bytes (re-hashing the part on disk)", path.name, have, size)
-            hash_prefix(part.hasher, path, have)
-            part.offset = have
+        # Created at once: the library knows a split set whose next part has a `.part` is still arriving.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+        try:
+            _lock_exclusive(fd, path)
+            have = os.fstat(fd).st_size
+            part = cls(path, size, checksum, 0, checksum.new_hasher(size), fd)
+            if have > size:
+                log.warning("%s is larger than the file on the Hub; starting over", path.name)
+                part.reset()
+            elif have:
+                log.info("resuming %s at %d of %d bytes (re-hashing the part on disk)", path.name, have, size)
+                hash_prefix(part.hasher, path, have)
+                part.offset = have
+        except BaseException:
+            os.close(fd)
+            raise
         return part
+
+    def close(self) -> None:
+        if self.lock_fd >= 0:
+            os.close(self.lock_fd)  # releases the lock
+            self.lock_fd = -1
 
     def reset(self) -> None:
         with open(self.path, "wb"):
@@ -125,13 +142,28 @@ class PartFile:
         return self.complete and self.hasher.hexdigest() == self.checksum.hexdigest
 
 
+def _lock_exclusive(fd: int, path: Path) -> None:
+    """Two processes (the app and the CLI) writing one part would corrupt it: the second one stops."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: its file locks are mandatory and would block our own writes
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise DownloadError(
+            f"{path.name.removesuffix('.part')} is already being downloaded (by another item or program)",
+            hint="wait for that download to finish",
+        ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     connect: float = 10.0
     stall: float = 30.0  # no byte for this long: the connection is dead even if the socket is not
 
 
-StatusCheck = Callable[[httpx2.Response], None]
+StatusCheck = Callable[["httpx2.Response"], None]
 
 
 def fetch_once(
@@ -145,6 +177,8 @@ def fetch_once(
     timeouts: Timeouts = Timeouts(),
 ) -> None:
     """Append the rest of the file to `part`. Returns when the part holds `part.size` bytes."""
+    import httpx2
+
     stop.raise_if_stopped()
     if part.complete:
         return
@@ -182,9 +216,15 @@ def _check_response(response: httpx2.Response, part: PartFile, raise_for_status:
     if status >= 400:
         response.read()
         raise_for_status(response)
-        raise DownloadError(f"The Hub answered {status} for {part.path.name}")
+        raise DownloadError(f"The Hub answered {status} for {part.path.name.removesuffix('.part')}")
     if status == 206:
-        start = _range_start(response.headers.get("Content-Range", ""))
+        start, total = _content_range(response.headers.get("Content-Range", ""))
+        if total is not None and total != part.size:
+            raise DownloadError(
+                f"The server has {total} bytes for {part.path.name.removesuffix('.part')}, "
+                f"the Hub announced {part.size}",
+                hint="the file may have changed on the Hub; remove the download and queue it again",
+            )
         if start != part.offset:
             part.reset()
             raise TransientError(f"the server resumed at byte {start}, not {part.offset}; restarting")
@@ -196,9 +236,13 @@ def _check_response(response: httpx2.Response, part: PartFile, raise_for_status:
         raise TransientError(f"unexpected answer {status} from the server")
 
 
-def _range_start(content_range: str) -> int | None:
+def _content_range(content_range: str) -> tuple[int | None, int | None]:
+    """`bytes 100-999/1000` → (100, 1000); a part that is missing or unknown is None."""
     match = _CONTENT_RANGE.match(content_range.strip())
-    return int(match.group(1)) if match else None
+    if match is None:
+        return None, None
+    total = match.group(3)
+    return int(match.group(1)), int(total) if total.isdigit() else None
 
 
 def _retry_after(response: httpx2.Response) -> float | None:
@@ -209,20 +253,19 @@ def _retry_after(response: httpx2.Response) -> float | None:
         from email.utils import parsedate_to_datetime
 
         with contextlib.suppress(TypeError, ValueError, IndexError):
-            import time
-
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     return None
 
 
-def _receive(
-    response: httpx2.Response, part: PartFile, stop: StopToken, on_bytes: Callable[[int], None]
-) -> None:
+def _receive(response: httpx2.Response, part: PartFile, stop: StopToken, on_bytes: Callable[[int], None]) -> None:
     fd = os.open(part.path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    pipe = HashPipe(part.hasher)
     try:
         os.ftruncate(fd, part.offset)  # bytes past what we hashed cannot be trusted
         os.lseek(fd, part.offset, os.SEEK_SET)
-        for chunk in response.iter_bytes():
+        encoded = response.headers.get("Content-Encoding", "identity").lower() not in {"", "identity"}
+        # Without a content encoding the raw stream is the file: skip httpx's decoder layer.
+        for chunk in response.iter_bytes() if encoded else response.iter_raw():
             if stop.stopped:
                 raise Stopped(stop.reason)
             if part.offset + len(chunk) > part.size:
@@ -232,11 +275,14 @@ def _receive(
                     hint="press Retry to download it again",
                 )
             _write_all(fd, chunk, part.path)
-            part.hasher.update(chunk)
+            pipe.feed(chunk)
             part.offset += len(chunk)
             on_bytes(len(chunk))
     finally:
-        os.close(fd)
+        try:
+            pipe.close()  # the hash covers exactly the bytes written, whatever ended the loop
+        finally:
+            os.close(fd)
 
 
 def _write_all(fd: int, data: bytes, path: Path) -> None:

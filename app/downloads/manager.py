@@ -1,0 +1,341 @@
+"""The download queue: persistent, N transfers at a time, pause/resume/cancel/retry. Plain threads, no Qt.
+
+Callbacks run on the manager's threads; a UI wraps them into signals (see app/ui/models/download_service.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.core.errors import AppError, DownloadError
+from app.downloads.items import DownloadEvent, DownloadItem, ItemChanged, ItemProgress, ItemRemoved, ItemState
+from app.downloads.job import DownloadConfig, run_job
+from app.downloads.layout import part_path, safe_relative_name, split_repo_id
+from app.downloads.remote import RemoteFile
+from app.downloads.speed import SpeedMeter, eta_seconds
+from app.downloads.store import BackgroundSaver, QueueStore
+from app.downloads.transfer import Stopped, StopToken
+
+log = logging.getLogger("app.downloads")
+
+Listener = Callable[[DownloadEvent], None]
+PROGRESS_INTERVAL = 0.25  # seconds between progress events per item (≤ 4 Hz)
+
+
+@dataclass
+class _Running:
+    stop: StopToken
+    thread: threading.Thread | None = None
+    done: int = 0
+    total: int | None = None
+    note: str = ""
+    meter: SpeedMeter = field(default_factory=SpeedMeter)
+    last: ItemProgress | None = None
+
+
+class DownloadManager:
+    def __init__(
+        self,
+        models_dir: Callable[[], Path],
+        *,
+        store: QueueStore | None = None,
+        max_parallel: int = 2,
+        config: DownloadConfig | None = None,
+    ) -> None:
+        self._models_dir = models_dir
+        self._store = store or QueueStore()
+        self._config = config or DownloadConfig()
+        self._max_parallel = max(1, max_parallel)
+        self._lock = threading.RLock()
+        self._items: dict[str, DownloadItem] = {i.id: i for i in self._store.load()}
+        self._saver = BackgroundSaver(self._store)
+        self._running: dict[str, _Running] = {}
+        self._listeners: list[Listener] = []
+        self._version = 0
+        self._started = False
+        self._closing = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._idle = threading.Condition(self._lock)
+
+    # ---- observing -------------------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def items(self) -> list[DownloadItem]:
+        with self._lock:
+            return sorted(self._items.values(), key=lambda i: i.added_at)
+
+    def get(self, item_id: str) -> DownloadItem | None:
+        with self._lock:
+            return self._items.get(item_id)
+
+    def progress(self, item_id: str) -> ItemProgress:
+        with self._lock:
+            item = self._items[item_id]
+            run = self._running.get(item_id)
+        if run is not None:
+            last = run.last  # the speed is sampled by the ticker thread only
+            speed = last.speed if last is not None else 0.0
+            return ItemProgress(item_id, run.done, run.total, speed, eta_seconds(run.done, run.total, speed), run.note)
+        done = item.total_bytes or 0 if item.state == ItemState.DONE else _bytes_on_disk(item)
+        return ItemProgress(item_id, done, item.total_bytes, 0.0, None)
+
+    @property
+    def max_parallel(self) -> int:
+        return self._max_parallel
+
+    # ---- commands ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin transferring: items restored from disk resume here."""
+        with self._lock:
+            self._started = True
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick, name="downloads-progress", daemon=True)
+                self._ticker.start()
+        self._pump()
+
+    def enqueue(self, repo_id: str, filenames: Sequence[str], revision: str = "main") -> DownloadItem:
+        split_repo_id(repo_id)
+        if not filenames:
+            raise DownloadError("Nothing to download: no file was chosen")
+        for name in filenames:
+            safe_relative_name(name)
+        names = tuple(filenames)
+        with self._lock:
+            for item in self._items.values():
+                if item.state.active and item.repo_id == repo_id and item.filenames == names:
+                    return item
+            item = DownloadItem(
+                id=uuid.uuid4().hex,
+                repo_id=repo_id,
+                filenames=names,
+                revision=revision,
+                models_dir=str(self._models_dir()),
+                added_at=time.time(),
+            )
+            self._put(item)
+        self._pump()
+        return item
+
+    def pause(self, item_id: str) -> None:
+        self._stop_or_set(item_id, "pause", ItemState.PAUSED, {ItemState.QUEUED, ItemState.RUNNING})
+
+    def cancel(self, item_id: str) -> None:
+        self._stop_or_set(
+            item_id, "cancel", ItemState.CANCELLED, {ItemState.QUEUED, ItemState.RUNNING, ItemState.PAUSED}
+        )
+
+    def resume(self, item_id: str) -> None:
+        self._requeue(item_id, {ItemState.PAUSED})
+
+    def retry(self, item_id: str) -> None:
+        self._requeue(item_id, {ItemState.FAILED, ItemState.CANCELLED})
+
+    def remove(self, item_id: str) -> None:
+        """Forget a finished, failed or cancelled item (its files stay)."""
+        with self._lock:
+            item = self._items.get(item_id)
+            if item is None or item.state.active:
+                return
+            del self._items[item_id]
+            self._version += 1
+            self._saver.submit(list(self._items.values()), self._version)
+        self._emit(ItemRemoved(item_id))
+
+    def set_max_parallel(self, n: int) -> None:
+        with self._lock:
+            self._max_parallel = max(1, n)
+        self._pump()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is queued or running (tests and the CLI)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while any(i.state in {ItemState.QUEUED, ItemState.RUNNING} for i in self._items.values()):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop transfers; running items stay queued on disk and resume on the next start."""
+        self._closing.set()
+        with self._lock:
+            runs = list(self._running.values())
+        for run in runs:
+            run.stop.stop("shutdown")
+        for run in runs:
+            if run.thread is not None:
+                run.thread.join(timeout)
+        self._saver.close()  # the final states are on disk before the app goes
+
+    # ---- internals ---------------------------------------------------------------------------------------
+    def _stop_or_set(self, item_id: str, reason: str, state: ItemState, allowed: set[ItemState]) -> None:
+        with self._lock:
+            item = self._items.get(item_id)
+            if item is None or item.state not in allowed:
+                return
+            run = self._running.get(item_id)
+            if run is None:
+                self._put(item.with_(state=state))
+        if run is not None:
+            run.stop.stop(reason)  # the worker records the new state when it has let go of the files
+        elif state == ItemState.CANCELLED:
+            # Unlinking a big file can take a while; the caller is often the GUI thread.
+            threading.Thread(target=_delete_parts, args=(item,), name="download-cancel", daemon=True).start()
+
+    def _requeue(self, item_id: str, allowed: set[ItemState]) -> None:
+        with self._lock:
+            item = self._items.get(item_id)
+            if item is None or item.state not in allowed:
+                return
+            self._put(item.with_(state=ItemState.QUEUED, error=None, error_kind=None, finished_at=None))
+        self._pump()
+
+    def _put(self, item: DownloadItem) -> None:
+        """Record a change, save the queue and tell listeners. Called with the lock held."""
+        self._items[item.id] = item
+        self._version += 1
+        self._saver.submit(list(self._items.values()), self._version)
+        self._emit(ItemChanged(item))
+        self._idle.notify_all()
+
+    def _emit(self, event: DownloadEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("download listener failed")
+
+    def _pump(self) -> None:
+        with self._lock:
+            if not self._started or self._closing.is_set():
+                return
+            queued = [i for i in sorted(self._items.values(), key=lambda i: i.added_at) if i.state == ItemState.QUEUED]
+            for item in queued[: max(0, self._max_parallel - len(self._running))]:
+                run = _Running(StopToken(), total=item.total_bytes)
+                run.done = _bytes_on_disk(item)
+                run.meter.reset(run.done)
+                self._running[item.id] = run
+                self._put(item.with_(state=ItemState.RUNNING, error=None, error_kind=None))
+                run.thread = threading.Thread(target=self._work, args=(item.id, run), name="download", daemon=True)
+                run.thread.start()
+
+    def _work(self, item_id: str, run: _Running) -> None:
+        item = self._items[item_id]
+        listener = _RunListener(self, item_id, run)
+        outcome: dict[str, object]
+        try:
+            run_job(
+                item.repo_id,
+                item.filenames,
+                item.commit or item.revision,  # a resumed item finishes the commit it started from
+                Path(item.models_dir),
+                run.stop,
+                listener,
+                self._config,
+            )
+            outcome = {"state": ItemState.DONE, "finished_at": time.time()}
+        except Stopped:
+            reason = run.stop.reason
+            state = {"pause": ItemState.PAUSED, "cancel": ItemState.CANCELLED}.get(reason, ItemState.QUEUED)
+            if state == ItemState.CANCELLED:
+                _delete_parts(item)
+            outcome = {"state": state}
+        except AppError as exc:
+            log.warning("download of %s failed: %s", item.title, exc)
+            outcome = {"state": ItemState.FAILED, "error": str(exc), "error_kind": type(exc).__name__}
+        except Exception as exc:  # a bug must still end the item, not leave it "running" forever
+            log.exception("download of %s crashed", item.title)
+            outcome = {
+                "state": ItemState.FAILED,
+                "error": f"Unexpected error: {exc}",
+                "error_kind": "Exception",
+            }
+        with self._lock:
+            self._running.pop(item_id, None)
+            current = self._items.get(item_id, item)
+            if run.stop.reason == "shutdown" and outcome["state"] != ItemState.DONE:
+                outcome = {"state": ItemState.QUEUED}
+            self._put(current.with_(**outcome))
+            if outcome["state"] == ItemState.DONE:
+                self._emit(ItemProgress(item_id, run.done, run.total, 0.0, 0.0))
+        self._pump()
+
+    def _tick(self) -> None:
+        while not self._closing.wait(PROGRESS_INTERVAL):
+            with self._lock:
+                runs = list(self._running.items())
+            for item_id, run in runs:
+                speed = run.meter.sample(run.done)
+                run.last = ItemProgress(
+                    item_id, run.done, run.total, speed, eta_seconds(run.done, run.total, speed), run.note
+                )
+                self._emit(run.last)
+
+    def _resolved(self, item_id: str, files: Sequence[RemoteFile]) -> None:
+        with self._lock:
+            item = self._items.get(item_id)
+            if item is not None:
+                self._put(item.with_(total_bytes=sum(f.size for f in files), commit=files[0].commit))
+
+    def _file_done(self, item_id: str, filename: str) -> None:
+        with self._lock:
+            item = self._items.get(item_id)
+            if item is not None and filename not in item.files_done:
+                self._put(item.with_(files_done=(*item.files_done, filename)))
+
+
+class _RunListener:
+    """Job callbacks for one running item; progress is only stored here and sampled by the ticker."""
+
+    def __init__(self, manager: DownloadManager, item_id: str, run: _Running) -> None:
+        self._manager = manager
+        self._item_id = item_id
+        self._run = run
+
+    def resolved(self, files: Sequence[RemoteFile], done_bytes: int) -> None:
+        self._run.total = sum(f.size for f in files)
+        self._run.done = done_bytes
+        self._run.meter.reset(done_bytes)
+        self._manager._resolved(self._item_id, files)
+
+    def progress(self, done_bytes: int) -> None:
+        self._run.done = done_bytes
+        if self._run.note:
+            self._run.note = ""
+
+    def retrying(self, message: str, delay: float) -> None:
+        self._run.note = f"retrying in {delay:.0f} s: {message}"
+
+    def file_done(self, filename: str) -> None:
+        self._manager._file_done(self._item_id, filename)
+
+
+def _bytes_on_disk(item: DownloadItem) -> int:
+    total = 0
+    try:
+        targets = item.targets()
+    except AppError:
+        return 0
+    for target in targets:
+        for path in (target, part_path(target)):
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+                break
+    return total
+
+
+def _delete_parts(item: DownloadItem) -> None:
+    with contextlib.suppress(AppError):
+        for target in item.targets():
+            with contextlib.suppress(OSError):
+                part_path(target).unlink()

@@ -1,0 +1,98 @@
+"""The header cache: SQLite in the cache dir, one row per model keyed by its files' paths, sizes and mtimes.
+
+A warm scan finds every row still valid and reads no header at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.library.entries import ModelSummary
+
+log = logging.getLogger("app.library")
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (
+    path TEXT PRIMARY KEY,
+    signature TEXT NOT NULL,
+    summary TEXT,
+    error TEXT
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CachedRow:
+    signature: str
+    summary: ModelSummary | None
+    error: str | None
+
+
+def default_index_path() -> Path:
+    from app.core.paths import cache_dir
+
+    return cache_dir() / "library.sqlite"
+
+
+class HeaderIndex:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_index_path()
+        self._lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=10)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                conn.execute("DROP TABLE IF EXISTS models")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute(_SCHEMA)
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError as exc:
+            # Only a cache: a damaged one is thrown away and rebuilt from the headers.
+            log.warning("library index %s is damaged (%s); rebuilding it", self.path, exc)
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            return self._connect()
+
+    def load(self) -> dict[str, CachedRow]:
+        with self._lock, contextlib.closing(self._open()) as conn:
+            rows = conn.execute("SELECT path, signature, summary, error FROM models").fetchall()
+        result: dict[str, CachedRow] = {}
+        for path, signature, summary, error in rows:
+            try:
+                parsed = ModelSummary.from_json(json.loads(summary)) if summary else None
+            except (ValueError, KeyError, TypeError):
+                continue  # an unreadable row is a cache miss
+            result[path] = CachedRow(signature, parsed, error)
+        return result
+
+    def update(self, rows: dict[str, CachedRow], keep: Iterable[str]) -> None:
+        """Write `rows` and drop every row whose path is not in `keep`."""
+        keep_set = set(keep)
+        with self._lock, contextlib.closing(self._open()) as conn, conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO models (path, signature, summary, error) VALUES (?, ?, ?, ?)",
+                [
+                    (path, row.signature, json.dumps(row.summary.to_json()) if row.summary else None, row.error)
+                    for path, row in rows.items()
+                ],
+            )
+            stale = [(p,) for (p,) in conn.execute("SELECT path FROM models") if p not in keep_set]
+            conn.executemany("DELETE FROM models WHERE path = ?", stale)

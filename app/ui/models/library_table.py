@@ -1,0 +1,120 @@
+"""The library as a table: one row per model (a split set is one row); unreadable files show their error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+
+from app.core.units import format_bytes, format_count
+from app.library.entries import LibraryEntry
+
+Index = QModelIndex | QPersistentModelIndex
+ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+COLUMNS = ("Name", "Architecture", "Parameters", "Quant", "Size", "Context", "Location")
+COL_NAME, COL_ARCH, COL_PARAMS, COL_QUANT, COL_SIZE, COL_CONTEXT, COL_LOCATION = range(len(COLUMNS))
+_ERROR_COLOUR = QColor("#d93025")
+
+
+class LibraryTableModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._entries: list[LibraryEntry] = []
+
+    def set_entries(self, entries: list[LibraryEntry]) -> None:
+        if entries == self._entries:
+            return
+        self.beginResetModel()
+        self._entries = list(entries)
+        self.endResetModel()
+
+    def entry(self, row: int) -> LibraryEntry:
+        return self._entries[row]
+
+    def entries(self) -> list[LibraryEntry]:
+        return list(self._entries)
+
+    def row_of(self, path: str) -> int | None:
+        for row, entry in enumerate(self._entries):
+            if str(entry.path) == path:
+                return row
+        return None
+
+    # Qt model API ----------------------------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._entries):
+            return None
+        entry = self._entries[index.row()]
+        column = index.column()
+        if role == ENTRY_ROLE:
+            return entry
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(entry, column)
+        if role == SORT_ROLE:
+            return self._sort_key(entry, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if entry.error:
+                return f"{entry.path}\n\n{entry.error}"
+            if column in (COL_NAME, COL_LOCATION):
+                return "\n".join(str(f) for f in entry.files)
+        if role == Qt.ItemDataRole.ForegroundRole and entry.error and column == COL_ARCH:
+            return QBrush(_ERROR_COLOUR)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_PARAMS, COL_SIZE, COL_CONTEXT):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    @staticmethod
+    def _text(entry: LibraryEntry, column: int) -> str:
+        summary = entry.summary
+        if column == COL_NAME:
+            return entry.name
+        if column == COL_SIZE:
+            return format_bytes(entry.size)
+        if column == COL_LOCATION:
+            return _location(entry)
+        if summary is None:
+            return f"Unreadable: {entry.error}" if column == COL_ARCH else ""
+        if column == COL_ARCH:
+            return summary.architecture or "?"
+        if column == COL_PARAMS:
+            return format_count(summary.parameters) if summary.parameters else "?"
+        if column == COL_QUANT:
+            return summary.quant or "?"
+        if column == COL_CONTEXT:
+            return f"{summary.context_length:,}" if summary.context_length else "?"
+        return ""
+
+    @staticmethod
+    def _sort_key(entry: LibraryEntry, column: int) -> Any:
+        summary = entry.summary
+        if column == COL_PARAMS:
+            return summary.parameters or 0 if summary else -1
+        if column == COL_SIZE:
+            return entry.size
+        if column == COL_CONTEXT:
+            return summary.context_length or 0 if summary else -1
+        return LibraryTableModel._text(entry, column).lower()
+
+
+def _location(entry: LibraryEntry) -> str:
+    """`models/publisher/repo`: the library folder's name and the path inside it (the tooltip has it all)."""
+    try:
+        inside = entry.folder.relative_to(entry.root).as_posix()
+    except ValueError:
+        return str(entry.folder)
+    return entry.root.name if inside == "." else f"{entry.root.name}/{inside}"

@@ -1,0 +1,233 @@
+"""The Downloads page: the queue with progress bars, speed, time left, state, errors and actions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QTableView,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.downloads.items import DownloadItem, ItemProgress, ItemState
+from app.ui.context import AppContext
+from app.ui.models.download_service import DownloadService, download_service, reveal_targets
+from app.ui.models.download_table import (
+    COL_NAME,
+    COL_PROGRESS,
+    COL_STATUS,
+    FRACTION_ROLE,
+    ITEM_ROLE,
+    DownloadTableModel,
+)
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws the progress column as a progress bar (busy when the size is not known yet)."""
+
+    def paint(self, painter: Any, option: QStyleOptionViewItem, index: Index) -> None:
+        fraction = index.data(FRACTION_ROLE)
+        item = index.data(ITEM_ROLE)
+        busy = fraction is None and item is not None and item.state == ItemState.RUNNING
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(4, 4, -4, -4)
+        bar.minimum = 0
+        bar.maximum = 0 if busy else 1000  # busy: running, size not known yet
+        bar.progress = int((fraction or 0.0) * 1000)
+        bar.text = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        bar.textVisible = True
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        bar.state = option.state
+        style = option.widget.style() if option.widget is not None else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
+
+
+def open_folder(path: Path) -> bool:
+    """Show a folder in the file manager (tests replace this)."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+class DownloadsPage(QWidget):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.service: DownloadService = download_service(ctx)
+        self.model = DownloadTableModel(self)
+
+        title = QLabel("Downloads")
+        title.setObjectName("PageTitle")
+        subtitle = QLabel("Files are verified against the Hub's sha256 and resume after a restart or crash.")
+        subtitle.setObjectName("PageSubtitle")
+        subtitle.setWordWrap(True)
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setItemDelegateForColumn(COL_PROGRESS, ProgressDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(COL_NAME, 280)
+        header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(COL_PROGRESS, 160)
+        header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Stretch)
+
+        self.empty = QLabel("Nothing downloading. Pick a model in Discover and press Download.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setOpenExternalLinks(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+
+        self.toolbar = QToolBar()
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.pause_action = self.toolbar.addAction("Pause", lambda: self._act(self.service.pause))
+        self.resume_action = self.toolbar.addAction("Resume", lambda: self._act(self.service.resume))
+        self.cancel_action = self.toolbar.addAction("Cancel", lambda: self._act(self.service.cancel))
+        self.retry_action = self.toolbar.addAction("Retry", lambda: self._act(self.service.retry))
+        self.reveal_action = self.toolbar.addAction("Show in folder", self.reveal_selected)
+        self.remove_action = self.toolbar.addAction("Remove from list", lambda: self._act(self.service.remove))
+        self.toolbar.addSeparator()
+        self.clear_action = self.toolbar.addAction("Clear finished", self.clear_finished)
+        self._row_actions = (
+            self.pause_action,
+            self.resume_action,
+            self.cancel_action,
+            self.retry_action,
+            self.reveal_action,
+            self.remove_action,
+        )
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.empty, 1)
+        layout.addWidget(self.details)
+
+        self.table.selectionModel().selectionChanged.connect(self._update_actions)
+        self.model.dataChanged.connect(self._update_actions)
+        self.model.rowsInserted.connect(self._update_visibility)
+        self.model.rowsRemoved.connect(self._update_visibility)
+        self.model.modelReset.connect(self._update_visibility)
+
+        self.service.item_changed.connect(self.model.upsert)
+        self.service.item_removed.connect(self.model.remove)
+        self.service.progress.connect(self.model.set_progress)
+        items = self.service.items()
+        self.model.reset(items, {i.id: self.service.progress_of(i.id) for i in items})
+        self._update_actions()
+
+    # selection and actions -------------------------------------------------------------------------------------
+    def selected_item(self) -> DownloadItem | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        return self.model.item(rows[0].row())
+
+    def select(self, item_id: str) -> None:
+        row = self.model.row_of(item_id)
+        if row is not None:
+            self.table.selectRow(row)
+
+    def _act(self, action: Any) -> None:
+        item = self.selected_item()
+        if item is not None:
+            action(item.id)
+
+    def reveal_selected(self) -> None:
+        item = self.selected_item()
+        folder = reveal_targets(item) if item is not None else None
+        while folder is not None and not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # nothing downloaded yet: the nearest folder that exists
+        if folder is not None:
+            open_folder(folder)
+
+    def clear_finished(self) -> None:
+        for item in self.model.items():
+            if item.state in (ItemState.DONE, ItemState.CANCELLED):
+                self.service.remove(item.id)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        if not index.isValid():
+            return
+        self.table.selectRow(index.row())
+        menu = QMenu(self)
+        for action in self._row_actions:
+            if action.isEnabled():
+                menu.addAction(action)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def _update_actions(self, *_args: object) -> None:
+        item = self.selected_item()
+        state = item.state if item else None
+        self.pause_action.setEnabled(state in (ItemState.QUEUED, ItemState.RUNNING))
+        self.resume_action.setEnabled(state == ItemState.PAUSED)
+        self.cancel_action.setEnabled(state in (ItemState.QUEUED, ItemState.RUNNING, ItemState.PAUSED))
+        self.retry_action.setEnabled(state in (ItemState.FAILED, ItemState.CANCELLED))
+        self.reveal_action.setEnabled(item is not None)
+        self.remove_action.setEnabled(state in (ItemState.DONE, ItemState.FAILED, ItemState.CANCELLED))
+        self.clear_action.setEnabled(any(i.state in (ItemState.DONE, ItemState.CANCELLED) for i in self.model.items()))
+        self._show_details(item)
+
+    def _show_details(self, item: DownloadItem | None) -> None:
+        if item is None or item.state != ItemState.FAILED or not item.error:
+            self.details.clear()
+            self.details.hide()
+            return
+        text = _escape(item.error)
+        if item.error_kind == "GatedRepoError":
+            from app.core.hubenv import hub_endpoint
+
+            url = f"{hub_endpoint()}/{item.repo_id}"
+            text += f' — <a href="{url}">open the license page</a>'
+        self.details.setText(f"<b>{_escape(item.title)}</b>: {text}")
+        self.details.show()
+
+    def _update_visibility(self, *_args: object) -> None:
+        has_rows = self.model.rowCount() > 0
+        self.table.setVisible(has_rows)
+        self.empty.setVisible(not has_rows)
+        self._update_actions()
+
+    # main window hooks -------------------------------------------------------------------------------------------
+    def open_with(self, item_id: str | None = None, **_kwargs: Any) -> None:
+        if item_id:
+            self.select(item_id)
+
+    def progress_of(self, item_id: str) -> ItemProgress | None:
+        return self.model.progress_of(item_id)
+
+    def shutdown(self) -> None:
+        self.service.shutdown()  # idempotent; the queue on disk resumes at the next start
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

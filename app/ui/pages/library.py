@@ -1,0 +1,451 @@
+"""The Library page: every local model with its header facts, kept fresh by a folder watcher."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QFileSystemWatcher, QPoint, QSortFilterProxyModel, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QTableView,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.settings import Preferences
+from app.core.units import format_bytes
+from app.library.entries import LibraryEntry
+from app.library.hfcache import CachedModelFile
+from app.library.manage import ImportMode
+from app.ui.context import AppContext
+from app.ui.messages import message_bridge
+from app.ui.models.library_table import COL_ARCH, COL_LOCATION, COL_NAME, ENTRY_ROLE, SORT_ROLE, LibraryTableModel
+from app.ui.tasks import Task, TaskControl, run_task
+
+log = logging.getLogger("app.ui")
+
+RESCAN_DELAY_MS = 400  # a download or copy touches a folder many times: scan once it settles
+POLL_MS = 60_000  # a warm scan is cheap; it catches what a watcher misses (network drives, too many folders)
+
+
+def open_folder(path: Path) -> bool:
+    """Show a folder in the file manager (tests replace this)."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def ask_import_mode(parent: QWidget, count_text: str) -> ImportMode | None:
+    box = QMessageBox(parent)
+    box.setWindowTitle("Import models")
+    box.setText(f"How should {count_text} come into the library?")
+    box.setInformativeText("Copy keeps the originals; Move takes them; Link uses no extra space.")
+    buttons = {
+        box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole): ImportMode.COPY,
+        box.addButton("Move", QMessageBox.ButtonRole.AcceptRole): ImportMode.MOVE,
+        box.addButton("Link", QMessageBox.ButtonRole.AcceptRole): ImportMode.LINK,
+    }
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return buttons.get(box.clickedButton())  # type: ignore[call-overload]
+
+
+def _scan(_control: TaskControl, folders: list[Path]) -> tuple[list[LibraryEntry], list[Path], float]:
+    from app.library.scan import scan_library
+
+    started = time.perf_counter()
+    visited: list[Path] = []
+    entries = scan_library(folders, visited=visited)
+    return entries, visited, time.perf_counter() - started
+
+
+def _import(_control: TaskControl, paths: list[Path], models_dir: Path, mode: ImportMode) -> list[Path]:
+    from app.library.manage import import_files
+
+    return import_files(paths, models_dir, mode)
+
+
+def _import_hf(_control: TaskControl, files: list[CachedModelFile], models_dir: Path, mode: ImportMode) -> list[Path]:
+    from app.library.hfcache import import_from_hf_cache
+
+    return import_from_hf_cache(files, models_dir, mode)
+
+
+def _scan_hf(_control: TaskControl) -> list[CachedModelFile]:
+    from app.library.hfcache import scan_hf_cache
+
+    return scan_hf_cache()
+
+
+class HfCacheDialog(QDialog):
+    """Pick GGUF files from the Hugging Face cache, and whether to link or copy them."""
+
+    def __init__(self, files: list[CachedModelFile], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import from the Hugging Face cache")
+        self.files = files
+        self.list = QListWidget()
+        for file in files:
+            item = QListWidgetItem(f"{file.repo_id} / {file.filename}  ({format_bytes(file.size)})")
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.list.addItem(item)
+        self.mode = QComboBox()
+        self.mode.addItem("Link (no extra space; breaks if the cache is cleaned)", ImportMode.LINK)
+        self.mode.addItem("Copy", ImportMode.COPY)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"{len(files)} GGUF file(s) found in the Hugging Face cache:"))
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.mode)
+        layout.addWidget(buttons)
+
+    def chosen(self) -> list[CachedModelFile]:
+        return [f for i, f in enumerate(self.files) if self.list.item(i).checkState() == Qt.CheckState.Checked]
+
+    def chosen_mode(self) -> ImportMode:
+        mode: ImportMode = self.mode.currentData()
+        return mode
+
+
+class LibraryPage(QWidget):
+    scanned = Signal(object)  # list[LibraryEntry], after every scan
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.model = LibraryTableModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setSortRole(SORT_ROLE)
+        self._scan_task: Task | None = None
+        self._other_tasks: set[Task] = set()
+        self._dirty = False
+        self.last_scan_seconds = 0.0
+
+        title = QLabel("Library")
+        title.setObjectName("PageTitle")
+        self.subtitle = QLabel()
+        self.subtitle.setObjectName("PageSubtitle")
+        self.subtitle.setWordWrap(True)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Filter by name, architecture, quant or folder")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.proxy.setFilterFixedString)
+
+        self.toolbar = QToolBar()
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.chat_action = self.toolbar.addAction("Chat", self.chat_selected)
+        self.quantize_action = self.toolbar.addAction("Quantize", self.quantize_selected)
+        self.reveal_action = self.toolbar.addAction("Show in folder", self.reveal_selected)
+        self.delete_action = self.toolbar.addAction("Delete…", self.delete_selected)
+        self.toolbar.addSeparator()
+        import_menu = QMenu(self)
+        import_menu.addAction("Files…", self._pick_files)
+        import_menu.addAction("Folder…", self._pick_folder)
+        import_menu.addAction("From the Hugging Face cache…", self._pick_hf_cache)
+        self.import_action = QAction("Import", self)
+        self.import_action.setMenu(import_menu)
+        self.toolbar.addAction(self.import_action)
+        import_button = self.toolbar.widgetForAction(self.import_action)
+        if isinstance(import_button, QToolButton):
+            import_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.rescan_action = self.toolbar.addAction("Rescan", self.rescan)
+        self._row_actions = (self.chat_action, self.quantize_action, self.reveal_action, self.delete_action)
+
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.doubleClicked.connect(lambda _index: self.chat_selected())
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(COL_NAME, 260)
+        header.setSectionResizeMode(COL_ARCH, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(COL_ARCH, 170)  # an error message is elided here; the whole text is below
+        header.setSectionResizeMode(COL_LOCATION, QHeaderView.ResizeMode.Stretch)
+
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.hide()
+        self.empty = QLabel()
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 20)
+        layout.addWidget(title)
+        layout.addWidget(self.subtitle)
+        layout.addWidget(self.search)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.empty, 1)
+        layout.addWidget(self.details)
+
+        self.table.selectionModel().selectionChanged.connect(self._update_actions)
+        self.model.modelReset.connect(self._after_reset)
+
+        self.watcher = QFileSystemWatcher(self)
+        self.watcher.directoryChanged.connect(self._schedule_rescan)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(RESCAN_DELAY_MS)
+        self._debounce.timeout.connect(self.rescan)
+        self._poll = QTimer(self)
+        self._poll.setInterval(POLL_MS)
+        self._poll.timeout.connect(self._poll_rescan)
+        self._poll.start()
+        self._unsubscribe = ctx.settings.subscribe(self._on_settings)
+        downloads = ctx.services.get("downloads")
+        if downloads is not None:
+            downloads.completed.connect(self._schedule_rescan)
+
+        self._after_reset()
+        self.rescan()
+
+    # scanning ------------------------------------------------------------------------------------------------
+    def folders(self) -> list[Path]:
+        values = self.ctx.settings.values
+        return [self.ctx.settings.models_path(), *(Path(f).expanduser() for f in values.library_folders)]
+
+    def rescan(self) -> None:
+        if self._scan_task is not None:
+            self._dirty = True  # one more scan when this one ends: files changed meanwhile
+            return
+        self._dirty = False
+        self.rescan_action.setEnabled(False)
+        task = run_task(_scan, self.folders(), name="library scan")
+        task.finished.connect(self._on_scanned)
+        task.failed.connect(self._on_scan_failed)
+        self._scan_task = task
+
+    def _poll_rescan(self) -> None:
+        if self.isVisible():
+            self.rescan()
+
+    def _schedule_rescan(self, *_args: object) -> None:
+        self._debounce.start()
+
+    def _on_scanned(self, result: tuple[list[LibraryEntry], list[Path], float]) -> None:
+        entries, visited, seconds = result
+        self._scan_task = None
+        self.last_scan_seconds = seconds
+        selected = self.selected_entry()
+        self.model.set_entries(entries)
+        if selected is not None:
+            self.select(str(selected.path))
+        self._watch(visited)
+        self.rescan_action.setEnabled(True)
+        self._after_reset()
+        self.scanned.emit(entries)
+        if self._dirty:
+            self.rescan()
+
+    def _on_scan_failed(self, error: BaseException) -> None:
+        self._scan_task = None
+        self.rescan_action.setEnabled(True)
+        message_bridge().error(f"Could not scan the library: {error}")
+
+    def _watch(self, folders: list[Path]) -> None:
+        wanted = {str(f) for f in folders} | {str(f) for f in self.folders() if f.is_dir()}
+        current = set(self.watcher.directories())
+        stale = sorted(current - wanted)
+        fresh = sorted(wanted - current)
+        if stale:
+            self.watcher.removePaths(stale)
+        if fresh:
+            self.watcher.addPaths(fresh)
+
+    def _on_settings(self, old: Preferences, new: Preferences) -> None:
+        if (old.models_dir, old.library_folders) != (new.models_dir, new.library_folders):
+            self._schedule_rescan()
+
+    # selection and actions -------------------------------------------------------------------------------------
+    def selected_entry(self) -> LibraryEntry | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        entry: LibraryEntry = rows[0].data(ENTRY_ROLE)
+        return entry
+
+    def select(self, path: str) -> None:
+        row = self.model.row_of(path)
+        if row is None:
+            return
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        if index.isValid():
+            self.table.selectRow(index.row())
+
+    def chat_selected(self) -> None:
+        entry = self.selected_entry()
+        if entry is not None and entry.usable:
+            self.ctx.navigate("chat", model=str(entry.path))
+
+    def quantize_selected(self) -> None:
+        entry = self.selected_entry()
+        if entry is not None and entry.usable:
+            self.ctx.navigate("quantize", model=str(entry.path))
+
+    def reveal_selected(self) -> None:
+        entry = self.selected_entry()
+        if entry is not None:
+            open_folder(entry.folder)
+
+    def delete_selected(self) -> None:
+        entry = self.selected_entry()
+        if entry is None:
+            return
+        files = "\n".join(f.name for f in entry.files)
+        answer = QMessageBox.question(
+            self,
+            "Delete model",
+            f"Delete {entry.name} ({format_bytes(entry.size)}) from disk?\n\n{files}\n\nin {entry.folder}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        from app.core.errors import AppError
+        from app.library.manage import delete_entry
+
+        try:
+            delete_entry(entry)
+        except AppError as exc:
+            message_bridge().error(str(exc))
+        else:
+            message_bridge().info(f"Deleted {entry.name}")
+        self.rescan()
+
+    # importing -------------------------------------------------------------------------------------------------
+    def _pick_files(self) -> None:
+        names, _filter = QFileDialog.getOpenFileNames(self, "Import GGUF files", str(Path.home()), "GGUF (*.gguf)")
+        if names:
+            self._ask_and_import([Path(n) for n in names])
+
+    def _pick_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Import a folder of GGUF files", str(Path.home()))
+        if folder:
+            self._ask_and_import([Path(folder)])
+
+    def _ask_and_import(self, paths: list[Path]) -> None:
+        what = paths[0].name if len(paths) == 1 else f"{len(paths)} files"
+        mode = ask_import_mode(self, what)
+        if mode is not None:
+            self.import_paths(paths, mode)
+
+    def import_paths(self, paths: list[Path], mode: ImportMode) -> Task:
+        """Import files or folders into `<models>/imported/` off the GUI thread."""
+        return self._track(run_task(_import, paths, self.ctx.settings.models_path(), mode, name="import"))
+
+    def _pick_hf_cache(self) -> None:
+        task = self._track(run_task(_scan_hf, name="scan HF cache"), announce=False)
+        task.finished.connect(self._offer_hf_files)
+
+    def _offer_hf_files(self, files: list[CachedModelFile]) -> None:
+        if not files:
+            message_bridge().info("No GGUF files in the Hugging Face cache")
+            return
+        dialog = HfCacheDialog(files, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.chosen():
+            self.import_hf(dialog.chosen(), dialog.chosen_mode())
+
+    def import_hf(self, files: list[CachedModelFile], mode: ImportMode) -> Task:
+        return self._track(run_task(_import_hf, files, self.ctx.settings.models_path(), mode, name="import"))
+
+    def _track(self, task: Task, announce: bool = True) -> Task:
+        self._other_tasks.add(task)
+
+        def done(result: object) -> None:
+            self._other_tasks.discard(task)
+            if announce:
+                count = len(result) if isinstance(result, list) else 0
+                message_bridge().info(f"Imported {count} file(s)" if count else "Nothing new to import")
+                self.rescan()
+
+        def failed(error: BaseException) -> None:
+            self._other_tasks.discard(task)
+            message_bridge().error(str(error))
+
+        task.finished.connect(done)
+        task.failed.connect(failed)
+        return task
+
+    # view state ------------------------------------------------------------------------------------------------
+    def _context_menu(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        if not index.isValid():
+            return
+        self.table.selectRow(index.row())
+        menu = QMenu(self)
+        for action in self._row_actions:
+            if action.isEnabled():
+                menu.addAction(action)
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+
+    def _update_actions(self, *_args: object) -> None:
+        entry = self.selected_entry()
+        usable = entry is not None and entry.usable
+        self.chat_action.setEnabled(usable)
+        self.quantize_action.setEnabled(usable)
+        self.reveal_action.setEnabled(entry is not None)
+        self.delete_action.setEnabled(entry is not None)
+        if entry is not None and entry.error:
+            self.details.setText(f"{entry.path}: {entry.error}")
+            self.details.show()
+        else:
+            self.details.hide()
+
+    def _after_reset(self) -> None:
+        entries = self.model.entries()
+        has_rows = bool(entries)
+        self.table.setVisible(has_rows)
+        self.empty.setVisible(not has_rows)
+        folders = ", ".join(str(f) for f in self.folders())
+        if self._scan_task is not None and not has_rows:
+            self.empty.setText("Looking for models…")
+        else:
+            self.empty.setText(f"No models yet in {folders}.\nDownload one in Discover, or use Import.")
+        total = sum(e.size for e in entries)
+        broken = sum(1 for e in entries if e.error)
+        problems = f" · {broken} unreadable" if broken else ""
+        self.subtitle.setText(f"{len(entries)} model(s) · {format_bytes(total)}{problems}")
+        self.subtitle.setToolTip(f"Library folders: {folders}")
+        self._update_actions()
+
+    def open_with(self, model: str | None = None, **_kwargs: Any) -> None:
+        if model:
+            self.select(model)
+
+    def shutdown(self) -> None:
+        self._unsubscribe()
+        self._debounce.stop()
+        self._poll.stop()

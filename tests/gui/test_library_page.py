@@ -1,0 +1,243 @@
+"""The Library page: listing, errors in rows, actions, import, delete and files appearing without a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from app.core.settings import Settings
+from app.library.manage import ImportMode
+from app.ui.context import AppContext
+from app.ui.hardware_watch import HardwareWatch
+from app.ui.messages import message_bridge
+from app.ui.models.library_table import (
+    COL_ARCH,
+    COL_CONTEXT,
+    COL_NAME,
+    COL_PARAMS,
+    COL_QUANT,
+    COL_SIZE,
+    ENTRY_ROLE,
+)
+from app.ui.pages import library as library_page
+from app.ui.pages.library import LibraryPage
+from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
+
+
+class Navigation:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, name: str, **kwargs: Any) -> None:
+        self.calls.append((name, kwargs))
+
+
+@pytest.fixture
+def models(tmp_path: Path) -> Path:
+    path = tmp_path / "models"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def nav() -> Navigation:
+    return Navigation()
+
+
+@pytest.fixture
+def ctx(models: Path, nav: Navigation, tmp_path: Path) -> AppContext:
+    settings = Settings()
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    settings.update(models_dir=str(models), library_folders=(str(extra),))
+    return AppContext(settings=settings, hardware=HardwareWatch(), messages=message_bridge(), navigate=nav)
+
+
+def _model(path: Path, **spec: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_tiny_gguf(path, TinySpec(**spec))
+
+
+@pytest.fixture
+def page(qtbot: Any, ctx: AppContext, models: Path, tmp_path: Path) -> Iterator[LibraryPage]:
+    _model(models / "org" / "Tiny-GGUF" / "Tiny-F32.gguf", name="Tiny One", context_length=4096)
+    _model(models / "org" / "Split-GGUF" / "Split-Q8_0.gguf", split=2, name="Split Two", tensor_type="Q8_0")
+    _model(tmp_path / "extra" / "Extra-F16.gguf", name="Extra Three", tensor_type="F16")
+    broken = models / "bad" / "Broken-Q4_K_M.gguf"
+    broken.parent.mkdir()
+    broken.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\xff" * 64)
+    widget = LibraryPage(ctx)
+    qtbot.addWidget(widget)
+    widget.resize(1200, 400)
+    widget.show()
+    qtbot.waitUntil(lambda: widget.model.rowCount() == 4, timeout=10_000)
+    yield widget
+    widget.shutdown()
+
+
+def _row(page: LibraryPage, name: str) -> int:
+    for row in range(page.proxy.rowCount()):
+        if page.proxy.index(row, COL_NAME).data() == name:
+            return row
+    raise AssertionError(f"{name} not listed")
+
+
+def _cells(page: LibraryPage, name: str) -> dict[int, str]:
+    row = _row(page, name)
+    return {c: page.proxy.index(row, c).data() for c in range(page.proxy.columnCount())}
+
+
+def test_lists_models_with_their_facts_and_errors(page: LibraryPage, qtmodeltester: Any, tmp_path: Path) -> None:
+    qtmodeltester.check(page.model)
+    tiny = _cells(page, "Tiny One")
+    assert (tiny[COL_ARCH], tiny[COL_QUANT], tiny[COL_CONTEXT]) == ("llama", "F32", "4,096")
+    assert tiny[COL_PARAMS] not in ("", "?")
+    split = _cells(page, "Split Two")
+    assert split[COL_QUANT] == "Q8_0"
+    assert _cells(page, "Extra Three")[COL_QUANT] == "F16"
+    broken = _cells(page, "Broken-Q4_K_M.gguf")
+    assert broken[COL_ARCH].startswith("Unreadable:")
+    assert page.subtitle.text().startswith("4 model(s)") and "1 unreadable" in page.subtitle.text()
+    page.grab().save(str(tmp_path / "library.png"))
+
+
+def test_sorting_by_size_uses_bytes(page: LibraryPage) -> None:
+    page.table.sortByColumn(COL_SIZE, library_page.Qt.SortOrder.DescendingOrder)
+    sizes = [page.proxy.index(r, 0).data(ENTRY_ROLE).size for r in range(page.proxy.rowCount())]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_filter(page: LibraryPage) -> None:
+    page.search.setText("q8_0")
+    assert page.proxy.rowCount() == 1
+    page.search.clear()
+    assert page.proxy.rowCount() == 4
+
+
+def test_chat_quantize_and_reveal(page: LibraryPage, nav: Navigation, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[Path] = []
+
+    def record(path: Path) -> bool:
+        opened.append(path)
+        return True
+
+    monkeypatch.setattr(library_page, "open_folder", record)
+    page.table.selectRow(_row(page, "Split Two"))
+    entry = page.selected_entry()
+    assert entry is not None and len(entry.files) == 2
+    page.chat_action.trigger()
+    page.quantize_action.trigger()
+    page.reveal_action.trigger()
+    assert nav.calls == [("chat", {"model": str(entry.path)}), ("quantize", {"model": str(entry.path)})]
+    assert opened == [entry.folder]
+    page.table.selectRow(_row(page, "Broken-Q4_K_M.gguf"))
+    assert not page.chat_action.isEnabled() and not page.quantize_action.isEnabled()
+    assert page.delete_action.isEnabled()
+    broken = page.selected_entry()
+    assert broken is not None and broken.error
+    assert page.details.isVisible() and broken.error in page.details.text()
+
+
+def test_delete_asks_first(qtbot: Any, page: LibraryPage, monkeypatch: pytest.MonkeyPatch) -> None:
+    page.table.selectRow(_row(page, "Split Two"))
+    entry = page.selected_entry()
+    assert entry is not None
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
+    page.delete_action.trigger()
+    assert all(f.exists() for f in entry.files)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(page.scanned, timeout=10_000):
+        page.delete_action.trigger()
+    assert not any(f.exists() for f in entry.files)
+    assert page.model.rowCount() == 3
+
+
+def test_new_files_appear_without_restart(qtbot: Any, page: LibraryPage, models: Path) -> None:
+    # A download lands the LM Studio way: new publisher and repo folders, a .part, then the rename.
+    folder = models / "newpub" / "New-GGUF"
+    folder.mkdir(parents=True)
+    qtbot.waitUntil(lambda: str(folder) in page.watcher.directories(), timeout=10_000)
+    source = _model(models.parent / "staging" / "New-F32.gguf", name="Brand New")
+    part = folder / "New-F32.gguf.part"
+    part.write_bytes(source.read_bytes())
+    with qtbot.waitSignal(page.scanned, timeout=10_000):
+        pass
+    assert page.model.rowCount() == 4  # a .part is never listed
+    with qtbot.waitSignal(page.scanned, timeout=10_000, check_params_cb=lambda e: len(e) == 5):
+        part.rename(folder / "New-F32.gguf")
+    assert _cells(page, "Brand New")[COL_QUANT] == "F32"
+
+
+def test_import_files_and_from_hf_cache(qtbot: Any, page: LibraryPage, models: Path, tmp_path: Path) -> None:
+    outside = _model(tmp_path / "elsewhere" / "Mine-F32.gguf", name="Mine")
+    with qtbot.waitSignal(page.scanned, timeout=10_000, check_params_cb=lambda e: len(e) == 5):
+        page.import_paths([outside], ImportMode.LINK)
+    assert (models / "imported" / "Mine-F32" / "Mine-F32.gguf").is_symlink()
+
+    from app.library.hfcache import CachedModelFile
+
+    cached = CachedModelFile("hfuser/Cached-GGUF", "Cached-F32.gguf", outside, outside.stat().st_size, "abc")
+    with qtbot.waitSignal(page.scanned, timeout=10_000, check_params_cb=lambda e: len(e) == 6):
+        page.import_hf([cached], ImportMode.COPY)
+    assert (models / "hfuser" / "Cached-GGUF" / "Cached-F32.gguf").is_file()
+
+
+def test_hf_cache_dialog_lists_and_picks(qtbot: Any, tmp_path: Path) -> None:
+    from app.library.hfcache import CachedModelFile
+    from app.ui.pages.library import HfCacheDialog
+
+    files = [
+        CachedModelFile("a/A-GGUF", "A-Q4_K_M.gguf", tmp_path / "a", 10, "c1"),
+        CachedModelFile("b/B-GGUF", "B-Q8_0.gguf", tmp_path / "b", 20, "c2"),
+    ]
+    dialog = HfCacheDialog(files)
+    qtbot.addWidget(dialog)
+    dialog.list.item(0).setCheckState(library_page.Qt.CheckState.Unchecked)
+    dialog.mode.setCurrentIndex(1)
+    assert dialog.chosen() == [files[1]]
+    assert dialog.chosen_mode() == ImportMode.COPY
+
+
+def test_settings_change_rescans(qtbot: Any, page: LibraryPage, ctx: AppContext, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    _model(other / "Other-F32.gguf", name="Other")
+    with qtbot.waitSignal(page.scanned, timeout=10_000, check_params_cb=lambda e: len(e) == 5):
+        ctx.settings.update(library_folders=(str(tmp_path / "extra"), str(other)))
+    assert _cells(page, "Other")[COL_ARCH] == "llama"
+
+
+def test_empty_library_says_how_to_fill_it(qtbot: Any, tmp_path: Path) -> None:
+    settings = Settings()
+    settings.update(models_dir=str(tmp_path / "nothing"))
+    ctx = AppContext(settings=settings, hardware=HardwareWatch(), messages=message_bridge())
+    page = LibraryPage(ctx)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.scanned, timeout=10_000):
+        page.show()
+    assert page.empty.isVisible() and "Download one in Discover" in page.empty.text()
+    page.shutdown()
+
+
+def test_a_finished_download_appears(qtbot: Any, ctx: AppContext, models: Path, fake_hub: Any) -> None:
+    from app.ui.models.download_service import download_service
+    from tests.fakehub import TINY_REPO
+
+    service = download_service(ctx)
+    page = LibraryPage(ctx)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.scanned, timeout=10_000):
+        page.show()
+    assert page.model.rowCount() == 0
+    try:
+        with qtbot.waitSignal(page.scanned, timeout=30_000, check_params_cb=lambda e: len(e) == 1):
+            service.enqueue(TINY_REPO, ["Tiny-Llama-F32.gguf"])
+        entry = page.model.entry(0)
+        assert entry.path == models / "tiny" / "Tiny-Llama-GGUF" / "Tiny-Llama-F32.gguf"
+        assert entry.usable
+    finally:
+        page.shutdown()
+        service.shutdown()
