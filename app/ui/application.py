@@ -75,11 +75,12 @@ class _AfterFirstPaint(QObject):
 
 
 def launch() -> MainWindow:
-    """Create and show the main window; the hardware probe (llama.cpp, NVML) starts after the first paint."""
+    """Create and show the main window; probing (llama.cpp, NVML) and the download queue start after the first
+    paint, so neither delays it."""
     qt_app = create_application()
     install_crash_handler(qt_app)
     window = create_main_window()
-    window.installEventFilter(_AfterFirstPaint(window.hardware.start, window))
+    window.installEventFilter(_AfterFirstPaint(window.start_services, window))
     window.show()
     log.info("GGUF Studio %s started", app.__version__)
     return window

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.hardware import HardwareInfo, probe_hardware, refresh_free_memory
+from app.hardware import HardwareInfo
 from app.ui.tasks import Task, TaskControl, run_task
 
 REFRESH_MS = 10_000
@@ -53,8 +53,12 @@ class HardwareWatch(QObject):
 
 
 def _full_probe(_control: TaskControl) -> HardwareInfo:
+    from app.hardware.probe import probe_hardware
+
     return probe_hardware()
 
 
 def _refresh(_control: TaskControl, info: HardwareInfo) -> HardwareInfo:
+    from app.hardware.probe import refresh_free_memory
+
     return refresh_free_memory(info)

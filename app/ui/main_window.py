@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.settings import Settings
-from app.hardware import HardwareInfo, summary
+from app.hardware import HardwareInfo
 from app.ui.context import AppContext
 from app.ui.hardware_watch import HardwareWatch
 from app.ui.messages import ERROR, message_bridge
@@ -126,6 +126,14 @@ class MainWindow(QMainWindow):
         start = settings.values.last_page if settings.values.last_page in {p.name for p in PAGES} else "discover"
         self.navigate(start)
 
+    def start_services(self) -> None:
+        """Background services, started after the first paint: hardware probe and the download queue
+        (a queue saved by an earlier run resumes here)."""
+        from app.ui.models.download_service import download_service
+
+        self.hardware.start()
+        download_service(self.context)
+
     # navigation -------------------------------------------------------------------------------------------
     def navigate(self, name: str, **kwargs: Any) -> None:
         spec = page_spec(name)
@@ -186,6 +194,8 @@ class MainWindow(QMainWindow):
         self.addAction(quit_action)
 
     def _show_hardware(self, info: HardwareInfo) -> None:
+        from app.hardware.probe import summary
+
         self.hardware_label.setText(summary(info))
         self.hardware_label.setToolTip("\n".join(info.notes) if info.notes else summary(info))
 
@@ -203,8 +213,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
         self.settings.update(window_geometry=geometry)
-        for page in self._pages.values():
-            shutdown = getattr(page, "shutdown", None)
+        for owner in (*self._pages.values(), *self.context.services.values()):
+            shutdown = getattr(owner, "shutdown", None)
             if callable(shutdown):
-                shutdown()  # pages stop their child processes and threads
+                shutdown()  # pages and services stop their child processes and threads
         super().closeEvent(event)

@@ -96,3 +96,13 @@ def test_placeholder_pages_say_which_issue_fills_them(window: MainWindow, tmp_pa
         if isinstance(page, PlaceholderPage):
             text = " ".join(label.text() for label in page.findChildren(type(window.hardware_label)))
             assert f"issue {spec.issue}" in text or "could not be opened" in text
+
+
+def test_services_start_after_paint_and_stop_on_close(window: MainWindow, qtbot) -> None:
+    with qtbot.waitSignal(window.hardware.ready, timeout=30_000):
+        window.start_services()
+    downloads = window.context.downloads
+    assert downloads is window.context.services["downloads"]
+    assert not downloads.manager._closing.is_set()
+    window.close()
+    assert downloads.manager._closing.is_set()  # transfers stopped; the queue stays on disk for next time
