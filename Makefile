@@ -26,6 +26,8 @@ run: $(STAMP)
 	$(VENV)/bin/gguf-studio
 
 test: $(TEST_STAMP)
+	$(VENV)/bin/ruff check app tests benchmarks
+	$(VENV)/bin/mypy
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 lint: $(TEST_STAMP)
