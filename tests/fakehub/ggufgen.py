@@ -147,8 +147,16 @@ def llama_gguf(spec: LlamaSpec, ftype: LlamaFileType) -> GeneratedGGUF:
 
 def tiny_gguf_bytes(name: str = "Tiny", n_layer: int = 2, n_embd: int = 64, n_vocab: int = 256) -> bytes:
     """A small but complete F32 llama-shaped GGUF (real header and tensor data), a few hundred KB."""
-    spec = LlamaSpec(name=name, n_vocab=n_vocab, n_embd=n_embd, n_layer=n_layer, n_ff=n_embd * 2, n_head=4,
-                     n_head_kv=2, n_ctx_train=512)
+    spec = LlamaSpec(
+        name=name,
+        n_vocab=n_vocab,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_ff=n_embd * 2,
+        n_head=4,
+        n_head_kv=2,
+        n_ctx_train=512,
+    )
     w = _writer(spec, LlamaFileType.ALL_F32)
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     for tname, shape, _ in _tensor_plan(spec, LlamaFileType.ALL_F32):
@@ -167,8 +175,11 @@ def mmproj_gguf(n_embd: int = 768, n_block: int = 8) -> GeneratedGGUF:
     data_size = 0
     n_params = 0
     for i in range(n_block):
-        for part, shape in (("attn_qkv", (3 * n_embd, n_embd)), ("ffn_up", (4 * n_embd, n_embd)),
-                            ("ffn_down", (n_embd, 4 * n_embd))):
+        for part, shape in (
+            ("attn_qkv", (3 * n_embd, n_embd)),
+            ("ffn_up", (4 * n_embd, n_embd)),
+            ("ffn_down", (n_embd, 4 * n_embd)),
+        ):
             n = int(np.prod(shape))
             nbytes = _nbytes(n, T.F16)
             w.add_tensor_info(f"v.blk.{i}.{part}.weight", shape, np.dtype(np.float32), nbytes, raw_dtype=T.F16)
@@ -176,5 +187,10 @@ def mmproj_gguf(n_embd: int = 768, n_block: int = 8) -> GeneratedGGUF:
             n_params += n
     raw = _write(w, with_data=False)
     header = raw + b"\0" * (_pad(len(raw)) - len(raw))
-    return GeneratedGGUF(header=header, size=len(header) + data_size, n_params=n_params,
-                         ftype=LlamaFileType.MOSTLY_F16, spec=LlamaSpec(name="mmproj"))
+    return GeneratedGGUF(
+        header=header,
+        size=len(header) + data_size,
+        n_params=n_params,
+        ftype=LlamaFileType.MOSTLY_F16,
+        spec=LlamaSpec(name="mmproj"),
+    )

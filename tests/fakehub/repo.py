@@ -31,8 +31,7 @@ class FakeFile:
 
     def lfs_pointer(self) -> bytes:
         return (
-            "version https://git-lfs.github.com/spec/v1\n"
-            f"oid sha256:{self.content.sha256}\nsize {self.size}\n"
+            f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.content.sha256}\nsize {self.size}\n"
         ).encode()
 
     def blob_id(self) -> str:

@@ -4,6 +4,7 @@ so huggingface_hub stops at the redirect exactly as it does for the real CDN), f
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import threading
@@ -55,8 +56,9 @@ class _Rule:
 class _Reply(Exception):
     """An error answer: raised anywhere in a route, turned into the Hub's error format."""
 
-    def __init__(self, status: int, message: str, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.code, self.headers = status, message, code, headers or {}
 
@@ -80,9 +82,10 @@ class FakeHub:
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
-    def start(self) -> FakeHub:
+    def start(self, port: int = 0) -> FakeHub:
+        """Listen on 127.0.0.1: the Hub on `port` (0: any free port), the CDN on any free port."""
         for kind in ("hub", "cdn"):
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+            server = ThreadingHTTPServer(("127.0.0.1", port if kind == "hub" else 0), _Handler)
             server.daemon_threads = True
             server.hub = self  # type: ignore[attr-defined]
             server.kind = kind  # type: ignore[attr-defined]
@@ -114,8 +117,7 @@ class FakeHub:
     def repo(self, repo_id: str) -> FakeRepo:
         return self.repos[repo_id]
 
-    def add_token(self, token: str, user: str = "alice", *, role: str = "read",
-                  token_name: str = "studio") -> None:
+    def add_token(self, token: str, user: str = "alice", *, role: str = "read", token_name: str = "studio") -> None:
         self.users[token] = User(name=user, fullname=user.title(), role=role, token_name=token_name)
 
     def grant(self, repo_id: str, user: str) -> None:
@@ -127,11 +129,19 @@ class FakeHub:
         with self._lock:
             self._rules.append(rule)
 
-    def fail_next(self, n: int = 1, status: int = 500, *, match: str | None = None,
-                  retry_after: float | None = None, error_code: str | None = None,
-                  message: str | None = None) -> None:
-        self._add(_Rule("status", n, match, status=status, retry_after=retry_after, error_code=error_code,
-                        message=message))
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 500,
+        *,
+        match: str | None = None,
+        retry_after: float | None = None,
+        error_code: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        self._add(
+            _Rule("status", n, match, status=status, retry_after=retry_after, error_code=error_code, message=message)
+        )
 
     def rate_limit(self, n: int = 1, retry_after: float = 1, *, match: str | None = None) -> None:
         self.fail_next(n, 429, match=match, retry_after=retry_after, message="Too Many Requests")
@@ -192,9 +202,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def hub(self) -> FakeHub:
-        return self.server.hub  # type: ignore[attr-defined, no-any-return]
+        return self.server.hub  # type: ignore[attr-defined]
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    @property
+    def kind(self) -> str:
+        return self.server.kind  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
@@ -213,9 +227,14 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(parts.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        self._rec = RequestRecord(method, path, parts.query, self.headers.get("Range"),
-                                  self.headers.get("Authorization") is not None,
-                                  self.server.kind)  # type: ignore[attr-defined]
+        self._rec = RequestRecord(
+            method,
+            path,
+            parts.query,
+            self.headers.get("Range"),
+            self.headers.get("Authorization") is not None,
+            self.kind,
+        )
         self.hub._record(self._rec)
         if self.hub.latency and (self.hub.latency_match is None or self.hub.latency_match in path):
             self.hub._sleep(self.hub.latency)
@@ -225,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
                 headers = {"Retry-After": f"{rule.retry_after:g}"} if rule.retry_after is not None else {}
                 raise _Reply(rule.status, rule.message or "Internal Error", rule.error_code, headers)
             user = self._user()
-            if self.server.kind == "cdn":  # type: ignore[attr-defined]
+            if self.kind == "cdn":
                 self._cdn(method, parts.path)
             else:
                 self._route(method, parts.path, path, parse_qs(parts.query, keep_blank_values=True), body, user)
@@ -259,16 +278,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"Content-Type": "application/json; charset=utf-8", **(headers or {})}, body, method)
 
     def _error(self, method: str, reply: _Reply) -> None:
-        headers = {"Content-Type": "application/json; charset=utf-8", "X-Error-Message": reply.message,
-                   **reply.headers}
+        headers = {"Content-Type": "application/json; charset=utf-8", "X-Error-Message": reply.message, **reply.headers}
         if reply.code:
             headers["X-Error-Code"] = reply.code
         self._send(reply.status, headers, json.dumps({"error": reply.message}).encode(), method)
 
     # --- routes ------------------------------------------------------------------------------------------------
 
-    def _route(self, method: str, raw_path: str, path: str, query: dict[str, list[str]], body: bytes,
-               user: User | None) -> None:
+    def _route(
+        self, method: str, raw_path: str, path: str, query: dict[str, list[str]], body: bytes, user: User | None
+    ) -> None:
         if path == "/api/whoami-v2" and method == "GET":
             return self._whoami(user)
         if path == "/api/models" and method == "GET":
@@ -282,12 +301,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _whoami(self, user: User | None) -> None:
         if user is None:
             raise _Reply(401, INVALID_CREDENTIALS)
-        self._json("GET", {
-            "type": "user", "id": f"u-{user.name}", "name": user.name, "fullname": user.fullname,
-            "email": None, "emailVerified": False, "canPay": False, "isPro": False, "periodEnd": None,
-            "avatarUrl": "", "orgs": [],
-            "auth": {"type": "access_token", "accessToken": {"displayName": user.token_name, "role": user.role}},
-        })
+        self._json(
+            "GET",
+            {
+                "type": "user",
+                "id": f"u-{user.name}",
+                "name": user.name,
+                "fullname": user.fullname,
+                "email": None,
+                "emailVerified": False,
+                "canPay": False,
+                "isPro": False,
+                "periodEnd": None,
+                "avatarUrl": "",
+                "orgs": [],
+                "auth": {"type": "access_token", "accessToken": {"displayName": user.token_name, "role": user.role}},
+            },
+        )
 
     def _list_models(self, query: dict[str, list[str]]) -> None:
         def values(key: str) -> list[str]:
@@ -304,8 +334,13 @@ class _Handler(BaseHTTPRequestHandler):
             want = gated[0].lower() == "true"
             repos = [r for r in repos if bool(r.gated) == want]
         sort = (values("sort") or ["trendingScore"])[0]
-        keys = {"downloads": "downloads", "likes": "likes", "trendingScore": "trendingScore",
-                "lastModified": "lastModified", "createdAt": "createdAt"}
+        keys = {
+            "downloads": "downloads",
+            "likes": "likes",
+            "trendingScore": "trendingScore",
+            "lastModified": "lastModified",
+            "createdAt": "createdAt",
+        }
         if sort not in keys:
             raise _Reply(400, f"Invalid sort parameter: {sort}")
         descending = (values("direction") or ["-1"])[0] != "1"
@@ -344,8 +379,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not repo.resolves(rev):
             raise _Reply(404, f"Invalid rev id: {rev}", "RevisionNotFound")
 
-    def _model_api(self, method: str, raw_rest: str, query: dict[str, list[str]], body: bytes,
-                   user: User | None) -> None:
+    def _model_api(
+        self, method: str, raw_rest: str, query: dict[str, list[str]], body: bytes, user: User | None
+    ) -> None:
         segments = [s for s in raw_rest.split("/") if s]
         repo_id, rest = self._find_repo([unquote(s) for s in segments[:2]] + segments[2:])
         repo = self._repo(repo_id, user)
@@ -366,21 +402,23 @@ class _Handler(BaseHTTPRequestHandler):
             if sub and sub not in {p.rsplit("/", 1)[0] for p in repo.files if "/" in p} | set(repo.files):
                 raise _Reply(404, f"Entry not found: {sub}", "EntryNotFound")
             recursive = query.get("recursive", ["false"])[0].lower() == "true"
-            expand = query.get("expand", ["false"])[0].lower() == "true"
-            entries = repo.tree_entries(sub, recursive, expand)
-            size = 50 if expand else MAX_PAGE
+            details = query.get("expand", ["false"])[0].lower() == "true"
+            entries = repo.tree_entries(sub, recursive, details)
+            size = 50 if details else MAX_PAGE
             start = _cursor_offset(query.get("cursor", []))
             headers = {}
             if start + size < len(entries):
                 link_path = quote(f"/api/models/{repo_id}/tree/{unquote(rest[1])}", safe="/")
-                headers["Link"] = (f"<{self.hub.url}{link_path}?recursive={str(recursive).lower()}"
-                                   f"&expand={str(expand).lower()}&cursor={_cursor(start + size)}>; rel=\"next\"")
+                headers["Link"] = (
+                    f"<{self.hub.url}{link_path}?recursive={str(recursive).lower()}"
+                    f'&expand={str(details).lower()}&cursor={_cursor(start + size)}>; rel="next"'
+                )
             return self._json(method, entries[start : start + size], headers)
         if method == "POST" and len(rest) == 2 and rest[0] == "paths-info":
             self._revision(repo, rest[1])
             form = parse_qs(body.decode(), keep_blank_values=True)
-            expand = form.get("expand", ["False"])[0].lower() == "true"
-            out = [repo.file_entry(repo.files[p], expand) for p in form.get("paths", []) if p in repo.files]
+            details = form.get("expand", ["False"])[0].lower() == "true"
+            out = [repo.file_entry(repo.files[p], details) for p in form.get("paths", []) if p in repo.files]
             return self._json(method, out)
         raise _Reply(404, "Sorry, we can't find the page you are looking for.")
 
@@ -393,20 +431,33 @@ class _Handler(BaseHTTPRequestHandler):
         filename = unquote(file_q)
         if repo.gated and filename not in UNGATED_FILES:
             if user is None:
-                raise _Reply(401, f"Access to model {repo_id} is restricted. You must have access to it and be "
-                             "authenticated to access it. Please log in.", "GatedRepo")
+                raise _Reply(
+                    401,
+                    f"Access to model {repo_id} is restricted. You must have access to it and be "
+                    "authenticated to access it. Please log in.",
+                    "GatedRepo",
+                )
             if user.name not in repo.granted:
-                raise _Reply(403, f"Access to model {repo_id} is restricted and you are not in the authorized "
-                             f"list. Visit {self.hub.url}/{repo_id} to ask for access.", "GatedRepo")
+                raise _Reply(
+                    403,
+                    f"Access to model {repo_id} is restricted and you are not in the authorized "
+                    f"list. Visit {self.hub.url}/{repo_id} to ask for access.",
+                    "GatedRepo",
+                )
         f = repo.files.get(filename)
         if f is None:
             raise _Reply(404, "Entry not found", "EntryNotFound")
         common = {"X-Repo-Commit": repo.sha, "Accept-Ranges": "bytes"}
         if f.lfs:
             location = f"{self.hub.cdn_url}/cdn-lfs/{quote(repo_id)}/{repo.sha}/{quote(filename)}"
-            headers = {**common, "Location": location, "X-Linked-Size": str(f.size),
-                       "X-Linked-Etag": f'"{f.content.sha256}"', "ETag": f'"{f.blob_id()}"',
-                       "Content-Type": "text/plain; charset=utf-8"}
+            headers = {
+                **common,
+                "Location": location,
+                "X-Linked-Size": str(f.size),
+                "X-Linked-Etag": f'"{f.content.sha256}"',
+                "ETag": f'"{f.blob_id()}"',
+                "Content-Type": "text/plain; charset=utf-8",
+            }
             return self._send(302, headers, f"Found. Redirecting to {location}".encode(), method)
         self._body(method, f.content, {**common, "ETag": f'"{f.blob_id()}"'}, raw_path)
 
@@ -420,9 +471,12 @@ class _Handler(BaseHTTPRequestHandler):
         if f is None:
             raise _Reply(404, "NoSuchKey")
         name = filename.rsplit("/", 1)[-1]
-        headers = {"ETag": f'"{f.content.sha256}"', "Accept-Ranges": "bytes",
-                   "Content-Type": "application/octet-stream",
-                   "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}; filename=\"{name}\";"}
+        headers = {
+            "ETag": f'"{f.content.sha256}"',
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}; filename=\"{name}\";",
+        }
         self._body(method, f.content, headers, raw_path)
 
     # --- bodies with ranges and faults -------------------------------------------------------------------------
@@ -475,10 +529,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _abort(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _parse_range(value: str, size: int) -> tuple[int, int] | None:
@@ -508,8 +560,19 @@ def _cursor_offset(values: list[str]) -> int:
     return int(json.loads(base64.urlsafe_b64decode(raw))["offset"])
 
 
-_DEFAULT_LIST_FIELDS = ("_id", "id", "likes", "trendingScore", "private", "downloads", "tags", "pipeline_tag",
-                        "library_name", "createdAt", "modelId")
+_DEFAULT_LIST_FIELDS = (
+    "_id",
+    "id",
+    "likes",
+    "trendingScore",
+    "private",
+    "downloads",
+    "tags",
+    "pipeline_tag",
+    "library_name",
+    "createdAt",
+    "modelId",
+)
 _FULL_EXTRA = ("author", "sha", "lastModified", "gated", "disabled", "siblings")
 
 

@@ -24,8 +24,10 @@ class PlaceholderPage(QWidget):
         if problem:
             text = f"This page could not be opened: {problem}\nThe log file has the details."
         else:
-            text = (f"{spec.title} is not built yet. It arrives with issue {spec.issue}; "
-                    "everything else in the app works without it.")
+            text = (
+                f"{spec.title} is not built yet. It arrives with issue {spec.issue}; "
+                "everything else in the app works without it."
+            )
         body = QLabel(text)
         body.setWordWrap(True)
         body.setAlignment(Qt.AlignmentFlag.AlignCenter)

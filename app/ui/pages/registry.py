@@ -16,18 +16,53 @@ class PageSpec:
 
 
 PAGES: tuple[PageSpec, ...] = (
-    PageSpec("discover", "Discover", "app.ui.pages.discover", "DiscoverPage",
-             "Search the Hugging Face Hub for GGUF models and see which quant fits this machine.", 4),
-    PageSpec("downloads", "Downloads", "app.ui.pages.downloads", "DownloadsPage",
-             "A download queue that resumes after restarts and verifies every file.", 5),
-    PageSpec("library", "Library", "app.ui.pages.library", "LibraryPage",
-             "Your local models, with details read from their GGUF headers.", 5),
-    PageSpec("quantize", "Quantize", "app.ui.pages.quantize", "QuantizePage",
-             "Turn a Hugging Face model into any GGUF quant, importance matrix included.", 7),
-    PageSpec("chat", "Chat", "app.ui.pages.chat", "ChatPage",
-             "Chat with a local model through llama.cpp, with live memory estimates.", 6),
-    PageSpec("settings", "Settings", "app.ui.pages.settings", "SettingsPage",
-             "Models folder, threads, theme and your Hugging Face account."),
+    PageSpec(
+        "discover",
+        "Discover",
+        "app.ui.pages.discover",
+        "DiscoverPage",
+        "Search the Hugging Face Hub for GGUF models and see which quant fits this machine.",
+        4,
+    ),
+    PageSpec(
+        "downloads",
+        "Downloads",
+        "app.ui.pages.downloads",
+        "DownloadsPage",
+        "A download queue that resumes after restarts and verifies every file.",
+        5,
+    ),
+    PageSpec(
+        "library",
+        "Library",
+        "app.ui.pages.library",
+        "LibraryPage",
+        "Your local models, with details read from their GGUF headers.",
+        5,
+    ),
+    PageSpec(
+        "quantize",
+        "Quantize",
+        "app.ui.pages.quantize",
+        "QuantizePage",
+        "Turn a Hugging Face model into any GGUF quant, importance matrix included.",
+        7,
+    ),
+    PageSpec(
+        "chat",
+        "Chat",
+        "app.ui.pages.chat",
+        "ChatPage",
+        "Chat with a local model through llama.cpp, with live memory estimates.",
+        6,
+    ),
+    PageSpec(
+        "settings",
+        "Settings",
+        "app.ui.pages.settings",
+        "SettingsPage",
+        "Models folder, threads, theme and your Hugging Face account.",
+    ),
 )
 
 

@@ -1,0 +1,116 @@
+"""`gguf-studio files REPO`: a repository's quants, their sizes and checksums, and what fits this machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.hub.fit import RepoFit
+    from app.hub.models import RepoDetail
+
+log = logging.getLogger("app.hub")
+GIB = 1024**3
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("files", help="list a Hub repository's GGUF quants and which fit this machine")
+    p.add_argument("repo", metavar="REPO", help="repository id, e.g. bartowski/Llama-3.2-1B-Instruct-GGUF")
+    p.add_argument("--ctx", type=int, default=4096, help="context length for the verdicts (0: trained length)")
+    p.add_argument("--revision", default=None, help="branch, tag or commit (default main)")
+    p.add_argument("--no-header", action="store_true", help="judge by file size only (no remote header read)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.core.errors import AppError
+    from app.estimate.hardware import probe_spec
+    from app.hub import repo_detail
+    from app.hub.fit import fit_quants, reference_shape
+
+    detail = repo_detail(args.repo, args.revision)
+    reference = None
+    if not args.no_header and detail.quants:
+        try:
+            reference = reference_shape(detail)
+        except AppError as exc:  # verdicts by size are still useful
+            log.info("no remote header for %s: %s", args.repo, exc)
+            print(f"note: verdicts by file size only: {exc}", file=sys.stderr)
+    fit = fit_quants(detail, probe_spec(), args.ctx, reference)
+    report = build_report(detail, fit)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(format_text(report))
+    return 0
+
+
+def build_report(detail: RepoDetail, fit: RepoFit) -> dict[str, Any]:
+    quants = []
+    for qf in fit.fits:
+        q, v = qf.quant, qf.verdict
+        bpw = q.bits_per_weight(detail.n_params)
+        quants.append(
+            {
+                "label": q.label,
+                "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in q.files],
+                "size": q.size,
+                "sha256": q.first.sha256 if not q.is_split else None,
+                "bits_per_weight": round(bpw, 2) if bpw else None,
+                "verdict": v.kind.value,
+                "verdict_label": v.label,
+                "ram_bytes": v.ram_bytes,
+                "vram_bytes": v.vram_bytes,
+                "recommended": qf.recommended,
+            }
+        )
+    return {
+        "repo_id": detail.repo_id,
+        "revision": detail.sha,
+        "gated": detail.gated,
+        "parameters": detail.n_params,
+        "architecture": detail.architecture,
+        "context_length": fit.n_ctx,
+        "exact": fit.exact,
+        "reason": fit.reason,
+        "quants": quants,
+        "mmproj": [
+            {"label": q.label, "path": q.first.path, "size": q.size, "sha256": q.first.sha256} for q in detail.mmproj
+        ],
+        "imatrix": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in detail.imatrix],
+    }
+
+
+def _size(n: int) -> str:
+    return f"{n / GIB:.2f} GiB" if n >= GIB else f"{n / 1024**2:.0f} MiB"
+
+
+def format_text(report: dict[str, Any]) -> str:
+    lines = [f"{report['repo_id']}  ({report['architecture'] or 'unknown'}, context {report['context_length']})"]
+    if report["gated"]:
+        lines.append("gated: accept the license on the Hub before downloading")
+    if report["quants"]:
+        width = max(len(q["label"]) for q in report["quants"])
+        lines.append(f"  {'QUANT':<{width}}  {'SIZE':>9}  {'BPW':>5}  {'VERDICT':<40}  SHA256")
+        for q in report["quants"]:
+            mark = "*" if q["recommended"] else " "
+            bpw = f"{q['bits_per_weight']:.2f}" if q["bits_per_weight"] else "-"
+            parts = f" ({len(q['files'])} parts)" if len(q["files"]) > 1 else ""
+            sha = (q["sha256"] or "-")[:16]
+            lines.append(
+                f"{mark} {q['label']:<{width}}  {_size(q['size']):>9}  {bpw:>5}  "
+                f"{q['verdict_label'][:40]:<40}  {sha}{parts}"
+            )
+    else:
+        lines.append("no GGUF model files")
+    for m in report["mmproj"]:
+        lines.append(f"  projector: {m['path']} ({_size(m['size'])})")
+    for f in report["imatrix"]:
+        lines.append(f"  imatrix:   {f['path']}")
+    lines.append(f"* {report['reason']}")
+    return "\n".join(lines) + "\n"

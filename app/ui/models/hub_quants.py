@@ -1,0 +1,134 @@
+"""A repository's quants with their fit on this machine (one row per quant; a split set is one row)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QFont
+
+from app.estimate.planner import VerdictKind
+from app.hub.fit import QuantFit, RepoFit
+from app.hub.models import Quant
+
+Index = QModelIndex | QPersistentModelIndex
+FIT_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's QuantFit (None until verdicts are known)
+QUANT_ROLE = Qt.ItemDataRole.UserRole + 2
+COLUMNS = ("Quant", "Bits/weight", "Size", "Fit", "Memory (VRAM | RAM)", "")
+COL_QUANT, COL_BPW, COL_SIZE, COL_FIT, COL_MEMORY, COL_DOWNLOAD = range(6)
+GIB = 1024**3
+
+VERDICT_TEXT = {
+    VerdictKind.FULL_GPU: "Fits in VRAM",
+    VerdictKind.PARTIAL: "Partial offload",
+    VerdictKind.CPU_ONLY: "CPU only",
+    VerdictKind.WONT_FIT: "Won't fit",
+}
+
+
+def human_size(n: int) -> str:
+    if n >= GIB:
+        return f"{n / GIB:.2f} GiB"
+    return f"{n / 1024**2:.0f} MiB"
+
+
+class QuantTableModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._quants: list[Quant] = []
+        self._fits: list[QuantFit | None] = []
+        self._n_params: int | None = None
+        self.reason = ""
+
+    def set_quants(self, quants: tuple[Quant, ...], n_params: int | None) -> None:
+        self.beginResetModel()
+        self._quants = list(quants)
+        self._fits = [None] * len(quants)
+        self._n_params = n_params
+        self.reason = ""
+        self.endResetModel()
+
+    def set_fit(self, fit: RepoFit) -> None:
+        """Verdicts for the current quants (ignored if they belong to another list)."""
+        if [f.quant for f in fit.fits] != self._quants:
+            return
+        self._fits = list(fit.fits)
+        self.reason = fit.reason
+        if self._quants:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._quants) - 1, len(COLUMNS) - 1))
+
+    def quant(self, row: int) -> Quant:
+        return self._quants[row]
+
+    def fit(self, row: int) -> QuantFit | None:
+        return self._fits[row]
+
+    def recommended_row(self) -> int | None:
+        return next((i for i, f in enumerate(self._fits) if f is not None and f.recommended), None)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._quants)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (
+            orientation == Qt.Orientation.Horizontal
+            and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(COLUMNS)
+        ):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._quants):
+            return None
+        q, fit, col = self._quants[index.row()], self._fits[index.row()], index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(q, fit, col)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(q, fit)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_BPW, COL_SIZE):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole and fit is not None and fit.recommended:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.BackgroundRole and fit is not None and fit.recommended:
+            return QColor(91, 91, 240, 40)
+        if role == FIT_ROLE:
+            return fit
+        if role == QUANT_ROLE:
+            return q
+        return None
+
+    def _display(self, q: Quant, fit: QuantFit | None, col: int) -> str | None:
+        if col == COL_QUANT:
+            parts = f"  ({len(q.files)} parts)" if q.is_split else ""
+            star = "★ " if fit is not None and fit.recommended else ""
+            return f"{star}{q.label}{parts}"
+        if col == COL_BPW:
+            bpw = q.bits_per_weight(self._n_params)
+            return f"{bpw:.2f}" if bpw else "–"
+        if col == COL_SIZE:
+            return human_size(q.size)
+        if col == COL_FIT:
+            return VERDICT_TEXT[fit.verdict.kind] if fit is not None else "…"
+        if col == COL_MEMORY:
+            if fit is None:
+                return ""
+            return f"{human_size(fit.verdict.vram_bytes)} | {human_size(fit.verdict.ram_bytes)}"
+        return None
+
+    def _tooltip(self, q: Quant, fit: QuantFit | None) -> str:
+        lines = [f"{q.label}: {human_size(q.size)}"]
+        lines += [f"  {f.path}" + (f"\n    sha256 {f.sha256}" if f.sha256 else "") for f in q.files]
+        if fit is not None:
+            v = fit.verdict
+            lines.append(f"{v.label}: {human_size(v.vram_bytes)} VRAM, {human_size(v.ram_bytes)} RAM")
+            if not v.exact:
+                lines.append("estimated from the file size (header not read yet)")
+            if fit.recommended:
+                lines.append(f"Recommended: {self.reason}")
+        return "\n".join(lines)

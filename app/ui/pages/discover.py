@@ -1,0 +1,236 @@
+"""Discover: search the Hub for GGUF models and see which quant fits this machine.
+
+Every Hub call runs in a task (app.ui.tasks); a newer search makes older answers stale (a generation
+counter), so typing fast never shows results for an old query.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.hub.models import SortKey
+from app.ui.context import AppContext
+from app.ui.models.hub_results import SearchResultsModel
+from app.ui.pages.discover_delegates import ROW_HEIGHT, RepoNameDelegate
+from app.ui.pages.discover_detail import DetailPane, error_html
+from app.ui.pages.discover_tasks import connect_task
+from app.ui.tasks import Task, TaskControl, run_task
+
+if TYPE_CHECKING:
+    from app.hub.search import SearchPage
+
+log = logging.getLogger("app.ui.discover")
+
+DEBOUNCE_MS = 300
+RETRY = "gguf-studio:retry"
+PAGE_SIZE = 30
+SORTS = (
+    ("Most downloads", SortKey.DOWNLOADS),
+    ("Most likes", SortKey.LIKES),
+    ("Trending", SortKey.TRENDING),
+    ("Recently updated", SortKey.UPDATED),
+)
+
+
+def _search(_control: TaskControl, query: str, sort: SortKey) -> SearchPage:
+    from app.hub.search import search
+
+    return search(query, sort, PAGE_SIZE)
+
+
+def _next_page(_control: TaskControl, page: SearchPage) -> SearchPage:
+    return page.next()
+
+
+class DiscoverPage(QWidget):
+    results_loaded = Signal()  # a search or a further page arrived
+    search_failed = Signal(object)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._generation = 0
+        self._page: SearchPage | None = None
+        self._task: Task | None = None
+        self._started = False
+        self._retry: Callable[[], None] = self.search_now
+
+        title = QLabel("Discover")
+        title.setObjectName("PageTitle")
+        subtitle = QLabel("GGUF models on the Hugging Face Hub, with what fits this machine.")
+        subtitle.setObjectName("PageSubtitle")
+        self.search_box = QLineEdit()
+        self.search_box.setPlaceholderText("Search GGUF models (e.g. llama 8b, qwen, gemma)…")
+        self.search_box.setClearButtonEnabled(True)
+        self.sort_box = QComboBox()
+        for text, _key in SORTS:
+            self.sort_box.addItem(text)
+        bar = QHBoxLayout()
+        bar.addWidget(self.search_box, 1)
+        bar.addWidget(self.sort_box)
+
+        self.results_model = SearchResultsModel(self)
+        self.results_view = QTableView()
+        self.results_view.setModel(self.results_model)
+        self.results_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.results_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.results_view.verticalHeader().hide()
+        self.results_view.setShowGrid(False)
+        self.results_view.setAlternatingRowColors(True)
+        self.results_view.setWordWrap(False)
+        self.results_view.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        self.name_delegate = RepoNameDelegate(self.results_view)
+        self.results_view.setItemDelegateForColumn(0, self.name_delegate)
+        header = self.results_view.horizontalHeader()
+        # Fixed widths: sizing columns to their contents would measure every row again on each new page.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        metrics = self.results_view.fontMetrics()
+        for column, sample in ((1, "Params"), (2, "Downloads"), (3, "Likes"), (4, "12 mo ago")):
+            header.resizeSection(column, metrics.horizontalAdvance(sample) + 16)
+        self.results_view.setColumnHidden(4, True)  # the age is on the name's second line
+        header.setHighlightSections(False)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.linkActivated.connect(self._on_link)
+        self.status.setObjectName("PageSubtitle")
+
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.results_view, 1)
+        lv.addWidget(self.status)
+        self.detail = DetailPane(ctx)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setSizes([540, 860])
+        self.splitter.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 14, 18, 10)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addLayout(bar)
+        layout.addWidget(self.splitter, 1)
+
+        self._debounce = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.search_now)
+        self.search_box.textChanged.connect(lambda _t: self._debounce.start())
+        self.search_box.returnPressed.connect(self.search_now)
+        self.sort_box.currentIndexChanged.connect(lambda _i: self.search_now())
+        self.results_model.more_requested.connect(self.load_more)
+        self.results_view.verticalScrollBar().valueChanged.connect(self._maybe_more)
+        self.results_view.selectionModel().currentRowChanged.connect(lambda cur, _prev: self._select(cur.row()))
+
+    # searching ---------------------------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._started:  # the first look at the page shows the most popular GGUF models
+            self._started = True
+            width = self.splitter.width()
+            self.splitter.setSizes([int(width * 0.42), width - int(width * 0.42)])
+            QTimer.singleShot(0, self.search_now)
+
+    @property
+    def sort_key(self) -> SortKey:
+        index = self.sort_box.currentIndex()
+        return SORTS[index][1] if 0 <= index < len(SORTS) else SortKey.DOWNLOADS
+
+    def search_now(self) -> None:
+        self._debounce.stop()
+        self._started = True
+        self._generation += 1
+        gen = self._generation
+        if self._task is not None:
+            self._task.cancel()
+        query = self.search_box.text().strip()
+        self.results_model.loading = True
+        self.status.setText(f"Searching for “{query}”…" if query else "Loading popular GGUF models…")
+        task = run_task(_search, query, self.sort_key, name="hub search")
+        connect_task(
+            self,
+            task,
+            lambda page: self._on_page(gen, page, reset=True),
+            lambda exc: self._on_failed(gen, exc, self.search_now),
+        )
+        self._task = task
+
+    def load_more(self) -> None:
+        page = self._page
+        if page is None or not page.has_more or (self._task is not None and not self._task.done):
+            return
+        gen = self._generation
+        self.results_model.loading = True
+        self.status.setText(f"{self.results_model.rowCount()} models · loading more…")
+        task = run_task(_next_page, page, name="hub search page")
+        connect_task(
+            self,
+            task,
+            lambda nxt: self._on_page(gen, nxt, reset=False),
+            lambda exc: self._on_failed(gen, exc, self.load_more),
+        )
+        self._task = task
+
+    def _maybe_more(self, value: int) -> None:
+        bar = self.results_view.verticalScrollBar()
+        if value >= bar.maximum() - 2 and self.results_model.canFetchMore(self.results_view.rootIndex()):
+            self.results_model.fetchMore(self.results_view.rootIndex())
+
+    def _on_page(self, gen: int, page: SearchPage, reset: bool) -> None:
+        if gen != self._generation:
+            return
+        self._page = page
+        self.results_model.loading = False
+        if reset:
+            self.results_model.reset(page.results, page.has_more)
+        else:
+            self.results_model.append(page.results, page.has_more)
+        n = self.results_model.rowCount()
+        if n == 0:
+            self.status.setText("No GGUF models match. Try fewer or other words.")
+        else:
+            more = " · scroll for more" if page.has_more else ""
+            self.status.setText(f"{n} model{'s' if n != 1 else ''}{more}")
+        self.results_loaded.emit()
+        if reset and n and self.results_view.currentIndex().row() < 0:
+            self.results_view.selectRow(0)
+
+    def _on_failed(self, gen: int, exc: BaseException, retry: Callable[[], None]) -> None:
+        if gen != self._generation:
+            return
+        self._retry = retry
+        self.results_model.loading = False
+        self.results_model.has_more = False  # no automatic re-fetch while scrolled to the end; "Retry" asks again
+        self.status.setText(f"<span style='color:#d93025'>{error_html(exc)}</span> · <a href=\"{RETRY}\">Retry</a>")
+        log.info("search failed: %s", exc)
+        self.search_failed.emit(exc)
+
+    def _on_link(self, href: str) -> None:
+        if href == RETRY:
+            self._retry()
+        else:
+            QDesktopServices.openUrl(QUrl(href))
+
+    def _select(self, row: int) -> None:
+        if 0 <= row < self.results_model.rowCount():
+            self.detail.show_repo(self.results_model.result(row).repo_id)

@@ -1,0 +1,388 @@
+"""The right side of Discover: one repository's card, its quants with fit verdicts, and the quant ladder."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QTableView,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.errors import AppError, GatedRepoError
+from app.estimate.hardware import HardwareSpec, spec_from_info
+from app.estimate.model import ModelShape
+from app.hardware import HardwareInfo
+from app.hub.fit import RepoFit, fit_quants, reference_shape
+from app.hub.models import Quant, RepoDetail
+from app.ui.context import AppContext
+from app.ui.models.hub_quants import COL_DOWNLOAD, COL_FIT, COL_MEMORY, FIT_ROLE, QuantTableModel, human_size
+from app.ui.models.hub_results import age, human_count
+from app.ui.pages.discover_tasks import connect_task
+from app.ui.tasks import Task, TaskControl, run_task
+from app.ui.widgets.memory_bar import MemoryBarDelegate
+from app.ui.widgets.quant_badge import VerdictBadgeDelegate
+from app.ui.widgets.quant_ladder import LadderPoint, QuantLadder, nominal_bpw
+
+log = logging.getLogger("app.ui.discover")
+
+MIN_CTX, MAX_CTX = 256, 1 << 20
+RETRY = "gguf-studio:retry"
+
+
+def _load_detail(_control: TaskControl, repo_id: str) -> RepoDetail:
+    from app.hub import repo_detail
+
+    return repo_detail(repo_id)
+
+
+def _load_reference(_control: TaskControl, detail: RepoDetail) -> ModelShape | None:
+    return reference_shape(detail)
+
+
+def _compute_fit(
+    _control: TaskControl, detail: RepoDetail, hardware: HardwareSpec, n_ctx: int, reference: ModelShape | None
+) -> RepoFit:
+    return fit_quants(detail, hardware, n_ctx, reference)
+
+
+def error_html(error: BaseException) -> str:
+    """An error as rich text; a gated repository links to the page where its license is accepted."""
+    text = html.escape(str(error.message if isinstance(error, AppError) else error))
+    if isinstance(error, GatedRepoError):
+        link = f'<a href="{html.escape(error.url)}">open {html.escape(error.repo_id)} on the Hub</a>'
+        return f"{html.escape(error.message)} — {link}"
+    if isinstance(error, AppError) and error.hint:
+        return f"{text}<br><span style='opacity:0.75'>{html.escape(error.hint)}</span>"
+    return text
+
+
+class DetailPane(QWidget):
+    detail_loaded = Signal(object)  # RepoDetail
+    fit_ready = Signal(object)  # RepoFit
+    failed = Signal(object)  # the exception
+    download_requested = Signal(str, object)  # repo id, Quant
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.detail: RepoDetail | None = None
+        self.reference: ModelShape | None = None
+        self.fit: RepoFit | None = None
+        self._generation = 0
+        self._scrolled_generation = -1
+        self._reference_failed = False
+        self._tasks: dict[str, Task] = {}
+        self._fit_timer = QTimer(self, singleShot=True, interval=120)
+        self._fit_timer.timeout.connect(self.recompute)
+
+        self.stack = QStackedWidget()
+        self.empty = QLabel("Pick a model on the left to see its files and what fits this machine.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setObjectName("PageSubtitle")
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self._build_content())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack)
+        ctx.hardware.ready.connect(self._on_hardware)  # a bound method: dropped with this widget
+
+    # layout --------------------------------------------------------------------------------------------------
+    def _build_content(self) -> QWidget:
+        content = QWidget()
+        v = QVBoxLayout(content)
+        v.setContentsMargins(12, 4, 4, 4)
+        v.setSpacing(8)
+        self.title = QLabel()
+        self.title.setObjectName("PageTitle")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.meta = QLabel()
+        self.meta.setObjectName("PageSubtitle")
+        self.notice = QLabel()  # loading, gated and error notes, in place
+        self.notice.setWordWrap(True)
+        self.notice.linkActivated.connect(self._on_link)
+        self.notice.setTextFormat(Qt.TextFormat.RichText)
+        self.notice.setObjectName("DiscoverNotice")
+        self.notice.hide()
+        v.addWidget(self.title)
+        v.addWidget(self.meta)
+        v.addWidget(self.notice)
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Context"))
+        self.ctx_spin = QSpinBox()
+        self.ctx_spin.setRange(MIN_CTX, MAX_CTX)
+        self.ctx_spin.setSingleStep(1024)
+        self.ctx_spin.setSuffix(" tokens")
+        self.ctx_spin.setAccelerated(True)
+        self.ctx_spin.setValue(self.ctx.settings.values.default_context)
+        self.ctx_spin.setToolTip("Context length the verdicts assume (the KV cache grows with it)")
+        self.ctx_spin.valueChanged.connect(lambda _v: self.schedule_fit())
+        row.addWidget(self.ctx_spin)
+        row.addSpacing(12)
+        self.machine = QLabel()
+        self.machine.setObjectName("PageSubtitle")
+        row.addWidget(self.machine, 1)
+        v.addLayout(row)
+
+        self.reason = QLabel()
+        self.reason.setWordWrap(True)
+        self.reason.setObjectName("DiscoverReason")
+        self.reason.setFrameShape(QFrame.Shape.StyledPanel)
+        self.reason.setMargin(8)
+        self.reason.hide()
+        v.addWidget(self.reason)
+
+        self.tabs = QTabWidget()
+        files = QWidget()
+        fv = QVBoxLayout(files)
+        fv.setContentsMargins(0, 6, 0, 0)
+        self.model = QuantTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.badges = VerdictBadgeDelegate(FIT_ROLE, self.table)
+        self.bars = MemoryBarDelegate(FIT_ROLE, self.table)
+        self.table.setItemDelegateForColumn(COL_FIT, self.badges)
+        self.table.setItemDelegateForColumn(COL_MEMORY, self.bars)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_MEMORY, QHeaderView.ResizeMode.Stretch)
+        header.setHighlightSections(False)
+        self.table.verticalHeader().setDefaultSectionSize(38)
+        fv.addWidget(self.table)
+        self.extras = QLabel()  # projector and importance-matrix files, kept apart from the quants
+        self.extras.setObjectName("PageSubtitle")
+        self.extras.setWordWrap(True)
+        self.extras.hide()
+        fv.addWidget(self.extras)
+        self.ladder = QuantLadder()
+        fv.addWidget(self.ladder, 1)
+        self.tabs.addTab(files, "Files && fit")
+        self.card = QTextBrowser()
+        self.card.setOpenExternalLinks(True)
+        self.tabs.addTab(self.card, "Model card")
+        v.addWidget(self.tabs, 1)
+        return content
+
+    # loading ---------------------------------------------------------------------------------------------------
+    def show_repo(self, repo_id: str) -> None:
+        self._generation += 1
+        gen = self._generation
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks.clear()
+        self.detail, self.reference, self.fit = None, None, None
+        self._reference_failed = False
+        self.stack.setCurrentIndex(1)
+        self.title.setText(repo_id)
+        self.meta.setText("")
+        self.model.set_quants((), None)
+        self.ladder.set_points([])
+        self.card.clear()
+        self.reason.hide()
+        self._note("Loading files…")
+        task = run_task(_load_detail, repo_id, name="hub detail")
+        connect_task(self, task, lambda detail: self._on_detail(gen, detail), lambda exc: self._on_failed(gen, exc))
+        self._tasks["detail"] = task
+
+    def _on_detail(self, gen: int, detail: RepoDetail) -> None:
+        if gen != self._generation:
+            return
+        self.detail = detail
+        self.title.setText(detail.repo_id)
+        bits = [
+            detail.author,
+            f"{human_count(detail.downloads)} downloads",
+            f"{human_count(detail.likes)} likes",
+            f"updated {age(detail.last_modified)}",
+        ]
+        if detail.architecture:
+            bits.append(detail.architecture)
+        if detail.n_params:
+            bits.append(f"{human_count(detail.n_params)} parameters")
+        self.meta.setText(" · ".join(b for b in bits if b))
+        self.card.setMarkdown(detail.card_markdown or "*This repository has no model card.*")
+        self.model.set_quants(detail.quants, detail.n_params)
+        self._add_download_buttons()
+        self._fit_table_height()
+        extras = [f"vision projector {q.first.name} ({human_size(q.size)})" for q in detail.mmproj]
+        extras += [f"importance matrix {f.name}" for f in detail.imatrix]
+        self.extras.setText("Also here: " + " · ".join(extras) if extras else "")
+        self.extras.setVisible(bool(extras))
+        self._note("")
+        if detail.gated:
+            url = f"{self.ctx_endpoint()}/{detail.repo_id}"
+            self._note(
+                f'This model is gated: accept its license on <a href="{url}">the Hub</a> and sign in '
+                "(Settings) before downloading."
+            )
+        if not detail.quants:
+            self._note("This repository has no GGUF model files.")
+        self.detail_loaded.emit(detail)
+        self.recompute()
+        if detail.quants:
+            task = run_task(_load_reference, detail, name="hub header")
+            connect_task(
+                self,
+                task,
+                lambda shape: self._on_reference(gen, shape),
+                lambda exc: self._on_reference_failed(gen, exc),
+            )
+            self._tasks["reference"] = task
+
+    def _on_reference(self, gen: int, shape: ModelShape | None) -> None:
+        if gen != self._generation:
+            return
+        self.reference = shape
+        self.recompute()
+
+    def _on_reference_failed(self, gen: int, exc: BaseException) -> None:
+        if gen != self._generation:
+            return
+        log.info("remote header not read: %s", exc)
+        self._reference_failed = True
+        if self.fit is not None:
+            self.recompute()  # the reason line stops promising a header
+        self._note(f"{error_html(exc)}<br>Verdicts by file size only until a header can be read.")
+
+    def _on_failed(self, gen: int, exc: BaseException) -> None:
+        if gen != self._generation:
+            return
+        self._note(f'{error_html(exc)} · <a href="{RETRY}">Retry</a>', error=True)
+        self.failed.emit(exc)
+
+    def _on_link(self, href: str) -> None:
+        if href == RETRY:
+            self.show_repo(self.title.text())
+        else:
+            QDesktopServices.openUrl(QUrl(href))
+
+    # verdicts -------------------------------------------------------------------------------------------------
+    def hardware_spec(self) -> HardwareSpec | None:
+        info: HardwareInfo | None = self.ctx.hardware.info
+        return spec_from_info(info) if info is not None else None
+
+    def _on_hardware(self, _info: object) -> None:
+        self.recompute()
+
+    def schedule_fit(self) -> None:
+        self._fit_timer.start()
+
+    def recompute(self) -> None:
+        spec = self.hardware_spec()
+        self._show_machine(spec)
+        if self.detail is None or spec is None:
+            return
+        gen = self._generation
+        task = run_task(_compute_fit, self.detail, spec, self.ctx_spin.value(), self.reference, name="fit")
+        connect_task(self, task, lambda fit: self._on_fit(gen, fit, spec), lambda exc: self._on_failed(gen, exc))
+        self._tasks["fit"] = task
+
+    def _on_fit(self, gen: int, fit: RepoFit, spec: HardwareSpec) -> None:
+        if gen != self._generation or self.detail is None:
+            return
+        self.fit = fit
+        self.model.set_fit(fit)
+        vram = spec.vram_free if spec.has_gpu else 0
+        self.bars.set_caps(vram, spec.ram_available)
+        self.table.viewport().update()
+        best = fit.recommended
+        prefix = f"<b>Recommended: {html.escape(best.quant.label)}</b> — " if best else "<b>Nothing fits</b> — "
+        reading = "" if self._reference_failed else "; reading a header…"
+        exact = "" if fit.exact else f" <i>(estimated from file sizes{reading})</i>"
+        self.reason.setText(prefix + html.escape(fit.reason) + exact)
+        self.reason.show()
+        row = self.model.recommended_row()
+        if row is not None and self._scrolled_generation != gen:  # once per repository, not on each refresh
+            self._scrolled_generation = gen
+            self.table.scrollTo(self.model.index(row, 0))
+        points = []
+        for qf in fit.fits:
+            bpw = qf.quant.bits_per_weight(self.detail.n_params) or nominal_bpw(qf.quant.label)
+            if bpw:
+                points.append(LadderPoint(qf.quant.label, qf.quant.size, bpw, qf.verdict.kind, qf.recommended))
+        self.ladder.set_points(points)
+        self.fit_ready.emit(fit)
+
+    def _show_machine(self, spec: HardwareSpec | None) -> None:
+        if spec is None:
+            self.machine.setText("Detecting this machine's memory…")
+            return
+        gpu = f"{human_size(spec.vram_free)} VRAM free" if spec.has_gpu else "no usable GPU"
+        self.machine.setText(f"This machine: {human_size(spec.ram_available)} RAM available, {gpu}")
+
+    # downloads ---------------------------------------------------------------------------------------------------
+    def downloads_service(self) -> Any:
+        return getattr(self.ctx, "downloads", None)
+
+    def _add_download_buttons(self) -> None:
+        service = self.downloads_service()
+        for row in range(self.model.rowCount()):
+            quant = self.model.quant(row)
+            button = QPushButton("Download")
+            button.setObjectName(f"download-{quant.label}")
+            if service is None:
+                button.setEnabled(False)
+                button.setToolTip("Downloads arrive with the download manager")
+            else:
+                button.setToolTip(f"Queue {len(quant.files)} file(s), {human_size(quant.size)}")
+            button.clicked.connect(lambda _checked=False, q=quant: self.request_download(q))
+            self.table.setIndexWidget(self.model.index(row, COL_DOWNLOAD), button)
+
+    def request_download(self, quant: Quant) -> None:
+        if self.detail is None:
+            return
+        repo_id = self.detail.repo_id
+        self.download_requested.emit(repo_id, quant)
+        service = self.downloads_service()
+        if service is None:
+            return
+        try:
+            service.enqueue(repo_id, list(quant.paths))
+        except AppError as exc:
+            self._note(error_html(exc), error=True)
+            return
+        self.ctx.messages.info(f"Queued {quant.label} of {repo_id} ({human_size(quant.size)})")
+
+    # helpers ---------------------------------------------------------------------------------------------------
+    def _fit_table_height(self) -> None:
+        """As tall as its rows (between 3 and 9 visible), so the ladder gets the rest."""
+        rows = min(max(self.model.rowCount(), 3), 9)
+        header = self.table.horizontalHeader().sizeHint().height()
+        body = rows * self.table.verticalHeader().defaultSectionSize()
+        self.table.setFixedHeight(header + body + 2 * self.table.frameWidth() + 2)
+
+    @staticmethod
+    def ctx_endpoint() -> str:
+        from app.core.hubenv import hub_endpoint
+
+        return hub_endpoint()
+
+    def _note(self, text: str, error: bool = False) -> None:
+        self.notice.setProperty("level", "error" if error else "info")
+        self.notice.style().unpolish(self.notice)
+        self.notice.style().polish(self.notice)
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
