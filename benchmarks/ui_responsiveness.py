@@ -10,7 +10,6 @@ Target: longest stall ≤ 50 ms.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
 import sys
@@ -59,7 +58,6 @@ def main() -> int:
         assert server.stdout is not None
         os.environ["HF_ENDPOINT"] = server.stdout.readline().strip()
         os.environ["HF_HUB_OFFLINE"] = "0"
-        _pin_singletons()
         for _ in range(RUNS):
             result = run_scenario()
             result["load_average"] = os.getloadavg()[0]
@@ -114,14 +112,6 @@ def main() -> int:
     )
     print(f"results: {path}")
     return 0 if verdict == "PASS" else 1
-
-
-def _pin_singletons() -> None:
-    """PySide6 6.12.0 on Python 3.11 drops a reference to True on every signal emit (None on
-    QTimer.singleShot); keep them alive for the whole run (same workaround as tests/gui/conftest.py)."""
-    if sys.version_info < (3, 12):
-        for obj in (True, False, None):
-            ctypes.c_ssize_t.from_address(id(obj)).value += 1 << 40
 
 
 def run_scenario() -> dict[str, Any]:

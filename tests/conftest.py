@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# Tests never reach the real Hub; integration tests point HF_ENDPOINT at tests/fakehub.
+# Tests never reach the real Hub: by default the endpoint is a closed local port (connection refused at once);
+# tests that need a Hub use the tests/fakehub fixtures, which point HF_ENDPOINT at the fake server.
+# Set before anything imports huggingface_hub, which reads it at import time.
+NO_HUB = "http://127.0.0.1:9"
+os.environ["HF_ENDPOINT"] = NO_HUB
 os.environ["HF_HUB_OFFLINE"] = "0"
 os.environ.pop("HF_TOKEN", None)
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
@@ -19,6 +23,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home = tmp_path / "studio-home"
     monkeypatch.setenv("GGUF_STUDIO_HOME", str(home))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_ENDPOINT", NO_HUB)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     yield home
 
