@@ -217,17 +217,34 @@ def test_offline(qtbot: Any, page: DiscoverPage, monkeypatch: pytest.MonkeyPatch
     assert "offline" in page.status.text()
 
 
-def test_download_disabled_without_manager(qtbot: Any, fake_hub: FakeHub) -> None:
+def test_download_button_queues_in_the_real_manager_and_the_file_arrives_verified(
+    qtbot: Any, fake_hub: FakeHub
+) -> None:
+    """No test double: Discover creates the app's download queue on first use and the file lands verified."""
+    import hashlib
+
+    from tests.fakehub import TINY_REPO
+
     ctx = AppContext(settings=Settings(), hardware=FixedHardware(small_machine()), messages=message_bridge())
     page = DiscoverPage(ctx)
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.results_loaded, timeout=10_000):
         page.show()
-    search(qtbot, page, "tiny")
-    with qtbot.waitSignal(page.detail.detail_loaded, timeout=10_000):
-        page.results_view.selectRow(0)
+    select(qtbot, page, TINY_REPO)
+    quant = page.detail.model.quant(0)
     button = page.detail.table.indexWidget(page.detail.model.index(0, COL_DOWNLOAD))
-    assert isinstance(button, QPushButton) and not button.isEnabled() and button.toolTip()
+    assert isinstance(button, QPushButton) and button.isEnabled()
+    service = ctx.services["downloads"]
+    try:
+        with qtbot.waitSignal(service.completed, timeout=60_000) as done:
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        item = done.args[0]
+        target = item.targets()[0]
+        assert target.is_file() and not target.with_name(target.name + ".part").exists()
+        assert target.is_relative_to(ctx.settings.models_path() / TINY_REPO)
+        assert hashlib.sha256(target.read_bytes()).hexdigest() == quant.first.sha256
+    finally:
+        service.shutdown()
 
 
 class LateHardware(HardwareWatch):

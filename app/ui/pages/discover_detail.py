@@ -335,7 +335,12 @@ class DetailPane(QWidget):
 
     # downloads ---------------------------------------------------------------------------------------------------
     def downloads_service(self) -> Any:
-        return getattr(self.ctx, "downloads", None)
+        service = getattr(self.ctx, "downloads", None)
+        if service is None and isinstance(getattr(self.ctx, "services", None), dict):
+            from app.ui.models.download_service import download_service
+
+            service = download_service(self.ctx)  # the app's one queue, created on first use
+        return service
 
     def _add_download_buttons(self) -> None:
         service = self.downloads_service()
