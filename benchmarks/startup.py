@@ -36,18 +36,38 @@ else:
     window = QMainWindow()
     window.resize(1280, 800)
 
+report = {}
+
+def done():
+    print(json.dumps(report), flush=True)
+    qt_app.quit()
+
 class FirstPaint(QObject):
+    def __init__(self, key, last):
+        super().__init__()
+        self.key, self.last = key, last
     def eventFilter(self, obj, event):
-        if event.type() == QEvent.Type.Paint:
-            print(json.dumps({"painted": time.time(),
-                              "llama_cpp": "llama_cpp" in sys.modules, "pynvml": "pynvml" in sys.modules}),
-                  flush=True)
-            QTimer.singleShot(0, qt_app.quit)
-            window.removeEventFilter(self)
+        if event.type() == QEvent.Type.Paint and self.key not in report:
+            report[self.key] = time.time()
+            if self.key == "painted":
+                report["llama_cpp"] = "llama_cpp" in sys.modules
+                report["pynvml"] = "pynvml" in sys.modules
+            obj.removeEventFilter(self)
+            if self.last:
+                QTimer.singleShot(0, done)
         return False
 
-watcher = FirstPaint()
-window.installEventFilter(watcher)
+watchers = []
+def watch(widget, key, last):
+    watchers.append(FirstPaint(key, last))
+    widget.installEventFilter(watchers[-1])
+
+if kind == "app":
+    watch(window, "painted", False)
+    # the start page is built right after the window's first paint: time its own first paint too
+    window.page_opened.connect(lambda name, page: watch(page, "page_painted", True))
+else:
+    watch(window, "painted", True)
 window.show()  # already shown for the app: painting happens in the event loop, after this filter is in place
 qt_app.exec()
 """
@@ -61,7 +81,8 @@ def one_run(kind: str, home: str) -> dict[str, float | bool]:
                             text=True, timeout=60, check=True)
     line = [ln for ln in result.stdout.splitlines() if ln.startswith("{")][-1]
     report = json.loads(line)
-    return {"seconds": report["painted"] - start, "llama_cpp": report["llama_cpp"], "pynvml": report["pynvml"]}
+    return {"seconds": report["painted"] - start, "page_seconds": report.get("page_painted", report["painted"]) - start,
+            "llama_cpp": report["llama_cpp"], "pynvml": report["pynvml"]}
 
 
 def main() -> int:
@@ -72,17 +93,20 @@ def main() -> int:
         studio = [one_run("app", home) for _ in range(RUNS)]
     bare_s = median([float(r["seconds"]) for r in bare])
     app_s = median([float(r["seconds"]) for r in studio])
+    page_s = median([float(r["page_seconds"]) for r in studio])
     heavy = any(r["llama_cpp"] or r["pynvml"] for r in studio)
     ratio = app_s / bare_s
     print_table(
         ["window", "median first paint (s)", "runs"],
-        [["bare PySide6 QMainWindow", f"{bare_s:.3f}", RUNS], ["GGUF Studio main window", f"{app_s:.3f}", RUNS]],
+        [["bare PySide6 QMainWindow", f"{bare_s:.3f}", RUNS], ["GGUF Studio main window", f"{app_s:.3f}", RUNS],
+         ["GGUF Studio start page (Discover) painted", f"{page_s:.3f}", RUNS]],
     )
     ok = ratio <= 2.0 and app_s <= 1.5 and not heavy
-    print(f"\nratio {ratio:.2f}× (target ≤ 2×), {app_s:.3f} s (target ≤ 1.5 s), "
+    print(f"start page painted {page_s:.3f} s ({page_s / bare_s:.2f}× the bare window)")
+    print(f"ratio {ratio:.2f}× (target ≤ 2×), {app_s:.3f} s (target ≤ 1.5 s), "
           f"llama_cpp/pynvml imported before first paint: {heavy} → {'PASS' if ok else 'FAIL'}")
     path = write_results("startup", {
-        "bare_median_s": bare_s, "app_median_s": app_s, "ratio": ratio, "heavy_imports_before_paint": heavy,
+        "bare_median_s": bare_s, "app_median_s": app_s, "start_page_median_s": page_s, "ratio": ratio, "heavy_imports_before_paint": heavy,
         "bare_runs_s": [r["seconds"] for r in bare], "app_runs_s": [r["seconds"] for r in studio], "pass": ok,
     })
     print(f"wrote {path}")

@@ -53,11 +53,11 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     return qt_app
 
 
-def create_main_window(settings: Settings | None = None) -> MainWindow:
+def create_main_window(settings: Settings | None = None, *, defer_start_page: bool = False) -> MainWindow:
     settings = settings or Settings()
     qt_app = create_application()
     apply_theme(qt_app, settings.values.theme)
-    return MainWindow(settings)
+    return MainWindow(settings, defer_start_page=defer_start_page)
 
 
 class _AfterFirstPaint(QObject):
@@ -75,12 +75,17 @@ class _AfterFirstPaint(QObject):
 
 
 def launch() -> MainWindow:
-    """Create and show the main window; probing (llama.cpp, NVML) and the download queue start after the first
-    paint, so neither delays it."""
+    """Create and show the main window. The window paints first; then the start page is built and probing
+    (llama.cpp, NVML) and the download queue start, so none of them delays the first frame."""
     qt_app = create_application()
     install_crash_handler(qt_app)
-    window = create_main_window()
-    window.installEventFilter(_AfterFirstPaint(window.start_services, window))
+    window = create_main_window(defer_start_page=True)
+
+    def after_first_paint() -> None:
+        window.open_start_page()
+        window.start_services()
+
+    window.installEventFilter(_AfterFirstPaint(after_first_paint, window))
     window.show()
     log.info("GGUF Studio %s started", app.__version__)
     return window

@@ -7,7 +7,7 @@ import importlib
 import logging
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -67,7 +67,11 @@ class MessageBanner(QWidget):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: Settings, hardware: HardwareWatch | None = None) -> None:
+    page_opened = Signal(str, object)  # page name, the page widget (emitted once per page, when it is built)
+
+    def __init__(
+        self, settings: Settings, hardware: HardwareWatch | None = None, *, defer_start_page: bool = False
+    ) -> None:
         super().__init__()
         self.setWindowTitle("GGUF Studio")
         self.setWindowIcon(app_icon())
@@ -124,7 +128,16 @@ class MainWindow(QMainWindow):
         self.sidebar.currentRowChanged.connect(self._on_row_changed)
         self._restore_geometry()
         start = settings.values.last_page if settings.values.last_page in {p.name for p in PAGES} else "discover"
-        self.navigate(start)
+        if defer_start_page:
+            # The window paints first; `open_start_page` builds the page in the next turn of the event loop.
+            self.sidebar.blockSignals(True)
+            self.sidebar.setCurrentRow(PAGES.index(page_spec(start)))
+            self.sidebar.blockSignals(False)
+        else:
+            self.navigate(start)
+
+    def open_start_page(self) -> None:
+        self._on_row_changed(self.sidebar.currentRow())
 
     def start_services(self) -> None:
         """Background services, started after the first paint: hardware probe and the download queue
@@ -152,6 +165,7 @@ class MainWindow(QMainWindow):
             widget = self._build_page(page_spec(name))
             self._pages[name] = widget
             self.stack.addWidget(widget)
+            self.page_opened.emit(name, widget)
         return self._pages[name]
 
     def _on_row_changed(self, row: int) -> None:

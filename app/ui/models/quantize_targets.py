@@ -1,0 +1,100 @@
+"""The target checklist of the Quantize page: every quant type with its predicted size and fit verdict."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.core.units import format_bytes
+from app.quantize.types import QUANT_TYPES, QuantType
+
+COL_TYPE, COL_SIZE, COL_FIT, COL_NOTE = range(4)
+HEADERS = ("Type", "Predicted size", "Fit", "Notes")
+DEFAULT_CHECKED = ("Q4_K_M",)
+# The types people pick most, best first; the rest of llama.cpp's list follows.
+COMMON = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_M", "Q2_K", "IQ2_M", "IQ2_XS")
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    qtype: QuantType
+    checked: bool = False
+    size: int | None = None
+    fit: str = ""
+
+
+class TargetsModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        order = [q for name in COMMON for q in QUANT_TYPES if q.name == name]
+        order += [q for q in QUANT_TYPES if q.name not in COMMON]
+        self._rows = [TargetRow(q, q.name in DEFAULT_CHECKED) for q in order]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < 4:
+            return HEADERS[section]
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return base | Qt.ItemFlag.ItemIsUserCheckable if index.column() == COL_TYPE else base
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.CheckStateRole and col == COL_TYPE:
+            return Qt.CheckState.Checked if row.checked else Qt.CheckState.Unchecked
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_TYPE:
+                return row.qtype.name
+            if col == COL_SIZE:
+                return format_bytes(row.size) if row.size is not None else "—"
+            if col == COL_FIT:
+                return row.fit or "—"
+            if col == COL_NOTE:
+                return row.qtype.description
+        if role == Qt.ItemDataRole.ToolTipRole and row.qtype.needs_imatrix:
+            return "Needs an importance matrix: one is computed from the calibration text if you give none"
+        if role == Qt.ItemDataRole.UserRole:
+            return row
+        return None
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if not index.isValid() or role != Qt.ItemDataRole.CheckStateRole or index.column() != COL_TYPE:
+            return False
+        checked = Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
+        self._rows[index.row()] = dataclasses.replace(self._rows[index.row()], checked=checked)
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
+        return True
+
+    def checked(self) -> list[QuantType]:
+        return [r.qtype for r in self._rows if r.checked]
+
+    def set_checked(self, names: set[str]) -> None:
+        self._rows = [dataclasses.replace(r, checked=r.qtype.name in names) for r in self._rows]
+        self._changed(COL_TYPE, COL_TYPE)
+
+    def set_estimates(self, sizes: dict[str, int], fits: dict[str, str]) -> None:
+        self._rows = [
+            dataclasses.replace(r, size=sizes.get(r.qtype.name), fit=fits.get(r.qtype.name, "")) for r in self._rows
+        ]
+        self._changed(COL_SIZE, COL_FIT)
+
+    def _changed(self, first: int, last: int) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0, first), self.index(len(self._rows) - 1, last))

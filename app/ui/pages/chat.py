@@ -1,0 +1,682 @@
+"""The Chat page: conversations, the message column, the load panel, and the engine process behind them.
+
+Tokens arrive as queued signals; they are collected and painted by a 40 ms timer, so a fast model never
+floods the event loop. The reply is saved as it grows (history.ReplyWriter); if the engine dies the page
+shows an error with Reload, and the conversation keeps what was streamed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.chat import protocol as p
+from app.chat.client import error_from
+from app.chat.history import Conversation, History, ReplyWriter, write_text_atomic
+from app.chat.prefs import PRESETS, ChatPrefs, load_prefs, sampling_for, save_prefs
+from app.chat.templates import AUTO, BUILTIN_TEMPLATES, RAW
+from app.ui.models.chat_conversations import ConversationListModel
+from app.ui.pages.chat_engine import EngineBridge
+from app.ui.pages.chat_load import LoadPanel
+from app.ui.pages.chat_messages import MessageList, MessageWidget
+
+log = logging.getLogger("app.ui.chat")
+
+FLUSH_INTERVAL_MS = 40
+TEMPLATE_CHOICES = [
+    (AUTO, "Model's template"),
+    *((name, f"Built-in: {name}") for name in BUILTIN_TEMPLATES),
+    (RAW, "Raw completion (no template)"),
+]
+POLICIES = [("drop_oldest", "When full: drop oldest turns"), ("stop", "When full: stop")]
+
+
+class _Banner(QFrame):
+    """An in-page message with optional action buttons."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._layout = QHBoxLayout(self)
+        self._layout.addWidget(self.label, 1)
+        self._buttons: list[QPushButton] = []
+        self.hide()
+
+    def show_text(self, text: str, actions: tuple[tuple[str, Any], ...] = (), *, error: bool = True) -> None:
+        for button in self._buttons:
+            button.deleteLater()
+        self._buttons = []
+        self.setStyleSheet(
+            "_Banner { background-color: rgba(217, 48, 37, 40); }"
+            if error
+            else "_Banner { background-color: rgba(91, 141, 239, 40); }"
+        )
+        self.label.setText(text)
+        for title, slot in (*actions, ("Dismiss", self.hide)):
+            button = QPushButton(title, self)
+            button.clicked.connect(slot)
+            self._layout.addWidget(button)
+            self._buttons.append(button)
+        self.show()
+
+    def button(self, title: str) -> QPushButton | None:
+        return next((b for b in self._buttons if b.text() == title), None)
+
+
+class ChatPage(QWidget):
+    replyFinished = Signal(object)  # protocol.Done, after it is saved and shown
+    modelLoaded = Signal(object)  # protocol.ModelInfo
+    engineFailed = Signal(str)
+
+    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.prefs: ChatPrefs = load_prefs()
+        self.history = History()
+        self.engine = EngineBridge(self)
+        self.engine.received.connect(self._on_event)
+        self.model_info: p.ModelInfo | None = None
+        self.conversation: Conversation | None = None
+        self._loading = False
+        self._load_request: tuple[str, p.EngineSettings] | None = None
+        self._request_id = 0
+        self._writer: ReplyWriter | None = None
+        self._stream_widget: MessageWidget | None = None
+        self._stream_text: list[str] = []
+        self._first_token_at = 0.0
+        self._dirty = False
+        self._editing_id: int | None = None
+        self.last_stats: p.Stats | None = None
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
+        self._flush_timer.timeout.connect(self._flush)
+        self._build()
+        self.reload_conversations()
+        if self.prefs.model_path and Path(self.prefs.model_path).is_file():
+            self.load_panel.add_model_path(self.prefs.model_path)
+
+    # ------------------------------------------------------------------ layout
+
+    def _build(self) -> None:
+        # Conversations column
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search conversations…")
+        self.search.setClearButtonEnabled(True)
+        self.conversations = ConversationListModel(self)
+        self.conversation_view = QListView()
+        self.conversation_view.setModel(self.conversations)
+        self.conversation_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.conversation_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.new_button = QPushButton("New chat")
+        self.rename_button = QToolButton()
+        self.rename_button.setText("Rename")
+        self.delete_button = QToolButton()
+        self.delete_button.setText("Delete")
+        self.export_button = QToolButton()
+        self.export_button.setText("Export…")
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.new_button)
+        left_layout.addWidget(self.search)
+        left_layout.addWidget(self.conversation_view, 1)
+        row = QHBoxLayout()
+        for button in (self.rename_button, self.delete_button, self.export_button):
+            row.addWidget(button)
+        left_layout.addLayout(row)
+
+        # Top bar: model status, load panel toggle, speed and context meter
+        self.model_label = QLabel("No model loaded")
+        self.model_toggle = QToolButton()
+        self.model_toggle.setText("Model ▾")
+        self.model_toggle.setCheckable(True)
+        self.model_toggle.setChecked(True)
+        self.speed_label = QLabel("")
+        self.context_meter = QProgressBar()
+        self.context_meter.setFormat("context: no model")
+        self.context_meter.setRange(0, 1)
+        self.context_meter.setValue(0)
+        self.context_meter.setMinimumWidth(200)
+        self.context_meter.setToolTip("Tokens of the context in use after the last reply")
+        top = QHBoxLayout()
+        top.addWidget(self.model_toggle)
+        top.addWidget(self.model_label, 1)
+        top.addWidget(self.speed_label)
+        top.addWidget(self.context_meter)
+
+        self.load_panel = LoadPanel(self.ctx)
+        self.load_panel.set_settings(self.prefs.engine)
+        self.banner = _Banner()
+        self.messages = MessageList()
+
+        # Composer: system prompt, options, input
+        self.system_prompt = QLineEdit()
+        self.system_prompt.setPlaceholderText("System prompt (optional)")
+        self.preset = QComboBox()
+        self.preset.addItems(list(PRESETS))
+        self.preset.setCurrentText(self.prefs.preset)
+        self.preset.setToolTip("Sampling preset")
+        self.template = QComboBox()
+        for key, title in TEMPLATE_CHOICES:
+            self.template.addItem(title, key)
+        self.template.setCurrentIndex(max(0, self.template.findData(self.prefs.template)))
+        self.template.setToolTip("How the conversation is turned into a prompt")
+        self.policy = QComboBox()
+        for key, title in POLICIES:
+            self.policy.addItem(title, key)
+        self.policy.setCurrentIndex(max(0, self.policy.findData(self.prefs.context_policy)))
+        self.policy.setToolTip("What happens when the conversation no longer fits the context")
+        options = QHBoxLayout()
+        options.addWidget(self.system_prompt, 1)
+        options.addWidget(self.preset)
+        options.addWidget(self.template)
+        options.addWidget(self.policy)
+        self.input = QPlainTextEdit()
+        self.input.setPlaceholderText("Message (Ctrl+Enter to send)")
+        self.input.setMaximumHeight(90)
+        self.editing_label = QLabel("")
+        self.editing_label.setVisible(False)
+        self.send_button = QPushButton("Send")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setVisible(False)
+        composer = QHBoxLayout()
+        composer.addWidget(self.input, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        composer.addLayout(buttons)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(top)
+        right_layout.addWidget(self.load_panel)
+        right_layout.addWidget(self.banner)
+        right_layout.addWidget(self.messages, 1)
+        right_layout.addLayout(options)
+        right_layout.addWidget(self.editing_label)
+        right_layout.addLayout(composer)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([220, 800])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+        self.model_toggle.toggled.connect(self.load_panel.setVisible)
+        self.load_panel.loadRequested.connect(self.load_model)
+        self.load_panel.cancelRequested.connect(self.engine.stop)
+        self.search.textChanged.connect(lambda _text: self.reload_conversations())
+        self.conversation_view.selectionModel().currentChanged.connect(
+            lambda current, _previous: self._open_row(current.row())
+        )
+        self.new_button.clicked.connect(self.new_conversation)
+        self.rename_button.clicked.connect(self._rename_clicked)
+        self.delete_button.clicked.connect(self._delete_clicked)
+        self.export_button.clicked.connect(self._export_clicked)
+        self.send_button.clicked.connect(self.send)
+        self.stop_button.clicked.connect(self.stop)
+        self.system_prompt.editingFinished.connect(self._save_conversation_settings)
+        for combo in (self.preset, self.template, self.policy):
+            combo.currentIndexChanged.connect(self._options_changed)
+        from PySide6.QtGui import QKeySequence, QShortcut
+
+        QShortcut(QKeySequence("Ctrl+Return"), self.input, self.send)
+
+    # ------------------------------------------------------------------ navigation entry points
+
+    def open_with(self, model: str | None = None, **_kwargs: Any) -> None:
+        if model:
+            self.load_panel.add_model_path(str(model))
+            self.model_toggle.setChecked(True)
+
+    def shutdown(self) -> None:
+        self._flush_timer.stop()
+        if self._writer is not None:
+            self._flush()
+            self._writer.abandon()
+            self._writer = None
+        self.engine.close()
+        self.history.close()
+
+    # ------------------------------------------------------------------ engine
+
+    @property
+    def streaming(self) -> bool:
+        return self._writer is not None
+
+    def load_model(self, path: str, settings: p.EngineSettings) -> None:
+        if self.streaming:
+            self.stop()
+        self._loading = True
+        self._load_request = (path, settings)
+        self.banner.hide()
+        self.load_panel.set_loading(True)
+        self.model_label.setText(f"Loading {Path(path).name}…")
+        try:
+            self.engine.load(path, settings)
+        except Exception as exc:  # the process could not even start
+            self._loading = False
+            self.load_panel.set_loading(False)
+            self._show_error(f"The chat engine could not start: {exc}")
+            return
+        self.prefs = dataclasses.replace(self.prefs, model_path=path, engine=settings)
+        save_prefs(self.prefs)
+
+    def reload_model(self) -> None:
+        if self._load_request is not None:
+            self.load_model(*self._load_request)
+
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, p.Token):
+            if event.request_id == self._request_id and self._writer is not None:
+                if not self._stream_text:
+                    self._first_token_at = time.perf_counter()
+                self._stream_text.append(event.text)
+                self._writer.append(event.text)
+                self._dirty = True
+        elif isinstance(event, p.Done):
+            if event.request_id == self._request_id:
+                self._finish_reply(event)
+        elif isinstance(event, p.LoadProgress):
+            self.load_panel.set_loading(True, event.fraction)
+        elif isinstance(event, p.Loaded):
+            self._on_loaded(event.info)
+        elif isinstance(event, p.Error):
+            self._on_error(event)
+        elif isinstance(event, p.Crashed):
+            self._on_crashed(event)
+
+    def _on_loaded(self, info: p.ModelInfo) -> None:
+        self._loading = False
+        self.model_info = info
+        self.load_panel.set_loading(False)
+        self.model_toggle.setChecked(False)
+        template = "its own chat template" if info.chat_template else "no chat template"
+        self.model_label.setText(f"<b>{info.description}</b> · context {info.n_ctx:,} · {template}")
+        self.context_meter.setRange(0, info.n_ctx)
+        self.context_meter.setValue(0)
+        self.context_meter.setFormat("context %v / %m")
+        self._update_template_choice()
+        self.modelLoaded.emit(info)
+
+    def _update_template_choice(self) -> None:
+        info = self.model_info
+        has_own = bool(info and info.chat_template)
+        auto_index = self.template.findData(AUTO)
+        item = self.template.model().item(auto_index)  # type: ignore[attr-defined]
+        item.setEnabled(has_own or info is None)
+        if info is not None and not has_own and self.template.currentData() == AUTO:
+            self.template.setCurrentIndex(-1)
+            self.banner.show_text(
+                "This model has no chat template. Choose how to talk to it: raw completion (the model "
+                "continues your text) or one of the built-in chat formats in the template menu.",
+                (
+                    ("Use raw completion", lambda: self._choose_template(RAW)),
+                    *(
+                        (f"Use {name}", lambda _c=False, n=name: self._choose_template(n))
+                        for name in ("chatml", "gemma")
+                    ),
+                ),
+                error=False,
+            )
+
+    def _choose_template(self, name: str) -> None:
+        self.template.setCurrentIndex(self.template.findData(name))
+        self.banner.hide()
+
+    def _on_error(self, event: p.Error) -> None:
+        if self._loading and event.request_id is None:
+            self._loading = False
+            self.load_panel.set_loading(False)
+            self.model_label.setText("No model loaded" if self.model_info is None else self.model_label.text())
+            if event.kind == "LoadCancelled":
+                self.model_label.setText("Loading cancelled")
+                return
+            self._show_error(str(error_from(event)))
+            return
+        if event.request_id is not None and event.request_id == self._request_id:
+            self._end_stream(keep=bool("".join(self._stream_text)))
+        self._show_error(str(error_from(event)))
+
+    def _on_crashed(self, event: p.Crashed) -> None:
+        self._loading = False
+        self.load_panel.set_loading(False)
+        self.model_info = None
+        if self._writer is not None:
+            self._flush()
+            self._writer.abandon()
+            self._writer = None
+        self._set_streaming(False)
+        self.model_label.setText("The chat engine stopped")
+        self._show_error(
+            f"{event.message}. The conversation is saved.",
+            (("Reload", self.reload_model),) if self._load_request else (),
+        )
+        self.engineFailed.emit(event.message)
+
+    def _show_error(self, text: str, actions: tuple[tuple[str, Any], ...] = ()) -> None:
+        self.banner.show_text(text, actions, error=True)
+
+    # ------------------------------------------------------------------ conversations
+
+    def reload_conversations(self) -> None:
+        current = self.conversation.id if self.conversation else None
+        self.conversations.set_conversations(self.history.conversations(self.search.text().strip()))
+        if current is not None:
+            row = self.conversations.row_of(current)
+            if row >= 0:
+                self.conversation_view.selectionModel().blockSignals(True)
+                self.conversation_view.setCurrentIndex(self.conversations.index(row))
+                self.conversation_view.selectionModel().blockSignals(False)
+
+    def _open_row(self, row: int) -> None:
+        conversation = self.conversations.conversation(row)
+        if conversation is not None and (self.conversation is None or conversation.id != self.conversation.id):
+            self.open_conversation(conversation.id)
+
+    def open_conversation(self, conversation_id: int) -> None:
+        if self.streaming:
+            self.stop()
+        self.conversation = self.history.conversation(conversation_id)
+        self.system_prompt.setText(self.conversation.system_prompt)
+        options = self.conversation.settings
+        if options.get("preset") in PRESETS:
+            self.preset.setCurrentText(options["preset"])
+        if "template" in options:
+            self.template.setCurrentIndex(self.template.findData(options["template"]))
+        if "context_policy" in options:
+            self.policy.setCurrentIndex(max(0, self.policy.findData(options["context_policy"])))
+        self._show_messages()
+
+    def new_conversation(self) -> None:
+        if self.streaming:
+            self.stop()
+        self.conversation = None
+        self.conversation_view.clearSelection()
+        self.messages.clear()
+        self._cancel_edit()
+
+    def rename_conversation(self, conversation_id: int, title: str) -> None:
+        self.history.rename(conversation_id, title)
+        self.reload_conversations()
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        if self.conversation is not None and self.conversation.id == conversation_id:
+            self.new_conversation()
+        self.history.delete(conversation_id)
+        self.reload_conversations()
+
+    def _selected(self) -> Conversation | None:
+        return self.conversations.conversation(self.conversation_view.currentIndex().row()) or self.conversation
+
+    def _rename_clicked(self) -> None:
+        conversation = self._selected()
+        if conversation is None:
+            return
+        title, ok = QInputDialog.getText(self, "Rename conversation", "Title", text=conversation.title)
+        if ok and title.strip():
+            self.rename_conversation(conversation.id, title)
+
+    def _delete_clicked(self) -> None:
+        conversation = self._selected()
+        if conversation is None:
+            return
+        answer = QMessageBox.question(self, "Delete conversation", f"Delete “{conversation.title}” for good?")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_conversation(conversation.id)
+
+    def _export_clicked(self) -> None:
+        conversation = self._selected()
+        if conversation is None:
+            return
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export conversation", f"{conversation.title}.md", "Markdown (*.md);;JSON (*.json)"
+        )
+        if path:
+            self.export_conversation(conversation.id, Path(path), json_format="JSON" in chosen)
+
+    def export_conversation(self, conversation_id: int, path: Path, *, json_format: bool = False) -> None:
+        text = (
+            self.history.export_json(conversation_id)
+            if json_format or path.suffix == ".json"
+            else self.history.export_markdown(conversation_id)
+        )
+        write_text_atomic(path, text)
+
+    def _options_changed(self) -> None:
+        template = self.template.currentData() or self.prefs.template
+        self.prefs = dataclasses.replace(
+            self.prefs, preset=self.preset.currentText(), template=template, context_policy=self.policy.currentData()
+        )
+        save_prefs(self.prefs)
+        if self.template.currentIndex() >= 0 and self.banner.button("Use raw completion") is not None:
+            self.banner.hide()
+        self._save_conversation_settings()
+
+    def _save_conversation_settings(self) -> None:
+        if self.conversation is None:
+            return
+        self.conversation = self.history.update(
+            self.conversation.id, system_prompt=self.system_prompt.text(), settings=self._conversation_options()
+        )
+
+    def _conversation_options(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset.currentText(),
+            "template": self.template.currentData(),
+            "context_policy": self.policy.currentData(),
+        }
+
+    # ------------------------------------------------------------------ messages
+
+    def _show_messages(self) -> None:
+        self.messages.clear()
+        if self.conversation is None:
+            return
+        stored = self.history.messages(self.conversation.id)
+        last_assistant = max((m.id for m in stored if m.role == "assistant"), default=None)
+        for message in stored:
+            widget = self.messages.add(message.role, message.content, message.id)
+            widget.editRequested.connect(self.edit_message)
+            if message.stats:
+                widget.set_stats(_stats_text(message.stats, message.complete))
+            elif not message.complete:
+                widget.set_stats("(interrupted)")
+            if message.id == last_assistant:
+                widget.regenerate_button.setVisible(True)
+                widget.regenerateRequested.connect(self.regenerate)
+
+    def send(self) -> None:
+        text = self.input.toPlainText().strip()
+        if not text or self.streaming:
+            return
+        if self.model_info is None:
+            self._show_error("Load a model first (Model ▾).")
+            return
+        if self.template.currentIndex() < 0:
+            self._update_template_choice()
+            return
+        if self.conversation is None:
+            title = " ".join(text.split())[:48]
+            self.conversation = self.history.create(
+                title,
+                model_path=self.model_info.path,
+                system_prompt=self.system_prompt.text(),
+                settings=self._conversation_options(),
+            )
+        if self._editing_id is not None:
+            self.history.delete_from(self.conversation.id, self._editing_id)
+            self._cancel_edit()
+        self.history.add_message(self.conversation.id, "user", text)
+        self.input.clear()
+        self._start_reply()
+        self.reload_conversations()
+
+    def regenerate(self) -> None:
+        if self.streaming or self.conversation is None or self.model_info is None:
+            return
+        stored = self.history.messages(self.conversation.id)
+        if stored and stored[-1].role == "assistant":
+            self.history.delete_from(self.conversation.id, stored[-1].id)
+        self._start_reply()
+
+    def edit_message(self, message_id: int) -> None:
+        if self.streaming:
+            return
+        message = self.history.message(message_id)
+        self._editing_id = message_id
+        self.input.setPlainText(message.content)
+        self.editing_label.setText("Editing: sending replaces this message and everything after it.")
+        self.editing_label.setVisible(True)
+        self.input.setFocus()
+
+    def _cancel_edit(self) -> None:
+        self._editing_id = None
+        self.editing_label.setVisible(False)
+
+    def _chat_messages(self) -> list[p.ChatMessage]:
+        assert self.conversation is not None
+        out = [p.ChatMessage("system", self.system_prompt.text())] if self.system_prompt.text().strip() else []
+        for message in self.history.messages(self.conversation.id):
+            if message.content or message.role == "user":
+                out.append(p.ChatMessage(message.role, message.content))
+        return out
+
+    def _start_reply(self) -> None:
+        assert self.conversation is not None
+        messages = self._chat_messages()
+        self._show_messages()
+        template = self.template.currentData() or AUTO
+        sampling = sampling_for(self.preset.currentText(), self.prefs.max_tokens, self.prefs.seed)
+        self._writer = ReplyWriter(self.history, self.conversation.id)
+        self._stream_text = []
+        self._stream_widget = self.messages.add("assistant", "", self._writer.message.id, streaming=True)
+        self._stream_widget.set_stats("…")
+        try:
+            self._request_id = self.engine.generate(
+                messages, template=template, sampling=sampling, context_policy=self.policy.currentData()
+            )
+        except Exception as exc:
+            self._end_stream(keep=False)
+            self._show_error(str(exc), (("Reload", self.reload_model),) if self._load_request else ())
+            return
+        self._set_streaming(True)
+
+    def stop(self) -> None:
+        if self.streaming:
+            self.engine.stop()
+
+    def _flush(self) -> None:
+        if not self._dirty or self._stream_widget is None:
+            return
+        self._dirty = False
+        self._stream_widget.set_text("".join(self._stream_text), streaming=True)
+        elapsed = time.perf_counter() - self._first_token_at
+        if len(self._stream_text) > 1 and elapsed > 0:
+            self.speed_label.setText(f"{(len(self._stream_text) - 1) / elapsed:.1f} tok/s")
+
+    def _finish_reply(self, done: p.Done) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        stats = _stats_dict(done)
+        writer.finish(stats, text=done.text)
+        self._writer = None
+        self._set_streaming(False)
+        self.last_stats = done.stats
+        self._show_messages()
+        self.speed_label.setText(f"{done.stats.tokens_per_second:.1f} tok/s")
+        self.context_meter.setRange(0, done.stats.context_size)
+        self.context_meter.setValue(done.stats.context_used)
+        if done.stats.dropped_messages:
+            self.banner.show_text(
+                f"The context was full: the {done.stats.dropped_messages} oldest messages were "
+                "left out of the prompt (they stay in the history).",
+                error=False,
+            )
+        elif done.finish_reason == "context_full":
+            self.banner.show_text(
+                "The context is full: the reply was cut. Start a new chat, load with a longer "
+                "context, or let old turns be dropped.",
+                error=False,
+            )
+        self.reload_conversations()
+        self.replyFinished.emit(done)
+
+    def _end_stream(self, *, keep: bool) -> None:
+        """Ends a reply that produced no Done (engine error): keep what came, or drop the empty row."""
+        writer = self._writer
+        self._writer = None
+        self._set_streaming(False)
+        if writer is not None and self.conversation is not None:
+            if keep:
+                writer.finish(None)
+            else:
+                self.history.delete_from(self.conversation.id, writer.message.id)
+        self._show_messages()
+
+    def _set_streaming(self, streaming: bool) -> None:
+        self.send_button.setVisible(not streaming)
+        self.stop_button.setVisible(streaming)
+        if streaming:
+            self._flush_timer.start()
+        else:
+            self._flush_timer.stop()
+            self._stream_widget = None
+
+
+def _stats_dict(done: p.Done) -> dict[str, Any]:
+    s = done.stats
+    return {
+        "tokens": s.generated_tokens,
+        "tokens_per_second": round(s.tokens_per_second, 2),
+        "ttft_ms": round(s.ttft_seconds * 1000, 1),
+        "prompt_tokens": s.prompt_tokens,
+        "prompt_evaluated": s.prompt_evaluated,
+        "context_used": s.context_used,
+        "context_size": s.context_size,
+        "finish_reason": done.finish_reason,
+        "at": time.time(),
+    }
+
+
+def _stats_text(stats: dict[str, Any], complete: bool) -> str:
+    parts = [f"{stats.get('tokens', 0)} tokens", f"{stats.get('tokens_per_second', 0):.1f} tok/s"]
+    reason = stats.get("finish_reason")
+    if reason == "stopped":
+        parts.append("stopped")
+    elif reason == "context_full":
+        parts.append("context full")
+    if not complete:
+        parts.append("interrupted")
+    return " · ".join(parts)

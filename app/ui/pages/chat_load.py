@@ -1,0 +1,472 @@
+"""The load panel: pick a model and its load settings, see the memory it will take before loading."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.chat.protocol import CACHE_TYPES, EngineSettings
+from app.core.errors import AppError
+from app.core.units import format_bytes
+from app.ui.tasks import Task, TaskControl, run_task
+
+log = logging.getLogger("app.ui.chat")
+
+CTX_STEP = 256
+PART_COLOURS = {"weights": QColor("#5b8def"), "KV cache": QColor("#f4a340"), "compute": QColor("#9c6ade")}
+OVER_COLOUR = QColor("#d93025")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModelFile:
+    """What the panel needs from a GGUF header, read off the GUI thread."""
+
+    path: str
+    name: str
+    n_ctx_train: int
+    n_layer: int
+    shape: Any  # app.estimate.ModelShape, or None when the memory model cannot describe it
+    shape_error: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MemoryView:
+    """The memory bar's input: bytes per part on each device, capacities, the verdict in words."""
+
+    vram: tuple[tuple[str, int], ...]
+    ram: tuple[tuple[str, int], ...]
+    vram_cap: int
+    ram_cap: int
+    verdict: str
+    ok: bool
+
+
+def read_model_file(_control: TaskControl, path: str) -> ModelFile:
+    from app.gguf import model_facts, read_header
+
+    header = read_header(path)
+    facts = model_facts(header)
+    shape, error = None, ""
+    try:
+        from app.estimate.shape import shape_from_header
+
+        shape = shape_from_header(header)
+    except AppError as exc:
+        error = str(exc)
+    return ModelFile(path, facts.name or Path(path).stem, facts.context_length or 4096, facts.n_layer, shape, error)
+
+
+def memory_view(model: ModelFile, settings: EngineSettings, hardware: Any) -> MemoryView:
+    """Runs the memory model for the panel's settings (pure computation, fast enough per slider move)."""
+    from app.chat.engine_core import OUTPUTS_MAX
+    from app.estimate import LoadSettings, classify, estimate, parse_flash_attn
+
+    load = LoadSettings(
+        n_ctx=settings.n_ctx,
+        n_gpu_layers=settings.n_gpu_layers,
+        type_k=settings.type_k,
+        type_v=settings.type_v,
+        flash_attn=parse_flash_attn(settings.flash_attn),
+        n_batch=settings.n_batch,
+        n_ubatch=settings.n_batch,
+        swa_full=settings.swa_full,
+        mmap=settings.use_mmap,
+        n_outputs_max=OUTPUTS_MAX,
+    )
+    gpu = bool(hardware is not None and hardware.has_gpu)
+    est = estimate(model.shape, load, gpu_available=gpu)
+    kv = est.kv_device
+    vram = (("weights", est.weights.gpu), ("KV cache", kv.gpu), ("compute", est.compute.gpu + est.fixed.gpu))
+    ram = (
+        ("weights", est.weights.cpu),
+        ("KV cache", kv.cpu),
+        ("compute", est.compute.cpu + est.output_bytes + est.fixed.cpu),
+    )
+    if hardware is None:
+        return MemoryView(vram, ram, 0, 0, "hardware not probed yet", True)
+    kind = classify(est, hardware)
+    words = {
+        "full_gpu": "fits fully on the GPU",
+        "partial": "fits, split between GPU and RAM",
+        "cpu_only": "fits in RAM (CPU only)",
+        "wont_fit": "won't fit",
+    }[kind.value]
+    return MemoryView(vram, ram, hardware.vram_free, hardware.ram_available, words, kind.value != "wont_fit")
+
+
+def _merged(view: MemoryView) -> list[tuple[str, int]]:
+    """Each part's bytes over both devices, in the bar's order."""
+    totals: dict[str, int] = {}
+    for label, size in (*view.vram, *view.ram):
+        totals[label] = totals.get(label, 0) + size
+    return list(totals.items())
+
+
+class MemoryBar(QWidget):
+    """Two rows (VRAM, RAM): weights, KV cache and compute as coloured segments against what is free."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view: MemoryView | None = None
+        self.setMinimumHeight(54)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 54)
+
+    def set_view(self, view: MemoryView | None) -> None:
+        self.view = view
+        tip = ""
+        if view is not None:
+            lines = [
+                f"{dev}: " + ", ".join(f"{label} {format_bytes(b)}" for label, b in parts if b)
+                for dev, parts in (("VRAM", view.vram), ("RAM", view.ram))
+            ]
+            tip = "\n".join([*lines, view.verdict])
+        self.setToolTip(tip)
+        self.update()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        view = self.view
+        painter = QPainter(self)
+        palette = self.palette()
+        text_colour = palette.color(QPalette.ColorRole.WindowText)
+        label_w = 46
+        row_h = (self.height() - 6) / 2
+        for row, (name, parts, cap) in enumerate(
+            (
+                ("VRAM", view.vram if view else (), view.vram_cap if view else 0),
+                ("RAM", view.ram if view else (), view.ram_cap if view else 0),
+            )
+        ):
+            top = 2 + row * (row_h + 2)
+            painter.setPen(text_colour)
+            painter.drawText(QRectF(0, top, label_w, row_h), Qt.AlignmentFlag.AlignVCenter, name)
+            track = QRectF(label_w, top, self.width() - label_w - 2, row_h)
+            track_colour = QColor(palette.color(QPalette.ColorRole.Mid))
+            track_colour.setAlpha(90)
+            painter.fillRect(track, track_colour)
+            used = sum(b for _label, b in parts)
+            scale = max(cap, used, 1)
+            x = track.left()
+            for label, size in parts:
+                width = track.width() * size / scale
+                colour = PART_COLOURS[label] if used <= cap or cap == 0 else OVER_COLOUR
+                painter.fillRect(QRectF(x, top, width, row_h), colour)
+                x += width
+            caption = (
+                f"{format_bytes(used)} of {format_bytes(cap)} free"
+                if cap
+                else (f"{format_bytes(used)}" if used else "none")
+            )
+            painter.setPen(text_colour)
+            painter.drawText(
+                track.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, caption
+            )
+        painter.end()
+
+
+class LoadPanel(QWidget):
+    loadRequested = Signal(str, object)  # path, EngineSettings
+    cancelRequested = Signal()
+
+    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._ctx = ctx
+        self.model: ModelFile | None = None
+        self._task: Task | None = None
+        self._hardware: Any = None
+
+        self.model_combo = QComboBox()
+        self.model_combo.setPlaceholderText("Choose a model…")
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_combo.setMinimumContentsLength(24)
+        self.browse_button = QPushButton("Browse…")
+        self.ctx_slider = QSlider(Qt.Orientation.Horizontal)
+        self.ctx_label = QLabel()
+        self.ctx_label.setMinimumWidth(self.ctx_label.fontMetrics().horizontalAdvance("1,048,576 tokens"))
+        self.ngl_slider = QSlider(Qt.Orientation.Horizontal)
+        self.ngl_label = QLabel()
+        self.auto_button = QPushButton("Auto")
+        self.auto_button.setToolTip("The most GPU layers that fit in free VRAM")
+        self.type_k = QComboBox()
+        self.type_v = QComboBox()
+        for combo in (self.type_k, self.type_v):
+            combo.addItems(list(CACHE_TYPES))
+        self.flash = QComboBox()
+        self.flash.addItems(["auto", "on", "off"])
+        self.threads = QSpinBox()
+        self.threads.setRange(0, max(1, os.cpu_count() or 1))
+        self.threads.setSpecialValueText("auto")
+        self.memory = MemoryBar()
+        self.verdict = QLabel()
+        self.load_button = QPushButton("Load")
+        self.load_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+
+        form = QFormLayout()
+        picker = QHBoxLayout()
+        picker.addWidget(self.model_combo, 1)
+        picker.addWidget(self.browse_button)
+        form.addRow("Model", picker)
+        ctx_row = QHBoxLayout()
+        ctx_row.addWidget(self.ctx_slider, 1)
+        ctx_row.addWidget(self.ctx_label)
+        form.addRow("Context", ctx_row)
+        ngl_row = QHBoxLayout()
+        ngl_row.addWidget(self.ngl_slider, 1)
+        ngl_row.addWidget(self.ngl_label)
+        ngl_row.addWidget(self.auto_button)
+        form.addRow("GPU layers", ngl_row)
+        kv_row = QHBoxLayout()
+        kv_row.addWidget(QLabel("K"))
+        kv_row.addWidget(self.type_k)
+        kv_row.addWidget(QLabel("V"))
+        kv_row.addWidget(self.type_v)
+        kv_row.addSpacing(12)
+        kv_row.addWidget(QLabel("Flash attention"))
+        kv_row.addWidget(self.flash)
+        kv_row.addSpacing(12)
+        kv_row.addWidget(QLabel("Threads"))
+        kv_row.addWidget(self.threads)
+        kv_row.addStretch(1)
+        form.addRow("KV cache", kv_row)
+        form.addRow("Memory", self.memory)
+        form.addRow("", self.verdict)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.progress, 1)
+        buttons.addStretch(0)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.load_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+
+        self.threads.setValue(self._preferred_threads())
+        self._set_model_controls(None)
+        self.model_combo.currentIndexChanged.connect(self._on_model_chosen)
+        self.browse_button.clicked.connect(self._browse)
+        for signal in (
+            self.ctx_slider.valueChanged,
+            self.ngl_slider.valueChanged,
+            self.type_k.currentIndexChanged,
+            self.type_v.currentIndexChanged,
+            self.flash.currentIndexChanged,
+            self.threads.valueChanged,
+        ):
+            signal.connect(self.refresh_estimate)
+        self.auto_button.clicked.connect(self.auto_layers)
+        self.load_button.clicked.connect(self._request_load)
+        self.cancel_button.clicked.connect(self.cancelRequested.emit)
+        hardware = getattr(ctx, "hardware", None)
+        if hardware is not None:
+            hardware.ready.connect(self._on_hardware)
+            if hardware.info is not None:
+                self._on_hardware(hardware.info)
+        self._fill_library()
+
+    # ------------------------------------------------------------------ models
+
+    def _preferred_threads(self) -> int:
+        try:
+            return int(self._ctx.settings.values.threads)
+        except AttributeError:
+            return 0
+
+    def _fill_library(self) -> None:
+        """Models from the library folders (scanned off the GUI thread)."""
+        try:
+            folders = [self._ctx.settings.models_path(), *map(Path, self._ctx.settings.values.library_folders)]
+        except AttributeError:
+            return
+
+        def scan(_control: TaskControl, roots: list[Path]) -> list[tuple[str, str]]:
+            from app.library.scan import scan_library
+
+            return [(entry.name, str(entry.path)) for entry in scan_library(roots) if entry.usable]
+
+        self._library_task = run_task(scan, folders)
+        self._library_task.finished.connect(self._on_library)
+        self._library_task.failed.connect(lambda exc: log.warning("library scan failed: %s", exc))
+
+    def _on_library(self, items: list[tuple[str, str]]) -> None:
+        for name, path in items:
+            self.add_model_path(path, name, select=False)
+
+    def add_model_path(self, path: str, name: str | None = None, *, select: bool = True) -> None:
+        index = self.model_combo.findData(path)
+        if index < 0:
+            self.model_combo.addItem(name or Path(path).name, path)
+            self.model_combo.setItemData(self.model_combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
+            index = self.model_combo.count() - 1
+        if select:
+            self.model_combo.setCurrentIndex(index)
+
+    def _browse(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "Choose a GGUF model", "", "GGUF models (*.gguf)")
+        if path:
+            self.add_model_path(path)
+
+    def _on_model_chosen(self, index: int) -> None:
+        path = self.model_combo.itemData(index)
+        if not path:
+            return
+        self._set_model_controls(None)
+        self.verdict.setText("Reading the model header…")
+        self._task = run_task(read_model_file, path)
+        self._task.finished.connect(self._on_model_read)
+        self._task.failed.connect(lambda exc: self.verdict.setText(f"Cannot read this model: {exc}"))
+
+    def _on_model_read(self, model: ModelFile) -> None:
+        if model.path != self.model_combo.currentData():
+            return  # the user picked another model meanwhile
+        self._set_model_controls(model)
+
+    def _set_model_controls(self, model: ModelFile | None) -> None:
+        self.model = model
+        enabled = model is not None
+        for widget in (self.ctx_slider, self.ngl_slider, self.auto_button, self.load_button):
+            widget.setEnabled(enabled)
+        if model is None:
+            self.memory.set_view(None)
+            return
+        top = max(1, -(-model.n_ctx_train // CTX_STEP))
+        self.ctx_slider.setRange(1, top)
+        self.ctx_slider.setValue(min(top, max(1, self._default_ctx() // CTX_STEP)))
+        self.ngl_slider.setRange(0, model.n_layer + 1)
+        self.ngl_slider.setValue(0)
+        if self._hardware is not None and self._hardware.has_gpu:
+            self.auto_layers()
+        self.refresh_estimate()
+
+    def _default_ctx(self) -> int:
+        try:
+            return int(self._ctx.settings.values.default_context)
+        except AttributeError:
+            return 4096
+
+    # ------------------------------------------------------------------ settings and memory
+
+    def settings(self) -> EngineSettings:
+        model = self.model
+        n_ctx = self.ctx_slider.value() * CTX_STEP
+        if model is not None:
+            n_ctx = min(n_ctx, max(model.n_ctx_train, CTX_STEP))
+        ngl = self.ngl_slider.value()
+        return EngineSettings(
+            n_ctx=n_ctx,
+            n_gpu_layers=-1 if model is not None and ngl > model.n_layer else ngl,
+            type_k=self.type_k.currentText(),
+            type_v=self.type_v.currentText(),
+            flash_attn=self.flash.currentText(),  # type: ignore[arg-type]
+            n_threads=self.threads.value(),
+        )
+
+    def set_settings(self, settings: EngineSettings) -> None:
+        self.ctx_slider.setValue(max(1, settings.n_ctx // CTX_STEP))
+        self.ngl_slider.setValue(self.ngl_slider.maximum() if settings.n_gpu_layers < 0 else settings.n_gpu_layers)
+        self.type_k.setCurrentText(settings.type_k)
+        self.type_v.setCurrentText(settings.type_v)
+        self.flash.setCurrentText(settings.flash_attn)
+        self.threads.setValue(settings.n_threads)
+
+    def _on_hardware(self, info: Any) -> None:
+        from app.estimate import spec_from_info
+
+        self._hardware = spec_from_info(info)
+        self.refresh_estimate()
+
+    def auto_layers(self) -> None:
+        model = self.model
+        if model is None or model.shape is None:
+            return
+        if self._hardware is None or not self._hardware.has_gpu:
+            self.ngl_slider.setValue(0)
+            return
+        from app.estimate import LoadSettings, parse_flash_attn, plan_gpu_layers
+
+        s = self.settings()
+        try:
+            n = plan_gpu_layers(
+                model.shape,
+                LoadSettings(
+                    n_ctx=s.n_ctx,
+                    type_k=s.type_k,
+                    type_v=s.type_v,
+                    flash_attn=parse_flash_attn(s.flash_attn),
+                    n_batch=s.n_batch,
+                    n_ubatch=s.n_batch,
+                ),
+                self._hardware.vram_free,
+            )
+        except AppError as exc:
+            self.verdict.setText(str(exc))
+            return
+        self.ngl_slider.setValue(self.ngl_slider.maximum() if n < 0 else n)
+
+    def refresh_estimate(self) -> None:
+        settings = self.settings()
+        self.ctx_label.setText(f"{settings.n_ctx:,} tokens")
+        model = self.model
+        n_layers = model.n_layer + 1 if model else 0
+        ngl = self.ngl_slider.value()
+        self.ngl_label.setText(f"{ngl} of {n_layers}" + (" (all)" if model and ngl >= n_layers else ""))
+        if model is None:
+            return
+        if model.shape is None:
+            self.memory.set_view(None)
+            self.verdict.setText(f"No memory estimate for this model: {model.shape_error}")
+            return
+        try:
+            view = memory_view(model, settings, self._hardware)
+        except AppError as exc:
+            self.memory.set_view(None)
+            self.verdict.setText(str(exc))
+            self.load_button.setEnabled(False)
+            return
+        self.memory.set_view(view)
+        total = sum(b for _l, b in view.vram) + sum(b for _l, b in view.ram)
+        legend = " ".join(
+            f'<span style="color:{PART_COLOURS[label].name()}">■</span> {label} {format_bytes(size)}'
+            for label, size in _merged(view)
+            if size
+        )
+        self.verdict.setText(f"{legend} — <b>{format_bytes(total)}</b> in all: {view.verdict}")
+        self.load_button.setEnabled(True)
+
+    # ------------------------------------------------------------------ loading
+
+    def _request_load(self) -> None:
+        if self.model is not None:
+            self.loadRequested.emit(self.model.path, self.settings())
+
+    def set_loading(self, loading: bool, fraction: float = 0.0) -> None:
+        self.progress.setVisible(loading)
+        self.cancel_button.setVisible(loading)
+        self.load_button.setEnabled(not loading and self.model is not None)
+        self.progress.setValue(int(fraction * 100))
