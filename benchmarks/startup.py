@@ -106,7 +106,8 @@ def main() -> int:
     print(f"ratio {ratio:.2f}× (target ≤ 2×), {app_s:.3f} s (target ≤ 1.5 s), "
           f"llama_cpp/pynvml imported before first paint: {heavy} → {'PASS' if ok else 'FAIL'}")
     path = write_results("startup", {
-        "bare_median_s": bare_s, "app_median_s": app_s, "start_page_median_s": page_s, "ratio": ratio, "heavy_imports_before_paint": heavy,
+        "bare_median_s": bare_s, "app_median_s": app_s, "start_page_median_s": page_s, "ratio": ratio,
+        "heavy_imports_before_paint": heavy,
         "bare_runs_s": [r["seconds"] for r in bare], "app_runs_s": [r["seconds"] for r in studio], "pass": ok,
     })
     print(f"wrote {path}")
