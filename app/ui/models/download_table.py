@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
 from app.core.units import format_bytes, format_duration, format_rate
 from app.downloads.items import DownloadItem, ItemProgress, ItemState
+from app.ui.models.table import Index, RowTableModel
 
-Index = QModelIndex | QPersistentModelIndex
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 FRACTION_ROLE = Qt.ItemDataRole.UserRole + 2  # float 0..1 for the progress delegate, None when unknown
 
@@ -28,7 +28,9 @@ STATE_TEXT = {
 _ERROR_COLOUR = QColor("#d93025")
 
 
-class DownloadTableModel(QAbstractTableModel):
+class DownloadTableModel(RowTableModel):
+    columns = COLUMNS
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._items: list[DownloadItem] = []
@@ -87,23 +89,11 @@ class DownloadTableModel(QAbstractTableModel):
         return self._progress.get(item_id)
 
     # Qt model API ----------------------------------------------------------------------------------------------
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._items)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self._items)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._items):
+        if not self.has_row(index):
             return None
         item = self._items[index.row()]
         progress = self._progress.get(item.id)

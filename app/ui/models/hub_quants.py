@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
 
 from app.estimate.planner import VerdictKind
 from app.hub.fit import QuantFit, RepoFit
 from app.hub.models import Quant
+from app.ui.models.table import Index, RowTableModel
 
-Index = QModelIndex | QPersistentModelIndex
 FIT_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's QuantFit (None until verdicts are known)
 QUANT_ROLE = Qt.ItemDataRole.UserRole + 2
 COLUMNS = ("Quant", "Bits/weight", "Size", "Fit", "Memory (VRAM | RAM)", "")
@@ -32,7 +32,9 @@ def human_size(n: int) -> str:
     return f"{n / 1024**2:.0f} MiB"
 
 
-class QuantTableModel(QAbstractTableModel):
+class QuantTableModel(RowTableModel):
+    columns = COLUMNS
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._quants: list[Quant] = []
@@ -66,23 +68,11 @@ class QuantTableModel(QAbstractTableModel):
     def recommended_row(self) -> int | None:
         return next((i for i, f in enumerate(self._fits) if f is not None and f.recommended), None)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._quants)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(COLUMNS)
-        ):
-            return COLUMNS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self._quants)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._quants):
+        if not self.has_row(index):
             return None
         q, fit, col = self._quants[index.row()], self._fits[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
