@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QHeaderView,
     QLabel,
-    QMenu,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionProgressBar,
@@ -34,6 +33,7 @@ from app.ui.models.download_table import (
     ITEM_ROLE,
     DownloadTableModel,
 )
+from app.ui.widgets.row_menu import show_row_menu
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -175,15 +175,7 @@ class DownloadsPage(QWidget):
                 self.service.remove(item.id)
 
     def _context_menu(self, pos: QPoint) -> None:
-        index = self.table.indexAt(pos)
-        if not index.isValid():
-            return
-        self.table.selectRow(index.row())
-        menu = QMenu(self)
-        for action in self._row_actions:
-            if action.isEnabled():
-                menu.addAction(action)
-        menu.popup(self.table.viewport().mapToGlobal(pos))
+        show_row_menu(self.table, self._row_actions, pos)
 
     def _update_actions(self, *_args: object) -> None:
         item = self.selected_item()

@@ -38,6 +38,7 @@ from app.ui.context import AppContext
 from app.ui.messages import message_bridge
 from app.ui.models.library_table import COL_ARCH, COL_LOCATION, COL_NAME, ENTRY_ROLE, SORT_ROLE, LibraryTableModel
 from app.ui.tasks import Task, TaskControl, run_task
+from app.ui.widgets.row_menu import show_row_menu
 
 log = logging.getLogger("app.ui")
 
@@ -401,15 +402,7 @@ class LibraryPage(QWidget):
 
     # view state ------------------------------------------------------------------------------------------------
     def _context_menu(self, pos: QPoint) -> None:
-        index = self.table.indexAt(pos)
-        if not index.isValid():
-            return
-        self.table.selectRow(index.row())
-        menu = QMenu(self)
-        for action in self._row_actions:
-            if action.isEnabled():
-                menu.addAction(action)
-        menu.popup(self.table.viewport().mapToGlobal(pos))
+        show_row_menu(self.table, self._row_actions, pos)
 
     def _update_actions(self, *_args: object) -> None:
         entry = self.selected_entry()
