@@ -21,7 +21,8 @@ SCRATCH=$WORK/root
 mkdir -p "$SCRATCH/var/lib/dpkg/info" "$SCRATCH/var/lib/dpkg/updates"
 touch "$SCRATCH/var/lib/dpkg/status"
 dpkg --force-not-root --force-depends --force-script-chrootless --log=/dev/null \
-     --instdir="$SCRATCH" --admindir="$SCRATCH/var/lib/dpkg" -i "$DEB" >/dev/null
+     --instdir="$SCRATCH" --admindir="$SCRATCH/var/lib/dpkg" -i "$DEB" >"$WORK/dpkg.log" 2>&1 \
+    || { cat "$WORK/dpkg.log"; exit 1; }  # (the scratch root has none of the Depends: dpkg lists them)
 test -x "$SCRATCH/usr/bin/gguf-studio"
 test -f "$SCRATCH/usr/share/applications/gguf-studio.desktop"
 desktop-file-validate "$SCRATCH/usr/share/applications/gguf-studio.desktop" 2>/dev/null || true
