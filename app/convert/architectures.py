@@ -27,6 +27,7 @@ class Architecture:
     drop_lm_head: bool = False
     trim_embeddings: bool = False  # Gemma 3 pads embeddings past the vocabulary
     vocab: str = "auto"  # "spm", "bpe", or "auto" (tokenizer.model if present)
+    literal_added_tokens: bool = False  # Phi-3's way with a SentencePiece vocabulary's added tokens
     extra_tensors: Callable[[Params], list[tuple[str, np.ndarray]]] | None = None
 
     @property
@@ -158,9 +159,9 @@ def _phi3_rope(hp: Params) -> tuple[int, int, int]:
     n_embd = int(hp["hidden_size"])
     n_head = int(hp["num_attention_heads"])
     rp = rope(hp)
-    orig = rp.scaling.get("original_max_position_embeddings")
-    if orig is None:
-        orig = hp.get("original_max_position_embeddings", hp["max_position_embeddings"])
+    orig = first(rp.scaling, "original_max_position_embeddings") or first(
+        hp, "original_max_position_embeddings", "max_position_embeddings", required=True
+    )
     rot_pct = float(rp.scaling.get("partial_rotary_factor", 1.0))
     return int(orig), int(rot_pct * n_embd) // n_head, int(hp["max_position_embeddings"])
 
@@ -255,6 +256,7 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         "Phi-3",
         _phi3_params,
         extra_tensors=_phi3_rope_factors,
+        literal_added_tokens=True,
     ),
 )
 

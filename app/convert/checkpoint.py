@@ -37,6 +37,10 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def read_json_if_exists(path: Path) -> dict[str, Any]:
+    return read_json(path) if path.is_file() else {}
+
+
 def shard_files(folder: Path) -> list[Path]:
     index = folder / "model.safetensors.index.json"
     if index.is_file():

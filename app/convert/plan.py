@@ -74,16 +74,14 @@ def plan_tensors(ckpt: Checkpoint, arch: Architecture, hp: dict, out: QT, n_voca
         name = hf_name.replace("language_model.", "")
         if arch.drop_lm_head and name == "lm_head.weight":
             continue
-        gname = names.get_name(name, try_suffixes=(".weight", ".bias"))
-        if gname is None:
+        mapped = names.get_name(name, try_suffixes=(".weight", ".bias"))
+        if mapped is None:
             raise ConvertError(f"tensor {hf_name!r} has no counterpart in llama.cpp's {arch.name} model")
-        plans.append(_plan_one(gname, name, ref, arch, hp, out, n_vocab))
+        plans.append(_plan_one(mapped, name, ref, arch, hp, out, n_vocab))
     return plans
 
 
-def _plan_one(
-    gname: str, name: str, ref: TensorRef, arch: Architecture, hp: dict, out: QT, n_vocab: int
-) -> TensorPlan:
+def _plan_one(gname: str, name: str, ref: TensorRef, arch: Architecture, hp: dict, out: QT, n_vocab: int) -> TensorPlan:
     if ref.dtype not in ("F32", "F16", "BF16", "F64"):
         raise ConvertError(f"tensor {name!r} is stored as {ref.dtype}; only float weights can be converted")
     shape = ref.shape

@@ -5,6 +5,7 @@ A tensor is only touched when it is asked for, so converting never holds more th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import struct
@@ -116,12 +117,19 @@ class MappedFiles:
         arr = np.frombuffer(mm, dtype=np_dtype, count=ref.n_elements, offset=ref.offset)
         return arr.reshape(ref.shape)
 
+    def release(self, ref: TensorRef) -> None:
+        """Drop the tensor's pages from this process (they stay in the page cache): keeps RSS near one tensor."""
+        mm = self._maps.get(ref.path)
+        if mm is None or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        page = mmap.PAGESIZE
+        start = ref.offset // page * page
+        mm.madvise(mmap.MADV_DONTNEED, start, ref.offset + ref.nbytes - start)
+
     def close(self) -> None:
         for mm in self._maps.values():
-            try:
+            with contextlib.suppress(BufferError):  # a view is still alive; the map goes when it does
                 mm.close()
-            except BufferError:  # a view is still alive; the map goes when it does
-                pass
         self._maps.clear()
 
 

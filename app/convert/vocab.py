@@ -60,7 +60,9 @@ def _load_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def sentencepiece_vocab(folder: Path, vocab_size: int | None) -> Vocab:
+def sentencepiece_vocab(folder: Path, vocab_size: int | None, literal_added: bool = False) -> Vocab:
+    """`literal_added`: Phi-3's rule for added tokens (kept as written, control only when marked special,
+    tokenizer.json's list applied too) instead of the general one (pre-normalised, special-looking = control)."""
     from sentencepiece import SentencePieceProcessor
 
     sp = SentencePieceProcessor()
@@ -80,11 +82,16 @@ def sentencepiece_vocab(folder: Path, vocab_size: int | None) -> Vocab:
         if 0 <= int(tid) < n:
             tokens[int(tid)], scores[int(tid)], types[int(tid)] = text.encode(), -1000.0, SPM_USER_DEFINED
     decoder = _load_json(folder / "tokenizer_config.json").get("added_tokens_decoder") or {}
-    for key, entry in decoder.items():
-        tid, text = int(key), str(entry["content"])
+    entries = [(int(key), entry) for key, entry in decoder.items()]
+    if literal_added:
+        entries += [(int(e["id"]), e) for e in _load_json(folder / "tokenizer.json").get("added_tokens") or []]
+    for tid, entry in entries:
+        text = str(entry["content"])
         if not 0 <= tid < n:
             continue
-        if entry.get("special") or looks_special(text):
+        if literal_added:
+            types[tid] = SPM_CONTROL if entry.get("special") else SPM_USER_DEFINED
+        elif entry.get("special") or looks_special(text):
             types[tid] = SPM_CONTROL
         else:
             text = text.replace("\u2581", " ")  # llama.cpp expects user-defined tokens pre-normalised
@@ -184,4 +191,15 @@ def add_vocab(w: gguf.GGUFWriter, folder: Path, vocab: Vocab) -> None:
         w.add_token_scores(vocab.scores)
     w.add_token_types(vocab.types)
     special = gguf.SpecialVocab(folder, load_merges=vocab.model == "gpt2", n_vocab=len(vocab.tokens))
+    kinds = _post_processors(_load_json(folder / "tokenizer.json"))
+    if "ByteLevel" in kinds and "TemplateProcessing" not in kinds:
+        # A bare ByteLevel post-processor adds no BOS/EOS, whatever tokenizer_config says: the pinned
+        # llama.cpp's converter writes that explicitly (the `gguf` package we depend on predates the rule).
+        special.add_special_token["bos"] = False
+        special.add_special_token["eos"] = False
     special.add_to_gguf(w, quiet=True)
+
+
+def _post_processors(data: dict[str, Any]) -> set[str]:
+    post = data.get("post_processor") or {}
+    return {str(p.get("type")) for p in post.get("processors", [post]) if isinstance(p, dict)}

@@ -40,6 +40,22 @@ from app.ui.tasks import Task, run_task
 log = logging.getLogger("app.ui.quantize")
 
 IMATRIX_AUTO, IMATRIX_TEXT, IMATRIX_FILE = range(3)
+# ggml types a tensor can be given explicitly (quantized ones llama.cpp can write, and the float types).
+TENSOR_TYPES = (
+    "Q8_0",
+    "Q6_K",
+    "Q5_K",
+    "Q4_K",
+    "Q3_K",
+    "Q2_K",
+    "Q5_0",
+    "Q4_0",
+    "IQ4_NL",
+    "IQ4_XS",
+    "F16",
+    "BF16",
+    "F32",
+)
 
 
 class QuantizePage(QWidget):
@@ -79,8 +95,10 @@ class QuantizePage(QWidget):
         self.targets_view.setModel(self.targets)
         self.targets_view.verticalHeader().hide()
         self.targets_view.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.targets_view.resizeColumnsToContents()
-        self.targets_view.horizontalHeader().setStretchLastSection(True)
+        header = self.targets_view.horizontalHeader()
+        for col in range(3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         targets_box = QGroupBox("Targets")
         QVBoxLayout(targets_box).addWidget(self.targets_view)
 
@@ -99,6 +117,18 @@ class QuantizePage(QWidget):
         imatrix_row.addWidget(imatrix_browse)
         self.quality = QCheckBox("Score each quant against its source (KL divergence, top-1 agreement)")
         self.pure = QCheckBox("Pure: every weight in the target type")
+        self.output_type = QComboBox()
+        self.embedding_type = QComboBox()
+        for combo in (self.output_type, self.embedding_type):
+            combo.addItems(["auto", *TENSOR_TYPES])
+        self.overrides = QLineEdit()
+        self.overrides.setPlaceholderText("per-tensor types, e.g. ffn_down=Q6_K; attn_v=Q8_0 (regex=TYPE)")
+        advanced = QHBoxLayout()
+        advanced.addWidget(QLabel("output.weight"))
+        advanced.addWidget(self.output_type)
+        advanced.addWidget(QLabel("token embeddings"))
+        advanced.addWidget(self.embedding_type)
+        advanced.addWidget(self.overrides, 1)
         self.out_dir = QLineEdit()
         self.out_dir.setPlaceholderText("beside the source")
         self.start_btn = QPushButton("Quantize")
@@ -109,6 +139,7 @@ class QuantizePage(QWidget):
         form.addRow("Importance matrix", imatrix_row)
         form.addRow("", self.quality)
         form.addRow("", self.pure)
+        form.addRow("Tensor types", advanced)
         form.addRow("Output folder", self.out_dir)
         form.addRow("", self.start_btn)
 
@@ -202,13 +233,39 @@ class QuantizePage(QWidget):
         self._task.failed.connect(self._source_failed)
 
     def _fetch_repo(self, repo_id: str) -> None:
-        from app.quantize.source import fetch_repo
-
+        """Through the app's download queue: the files show on the Downloads page, resume and are verified."""
         self.source_info.setText(f"Fetching {repo_id} (safetensors and tokenizer files)…")
         self.load_btn.setEnabled(False)
-        self._fetch = run_task(lambda _c: fetch_repo(repo_id, self._models_dir(), _Quiet()), name="fetch repo")
-        self._fetch.finished.connect(self._fetched)
+        self._fetch = run_task(_repo_files, repo_id, name="repo files")
+        self._fetch.finished.connect(lambda names: self._enqueue(repo_id, names))
         self._fetch.failed.connect(self._source_failed)
+
+    def _enqueue(self, repo_id: str, names: list[str]) -> None:
+        from app.downloads.layout import repo_dir
+        from app.ui.models.download_service import download_service
+
+        downloads = download_service(self.ctx)
+        try:
+            item = downloads.enqueue(repo_id, names)
+        except AppError as exc:
+            self._source_failed(exc)
+            return
+        folder = repo_dir(self._models_dir(), repo_id)
+
+        def changed(changed_item: Any) -> None:
+            if changed_item.id != item.id:
+                return
+            if changed_item.state.value == "done":
+                downloads.item_changed.disconnect(changed)
+                self._fetched(folder)
+            elif not changed_item.state.active:
+                downloads.item_changed.disconnect(changed)
+                self._source_failed(changed_item.error or f"the download {changed_item.state.value}")
+
+        downloads.item_changed.connect(changed)
+        if item.state.value == "done":
+            downloads.item_changed.disconnect(changed)
+            self._fetched(folder)
 
     def _fetched(self, folder: object) -> None:
         self.load_btn.setEnabled(True)
@@ -219,8 +276,6 @@ class QuantizePage(QWidget):
         self.plan = plan
         self.source_info.setText(plan.summary)
         self.targets.set_estimates(plan.sizes, plan.fits)
-        self.targets_view.resizeColumnsToContents()
-        self.targets_view.horizontalHeader().setStretchLastSection(True)
 
     def _source_failed(self, exc: object) -> None:
         self.load_btn.setEnabled(True)
@@ -255,7 +310,13 @@ class QuantizePage(QWidget):
             out_dir=out_dir,
             imatrix=extra if mode == IMATRIX_FILE else None,
             calibration=extra if mode == IMATRIX_TEXT else None,
-            options=QuantizeOptions(n_threads=cpu_threads(), pure=self.pure.isChecked()),
+            options=QuantizeOptions(
+                n_threads=cpu_threads(),
+                pure=self.pure.isChecked(),
+                output_type=_chosen(self.output_type),
+                token_embedding_type=_chosen(self.embedding_type),
+                overrides=parse_overrides(self.overrides.text()),
+            ),
             quality=self.quality.isChecked(),
             n_threads=cpu_threads(),
         )
@@ -317,10 +378,26 @@ class QuantizePage(QWidget):
             self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())
 
 
-class _Quiet:
-    """A download listener that keeps nothing: the page shows a busy line while files arrive."""
+def _chosen(combo: QComboBox) -> str | None:
+    text = combo.currentText()
+    return None if text == "auto" else text
 
-    def resolved(self, files: object, done_bytes: int) -> None: ...
-    def progress(self, done_bytes: int) -> None: ...
-    def retrying(self, message: str, delay: float) -> None: ...
-    def file_done(self, filename: str) -> None: ...
+
+def parse_overrides(text: str) -> tuple[tuple[str, str], ...]:
+    """'ffn_down=Q6_K; attn_v=Q8_0' -> (("ffn_down", "Q6_K"), ("attn_v", "Q8_0"))."""
+    out = []
+    for part in text.replace("\n", ";").split(";"):
+        if not part.strip():
+            continue
+        pattern, sep, type_name = part.strip().rpartition("=")
+        if not sep or not pattern or type_name.strip().upper() not in TENSOR_TYPES:
+            raise QuantizeError(f"tensor type override {part.strip()!r} must look like REGEX=TYPE (e.g. ffn_down=Q6_K)")
+        out.append((pattern.strip(), type_name.strip().upper()))
+    return tuple(out)
+
+
+def _repo_files(_control: Any, repo_id: str) -> list[str]:
+    from app.hub.detail import repo_detail
+    from app.quantize.source import hf_files
+
+    return hf_files(f.path for f in repo_detail(repo_id).other_files)

@@ -1,0 +1,91 @@
+"""`gguf-studio quantize SRC TYPE[,TYPE…]`: one model to one or more llama.cpp quantization types."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.quantize.types import QuantType
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
+    p = sub.add_parser(
+        "quantize",
+        help="quantize a GGUF, a Hugging Face folder or a Hub repo to llama.cpp types (Q4_K_M, IQ2_XS, …)",
+        description="Writes <model>-<TYPE>.gguf for each type. A Hugging Face source is converted to F16 first. "
+        "IQ1/IQ2 types and Q2_K_S need an importance matrix: pass --imatrix, or one is computed from "
+        "--calibration (or the app's default text).",
+    )
+    p.add_argument("source", metavar="SRC", help=".gguf file, model folder, or Hub repo id")
+    p.add_argument("types", metavar="TYPE[,TYPE…]", help="e.g. Q4_K_M,Q8_0 (see --list-types)")
+    imx = p.add_mutually_exclusive_group()
+    imx.add_argument("--imatrix", metavar="FILE", help="importance matrix (GGUF imatrix format)")
+    imx.add_argument("--calibration", metavar="FILE", help="compute an importance matrix from this text")
+    p.add_argument("--out-dir", metavar="D", help="output folder (default: beside the source)")
+    p.add_argument("--pure", action="store_true", help="every weight in the target type (no mixes)")
+    p.add_argument("--output-type", metavar="T", help="type of output.weight (e.g. Q8_0)")
+    p.add_argument("--embedding-type", metavar="T", help="type of token_embd.weight")
+    p.add_argument(
+        "--tensor-type", metavar="REGEX=T", action="append", default=[], help="override matching tensors' type"
+    )
+    p.add_argument("--quality", action="store_true", help="score each quant against its source (KL divergence)")
+    p.add_argument("-v", "--verbose", action="store_true", help="show llama.cpp's log")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.core.errors import QuantizeError
+    from app.quantize.console import run_job
+    from app.quantize.pipeline import QuantizeSpec
+    from app.quantize.quantizer import QuantizeOptions
+    from app.quantize.runner import cpu_threads
+    from app.quantize.source import is_repo_id, local_source
+
+    if is_repo_id(args.source):
+        from app.commands.convert import fetch
+
+        source = fetch(args.source)
+    else:
+        source = local_source(args.source)
+    types = _types(args.types)
+    if source.is_dir():
+        from app.commands.convert import check_folder
+
+        check_folder(source)
+    overrides = []
+    for item in args.tensor_type:
+        pattern, sep, type_name = item.rpartition("=")
+        if not sep or not pattern:
+            raise QuantizeError(f"--tensor-type {item!r} must look like REGEX=TYPE")
+        overrides.append((pattern, type_name))
+    options = QuantizeOptions(
+        n_threads=cpu_threads(),
+        pure=args.pure,
+        output_type=args.output_type,
+        token_embedding_type=args.embedding_type,
+        overrides=tuple(overrides),
+    )
+    out_dir = Path(args.out_dir).expanduser() if args.out_dir else (source if source.is_dir() else source.parent)
+    spec = QuantizeSpec(
+        source=source,
+        targets=tuple(t.name for t in types),
+        out_dir=out_dir,
+        imatrix=Path(args.imatrix).expanduser() if args.imatrix else None,
+        calibration=Path(args.calibration).expanduser() if args.calibration else None,
+        options=options,
+        quality=args.quality,
+        n_threads=cpu_threads(),
+    )
+    for o in run_job("app.workers.quantize_job", spec, args.verbose):
+        if o.kind == "quant":
+            print(o.path)
+    return 0
+
+
+def _types(text: str) -> list[QuantType]:
+    from app.quantize.types import parse_types
+
+    return parse_types(text)

@@ -1,0 +1,259 @@
+"""Convert a Hugging Face safetensors folder to GGUF, streaming one block of rows at a time."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import gguf
+import numpy as np
+from gguf import GGMLQuantizationType as QT
+
+from app.convert import kernels
+from app.convert.accel import NATIVE_SOURCES, default_threads, native
+from app.convert.architectures import Architecture, find_architecture
+from app.convert.checkpoint import Checkpoint, open_checkpoint, read_json_if_exists
+from app.convert.hparams import flatten_config
+from app.convert.plan import FILE_TYPES, OUT_TYPES, TensorPlan, plan_tensors
+from app.convert.safetensors_file import MappedFiles, bf16_to_f32
+from app.convert.vocab import Vocab, add_vocab, bpe_vocab, sentencepiece_vocab
+from app.core.errors import ConvertError, DiskFullError
+
+log = logging.getLogger("app.convert")
+
+_CHUNK_ELEMENTS = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertProgress:
+    tensor: str
+    index: int  # 1-based
+    count: int
+    bytes_done: int
+    bytes_total: int
+
+
+class Cancelled(ConvertError):
+    def __init__(self) -> None:
+        super().__init__("conversion cancelled")
+
+
+ProgressFn = Callable[[ConvertProgress], None]
+CancelFn = Callable[[], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertResult:
+    path: Path
+    architecture: str
+    n_tensors: int
+    size: int
+
+
+def default_output(folder: Path, outtype: str) -> Path:
+    return folder / f"{folder.name}-{outtype.upper()}.gguf"
+
+
+def load_vocab(ckpt: Checkpoint, arch: Architecture, hp: dict) -> Vocab:
+    folder = ckpt.folder
+    size = hp.get("vocab_size")
+    use_spm = arch.vocab == "spm" or (arch.vocab == "auto" and (folder / "tokenizer.model").is_file())
+    cfg = folder / "tokenizer_config.json"
+    if use_spm and cfg.is_file() and '"GPT2Tokenizer"' in cfg.read_text(encoding="utf-8", errors="replace"):
+        use_spm = False
+    if use_spm:
+        return sentencepiece_vocab(folder, size, arch.literal_added_tokens)
+    return bpe_vocab(folder, size)
+
+
+def convert(
+    folder: Path,
+    out: Path | None = None,
+    outtype: str = "f16",
+    progress: ProgressFn | None = None,
+    cancelled: CancelFn | None = None,
+) -> ConvertResult:
+    if outtype not in OUT_TYPES:
+        raise ConvertError(f"output type {outtype!r} is not one of {', '.join(OUT_TYPES)}")
+    ckpt = open_checkpoint(folder)
+    arch = find_architecture(ckpt.architecture)
+    hp = flatten_config(ckpt.config)
+    vocab = load_vocab(ckpt, arch, hp)
+    plans = plan_tensors(ckpt, arch, hp, OUT_TYPES[outtype], len(vocab.tokens))
+    out = out or default_output(folder, outtype)
+    writer = _prepare_writer(ckpt, arch, hp, vocab, plans, OUT_TYPES[outtype])
+    part = out.with_name(out.name + ".part")
+    try:
+        _write(writer, part, plans, progress, cancelled or (lambda: False))
+        os.replace(part, out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return ConvertResult(out, arch.name, len(plans), out.stat().st_size)
+
+
+def _prepare_writer(
+    ckpt: Checkpoint, arch: Architecture, hp: dict, vocab: Vocab, plans: list[TensorPlan], out: QT
+) -> gguf.GGUFWriter:
+    writer = gguf.GGUFWriter(path=None, arch=arch.name)
+    for p in plans:
+        nbytes = p.n_rows * kernels.row_bytes(p.n_cols, p.qtype)
+        writer.add_tensor_info(p.name, p.shape, np.dtype(np.float32), nbytes, raw_dtype=p.qtype)
+    writer.add_type(gguf.GGUFType.MODEL)
+    total, shared, expert, n_expert = writer.get_total_parameter_count()
+    meta = gguf.Metadata.load(None, ckpt.folder, None, total)
+    if meta.name is None:
+        meta.name = ckpt.folder.name
+    if meta.size_label is None and total > 0:
+        meta.size_label = gguf.size_label(total, shared, expert, n_expert)
+    meta.set_gguf_meta_model(writer)
+    arch.write_params(writer, hp, int(FILE_TYPES[out]))
+    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    if arch.name in ("gemma2", "gemma3") and vocab.model == "llama":
+        writer.add_add_space_prefix(False)
+    elif arch.name == "llama":
+        prefix = read_json_if_exists(ckpt.folder / "tokenizer_config.json").get("add_prefix_space")
+        if prefix is not None:
+            writer.add_add_space_prefix(bool(prefix))
+    add_vocab(writer, ckpt.folder, vocab)
+    return writer
+
+
+def _write(
+    writer: gguf.GGUFWriter,
+    part: Path,
+    plans: list[TensorPlan],
+    progress: ProgressFn | None,
+    cancelled: CancelFn,
+) -> None:
+    writer.write_header_to_file(path=part)
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    assert writer.fout is not None
+    fout = _Output(writer.fout[0])
+    align = writer.data_alignment
+    total = sum(p.n_rows * kernels.row_bytes(p.n_cols, p.qtype) for p in plans)
+    free = shutil.disk_usage(part.parent).free
+    if total > free:
+        raise DiskFullError(f"the GGUF needs {total / 2**20:.0f} MiB but {part.parent} has {free / 2**20:.0f} MiB free")
+    done = 0
+    files = MappedFiles()
+    try:
+        _pad(fout, align)
+        for i, plan in enumerate(plans, 1):
+            if cancelled():
+                raise Cancelled()
+            done += _write_tensor(fout, files, plan, cancelled)
+            if plan.source is not None:
+                files.release(plan.source)
+            _pad(fout, align)
+            if progress is not None:
+                progress(ConvertProgress(plan.name, i, len(plans), done, total))
+        fout.close()
+        writer.fout[0].flush()
+        os.fsync(writer.fout[0].fileno())
+    except OSError as exc:
+        if exc.errno == 28:
+            raise DiskFullError(f"the disk filled up while writing {part.name}") from exc
+        raise ConvertError(f"cannot write {part}: {exc.strerror or exc}") from exc
+    finally:
+        fout.close()
+        files.close()
+        writer.close()
+
+
+class _Output:
+    """Writes one block while the next is converted (both release the GIL); at most one write pending."""
+
+    def __init__(self, fout: BinaryIO) -> None:
+        self._fout = fout
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gguf-write")
+        self._pending: Future[int] | None = None
+
+    def write(self, data: Any) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self._fout.write, data)
+
+    def tell(self) -> int:
+        self._wait()
+        return self._fout.tell()
+
+    def close(self) -> None:
+        self._wait()
+        self._pool.shutdown()
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # re-raises the write's OSError here
+
+
+def _pad(fout: _Output, align: int) -> None:
+    pos = fout.tell()
+    if pos % align:
+        fout.write(b"\x00" * (align - pos % align))
+
+
+def _write_tensor(fout: _Output, files: MappedFiles, plan: TensorPlan, cancelled: CancelFn) -> int:
+    if plan.data is not None:
+        data = kernels.convert_rows(plan.data, plan.qtype)
+        fout.write(data.tobytes())
+        return int(data.nbytes)
+    assert plan.source is not None
+    src = files.raw(plan.source)
+    if src.ndim == 1:
+        src = src[plan.rows] if plan.rows is not None else src  # a permuted bias: reorder its values
+        src = src.reshape(1, -1)
+        rows = None
+    else:
+        src = src.reshape(-1, src.shape[-1])
+        rows = plan.rows
+    n_rows = len(rows) if rows is not None else src.shape[0]
+    step = max(1, _CHUNK_ELEMENTS // max(1, src.shape[1]))
+    written = 0
+    for start in range(0, n_rows, step):
+        if cancelled():
+            raise Cancelled()
+        stop = min(n_rows, start + step)
+        block = _convert_block(src, rows, start, stop, plan)
+        fout.write(block.tobytes() if not block.flags.c_contiguous else block.data.cast("B"))
+        written += block.nbytes
+    return written
+
+
+def _convert_block(src: np.ndarray, rows: np.ndarray | None, start: int, stop: int, plan: TensorPlan) -> np.ndarray:
+    assert plan.source is not None
+    lib = native()
+    src_type = NATIVE_SOURCES.get(plan.source.dtype)
+    if lib is None or src_type is None:
+        chunk = src[rows[start:stop]] if rows is not None else src[start:stop]
+        return np.ascontiguousarray(kernels.convert_rows(_working(chunk, plan), plan.qtype))
+    n_cols = src.shape[1]
+    out = np.empty((stop - start, kernels.row_bytes(n_cols, plan.qtype)), dtype=np.uint8)
+    threads = default_threads()
+    if rows is None:
+        lib.convert(src[start:stop], src_type, out, int(plan.qtype), n_cols, shift=plan.shift, n_threads=threads)
+    else:
+        ids = np.ascontiguousarray(rows[start:stop], dtype=np.int64)
+        lib.convert(src, src_type, out, int(plan.qtype), n_cols, rows=ids, shift=plan.shift, n_threads=threads)
+    return out
+
+
+def _working(chunk: np.ndarray, plan: TensorPlan) -> np.ndarray:
+    """Values as llama.cpp's converter computes with them: f16 stays f16, everything else becomes f32."""
+    assert plan.source is not None
+    if plan.source.dtype == "BF16":
+        x = bf16_to_f32(chunk)
+    elif plan.source.dtype == "F16":
+        x = chunk
+    else:
+        x = chunk.astype(np.float32, copy=False)
+    if plan.shift:
+        x = x + x.dtype.type(plan.shift)
+    return x

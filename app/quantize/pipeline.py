@@ -1,0 +1,221 @@
+"""The jobs that run in a worker process: convert, imatrix, and quantize (which may do the other two first).
+
+Each takes a frozen spec and an `emit` function for events; files are written as *.part and renamed, so a
+job killed at any moment leaves only *.part files, which the parent removes (see runner.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.core.errors import DiskFullError, QuantizeError
+from app.quantize import events as ev
+from app.quantize.quantizer import QuantizeOptions, TensorProgress, quantize_file
+from app.quantize.types import QuantType, output_name, parse_types
+
+log = logging.getLogger("app.quantize")
+
+Emit = Callable[[ev.Event], None]
+_UNQUANTIZED_FILE_TYPES = (0, 1, 32)  # ALL_F32, MOSTLY_F16, MOSTLY_BF16
+
+
+@dataclass(frozen=True, slots=True)
+class ConvertSpec:
+    source: Path  # Hugging Face folder
+    out: Path
+    outtype: str = "f16"
+
+    def planned_outputs(self) -> list[Path]:
+        return [self.out]
+
+
+@dataclass(frozen=True, slots=True)
+class ImatrixSpec:
+    model: Path  # GGUF
+    out: Path
+    calibration: Path | None = None
+    n_ctx: int = 512
+    n_threads: int = 2
+
+    def planned_outputs(self) -> list[Path]:
+        return [self.out]
+
+
+@dataclass(frozen=True, slots=True)
+class QuantizeSpec:
+    source: Path  # GGUF or Hugging Face folder
+    targets: tuple[str, ...]
+    out_dir: Path
+    imatrix: Path | None = None
+    calibration: Path | None = None  # compute an imatrix from this text (default text when needed)
+    options: QuantizeOptions = field(default_factory=QuantizeOptions)
+    quality: bool = False
+    intermediate_type: str = "f16"
+    n_threads: int = 2
+
+    def types(self) -> list[QuantType]:
+        return parse_types(",".join(self.targets))
+
+    def stem(self) -> str:
+        return self.source.name if self.source.is_dir() else self.source.stem
+
+    def intermediate(self) -> Path:
+        return self.out_dir / f"{self.source.name}-{self.intermediate_type.upper()}.gguf"
+
+    def imatrix_out(self) -> Path:
+        return self.out_dir / f"{self.stem()}.imatrix.gguf"
+
+    def output(self, q: QuantType) -> Path:
+        return self.out_dir / output_name(self.stem(), q)
+
+    def planned_outputs(self) -> list[Path]:
+        return [self.intermediate(), self.imatrix_out(), *(self.output(q) for q in self.types())]
+
+
+class Eta:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def __call__(self, fraction: float) -> float | None:
+        if fraction <= 0.0:
+            return None
+        return (time.monotonic() - self.start) * (1.0 - fraction) / fraction
+
+
+def run_convert(spec: ConvertSpec, emit: Emit, stage: tuple[int, int] = (1, 1)) -> ev.Output:
+    from app.convert.converter import ConvertProgress, convert
+
+    emit(ev.Stage("convert", *stage))
+    eta = Eta()
+
+    def progress(p: ConvertProgress) -> None:
+        f = p.bytes_done / p.bytes_total if p.bytes_total else 1.0
+        emit(ev.Progress("convert", f, p.tensor, eta(f)))
+
+    result = convert(spec.source, spec.out, spec.outtype, progress=progress)
+    return ev.Output("gguf", result.path, result.size, spec.outtype.upper())
+
+
+def run_imatrix(spec: ImatrixSpec, emit: Emit, stage: tuple[int, int] = (1, 1)) -> ev.Output:
+    from app.quantize.imatrix import compute_imatrix, default_calibration
+
+    emit(ev.Stage("imatrix", *stage))
+    calibration = spec.calibration or default_calibration()
+    try:
+        text = calibration.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuantizeError(f"cannot read the calibration text {calibration}: {exc}") from exc
+    eta = Eta()
+
+    def progress(done: int, total: int) -> None:
+        emit(ev.Progress("imatrix", done / total, f"chunk {done}/{total}", eta(done / total)))
+
+    compute_imatrix(
+        spec.model,
+        text,
+        spec.out,
+        n_ctx=spec.n_ctx,
+        n_threads=spec.n_threads,
+        dataset=calibration.name,
+        progress=progress,
+        on_log=lambda line: emit(ev.Log(line)),
+    )
+    return ev.Output("imatrix", spec.out, spec.out.stat().st_size)
+
+
+def _file_type(path: Path) -> int | None:
+    from app.gguf.reader import read_header
+
+    value = read_header(path).metadata.get("general.file_type")
+    return value if isinstance(value, int) else None
+
+
+def run_quantize(spec: QuantizeSpec, emit: Emit) -> list[ev.Output]:
+    from app.quantize.imatrix_file import load_imatrix
+    from app.quantize.predict import exact_size
+    from app.quantize.quality import compare
+
+    types = spec.types()
+    spec.out_dir.mkdir(parents=True, exist_ok=True)
+    need_imatrix = spec.imatrix is None and (spec.calibration is not None or any(q.needs_imatrix for q in types))
+    n_stages = len(types) * (2 if spec.quality else 1) + int(spec.source.is_dir()) + int(need_imatrix)
+    stage = 0
+    outputs: list[ev.Output] = []
+    source = spec.source
+    if source.is_dir():
+        stage += 1
+        outputs.append(
+            run_convert(ConvertSpec(source, spec.intermediate(), spec.intermediate_type), emit, (stage, n_stages))
+        )
+        source = spec.intermediate()
+    elif _file_type(source) not in _UNQUANTIZED_FILE_TYPES:
+        emit(
+            ev.Warning_(
+                f"{source.name} is already quantized: quantizing it again loses more quality than "
+                "quantizing the original F16/BF16 model"
+            )
+        )
+    imatrix_path = spec.imatrix
+    if need_imatrix:
+        stage += 1
+        imx = ImatrixSpec(source, spec.imatrix_out(), spec.calibration, n_threads=spec.n_threads)
+        outputs.append(run_imatrix(imx, emit, (stage, n_stages)))
+        imatrix_path = imx.out
+    imatrix = load_imatrix(imatrix_path) if imatrix_path is not None else None
+    for q in types:
+        stage += 1
+        emit(ev.Stage(f"quantize {q.name}", stage, n_stages))
+        out = _quantize_one(spec, source, q, imatrix, emit, exact_size)
+        if spec.quality:
+            stage += 1
+            emit(ev.Stage(f"quality {q.name}", stage, n_stages))
+            text = _quality_text()
+            score = compare(source, out.path, text, n_threads=spec.n_threads)
+            out = ev.Output("quant", out.path, out.size_bytes, q.name, score.mean_kld, score.top1_agreement)
+        emit(out)
+        outputs.append(out)
+    return outputs
+
+
+def _quality_text() -> str:
+    from app.quantize.imatrix import default_calibration
+
+    return default_calibration().read_text(encoding="utf-8")
+
+
+def _quantize_one(
+    spec: QuantizeSpec, source: Path, q: QuantType, imatrix: object, emit: Emit, exact_size: Callable[..., int]
+) -> ev.Output:
+    from app.quantize.imatrix_file import Imatrix
+
+    size = exact_size(source, q, spec.options.pure)
+    emit(ev.Planned(q.name, size))
+    free = shutil.disk_usage(spec.out_dir).free
+    if size > free:
+        raise DiskFullError(
+            f"{q.name} needs about {size / 2**20:.0f} MiB but {spec.out_dir} has {free / 2**20:.0f} MiB free"
+        )
+    eta = Eta()
+    name = f"quantize {q.name}"
+
+    def progress(p: TensorProgress) -> None:
+        f = (p.index - 1) / p.count
+        emit(ev.Progress(name, f, p.name, eta(f)))
+
+    dst = spec.output(q)
+    quantize_file(
+        source,
+        dst,
+        q,
+        spec.options,
+        imatrix if isinstance(imatrix, Imatrix) else None,
+        progress,
+        lambda line: emit(ev.Log(line)),
+    )
+    emit(ev.Progress(name, 1.0, "", 0.0))
+    return ev.Output("quant", dst, dst.stat().st_size, q.name)

@@ -1,0 +1,64 @@
+"""Where a job's model comes from: a GGUF file, a local Hugging Face folder, or a Hub repo id."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from app.core.errors import QuantizeError
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# Files a conversion reads; weights are fetched only as safetensors (pickles are never downloaded).
+_HF_FILES = {
+    "config.json",
+    "generation_config.json",
+    "model.safetensors.index.json",
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "chat_template.jinja",
+    "chat_template.json",
+    "README.md",
+}
+
+
+def is_repo_id(text: str) -> bool:
+    return bool(_REPO_ID.match(text)) and not Path(text).exists()
+
+
+def hf_files(paths: Iterable[str]) -> list[str]:
+    """The files of a repository a conversion needs (top level only)."""
+    chosen = [p for p in paths if "/" not in p and (p in _HF_FILES or p.endswith(".safetensors"))]
+    if not any(p.endswith(".safetensors") for p in chosen):
+        raise QuantizeError("the repository has no .safetensors weights to convert")
+    if "config.json" not in chosen:
+        raise QuantizeError("the repository has no config.json: it is not a Transformers model")
+    return sorted(chosen)
+
+
+def local_source(text: str) -> Path:
+    path = Path(text).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path
+    if path.is_dir() and (path / "config.json").is_file():
+        return path
+    if path.exists():
+        raise QuantizeError(f"{path} is neither a .gguf file nor a Hugging Face model folder (with config.json)")
+    raise QuantizeError(f"{path} does not exist")
+
+
+def fetch_repo(repo_id: str, models_dir: Path, listener: Any, revision: str = "main") -> Path:
+    """Download (or resume) what a conversion needs from a Hub repository; returns its folder."""
+    from app.downloads.job import run_job
+    from app.downloads.layout import repo_dir
+    from app.downloads.transfer import StopToken
+    from app.hub.detail import repo_detail
+
+    detail = repo_detail(repo_id, revision)
+    names = hf_files(f.path for f in detail.other_files)  # a Transformers repo has no GGUF quants
+    run_job(repo_id, names, revision, models_dir, StopToken(), listener)
+    return repo_dir(models_dir, repo_id)

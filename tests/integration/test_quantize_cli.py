@@ -1,0 +1,71 @@
+"""`gguf-studio convert`, `imatrix` and `quantize` through the real entry point in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.models import REPO_ROOT
+from tests.support.tiny_hf import make_tiny_hf
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("torch")
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=REPO_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_convert_imatrix_quantize_chain(tmp_path: Path) -> None:
+    folder = make_tiny_hf(tmp_path / "mistral", "mistral")
+    result = run_cli("convert", str(folder), "--outtype", "q8_0")
+    assert result.returncode == 0, result.stderr
+    gguf_path = Path(result.stdout.strip())
+    assert gguf_path == folder / "mistral-Q8_0.gguf" and gguf_path.exists()
+
+    imatrix = tmp_path / "m.imatrix.gguf"
+    result = run_cli("imatrix", str(gguf_path), "--out", str(imatrix))
+    assert result.returncode == 0, result.stderr
+    assert imatrix.exists()
+
+    result = run_cli(
+        "quantize", str(gguf_path), "IQ2_XS,q4_k_m", "--imatrix", str(imatrix), "--out-dir", str(tmp_path / "q")
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = [Path(line) for line in result.stdout.split()]
+    assert [p.name for p in outputs] == ["mistral-IQ2_XS.gguf", "mistral-Q4_K_M.gguf"]
+    assert all(p.exists() for p in outputs)
+    assert "warning:" in result.stderr and "already quantized" in result.stderr  # a Q8_0 source
+
+
+def test_quantize_errors_are_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"]}))
+    (folder / "pytorch_model.bin").write_bytes(b"not unpickled")
+    result = run_cli("convert", str(folder))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error:") and "pickle" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+    result = run_cli("quantize", str(folder), "Q5_X")
+    assert result.returncode == 1 and "unknown quantization type" in result.stderr
+
+    unsupported = tmp_path / "falcon"
+    unsupported.mkdir()
+    (unsupported / "config.json").write_text(json.dumps({"architectures": ["FalconForCausalLM"]}))
+    (unsupported / "model.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x00{}")
+    result = run_cli("convert", str(unsupported))
+    assert result.returncode == 1 and "FalconForCausalLM" in result.stderr and "Qwen3" in result.stderr
