@@ -14,11 +14,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) --upgrade pip
 
-$(STAMP): pyproject.toml CMakeLists.txt | $(PY)
+$(STAMP): pyproject.toml CMakeLists.txt $(wildcard native/*) | $(PY)
 	$(PIP_INSTALL) -e .
 	touch $@
 
-$(TEST_STAMP): pyproject.toml CMakeLists.txt | $(PY)
+$(TEST_STAMP): pyproject.toml CMakeLists.txt $(wildcard native/*) | $(PY)
 	$(PIP_INSTALL) -e ".[test]"
 	touch $@ $(STAMP)
 
