@@ -7,19 +7,19 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
 
 from app.core.units import format_duration
 from app.quantize import events as ev
 from app.quantize.pipeline import QuantizeSpec
 from app.quantize.runner import JobProcess
+from app.ui.models.table import Index, RowTableModel
 
 COL_SOURCE, COL_TARGETS, COL_STAGE, COL_PROGRESS, COL_ETA, COL_STATUS = range(6)
 HEADERS = ("Source", "Targets", "Stage", "Progress", "ETA", "Status")
 POLL_MS = 100
 MAX_LOG_LINES = 2000
 
-Index = QModelIndex | QPersistentModelIndex
 _ids = itertools.count(1)
 
 
@@ -74,7 +74,9 @@ class JobRun(QObject):
             self.job_event.emit(e)
 
 
-class JobsModel(QAbstractTableModel):
+class JobsModel(RowTableModel):
+    columns = HEADERS
+
     job_ended = Signal(object)  # JobRow, once, when a job is done, failed or cancelled
 
     def __init__(self, parent: Any = None) -> None:
@@ -141,19 +143,11 @@ class JobsModel(QAbstractTableModel):
         self.job_ended.emit(self._rows[self.row_of(job_id)])
 
     # ---- model -----------------------------------------------------------------------------------------
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < 6:
-            return HEADERS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self._rows)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        if not self.has_row(index):
             return None
         job = self._rows[index.row()]
         if role == Qt.ItemDataRole.UserRole:

@@ -6,18 +6,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import Qt
 
 from app.core.units import format_bytes
 from app.quantize.types import QUANT_TYPES, QuantType
+from app.ui.models.table import Index, RowTableModel
 
 COL_TYPE, COL_SIZE, COL_FIT, COL_NOTE = range(4)
 HEADERS = ("Type", "Predicted size", "Fit", "Notes")
 DEFAULT_CHECKED = ("Q4_K_M",)
 # The types people pick most, best first; the rest of llama.cpp's list follows.
 COMMON = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_M", "Q2_K", "IQ2_M", "IQ2_XS")
-
-Index = QModelIndex | QPersistentModelIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,23 +27,17 @@ class TargetRow:
     fit: str = ""
 
 
-class TargetsModel(QAbstractTableModel):
+class TargetsModel(RowTableModel):
+    columns = HEADERS
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         order = [q for name in COMMON for q in QUANT_TYPES if q.name == name]
         order += [q for q in QUANT_TYPES if q.name not in COMMON]
         self._rows = [TargetRow(q, q.name in DEFAULT_CHECKED) for q in order]
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < 4:
-            return HEADERS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self._rows)
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
@@ -53,7 +46,7 @@ class TargetsModel(QAbstractTableModel):
         return base | Qt.ItemFlag.ItemIsUserCheckable if index.column() == COL_TYPE else base
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        if not self.has_row(index):
             return None
         row = self._rows[index.row()]
         col = index.column()
