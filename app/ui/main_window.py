@@ -8,8 +8,9 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -28,7 +29,7 @@ from app.ui.hardware_watch import HardwareWatch
 from app.ui.messages import ERROR, message_bridge
 from app.ui.pages.placeholder import PlaceholderPage
 from app.ui.pages.registry import PAGES, PageSpec, page_spec
-from app.ui.theme import app_icon
+from app.ui.theme import app_icon, apply_theme
 
 log = logging.getLogger("app.ui")
 
@@ -125,6 +126,7 @@ class MainWindow(QMainWindow):
         message_bridge().shown.connect(self._show_message)
 
         self._add_shortcuts()
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._os_theme_changed)
         self.sidebar.currentRowChanged.connect(self._on_row_changed)
         self._restore_geometry()
         start = settings.values.last_page if settings.values.last_page in {p.name for p in PAGES} else "discover"
@@ -212,6 +214,11 @@ class MainWindow(QMainWindow):
 
         self.hardware_label.setText(summary(info))
         self.hardware_label.setToolTip("\n".join(info.notes) if info.notes else summary(info))
+
+    def _os_theme_changed(self, _scheme: Qt.ColorScheme) -> None:
+        app = QApplication.instance()
+        if self.settings.values.theme == "system" and isinstance(app, QApplication):
+            apply_theme(app, "system")
 
     def _show_message(self, level: str, text: str) -> None:
         self.banner.show_message(level, text)

@@ -106,3 +106,18 @@ def test_services_start_after_paint_and_stop_on_close(window: MainWindow, qtbot)
     assert not downloads.manager._closing.is_set()
     window.close()
     assert downloads.manager._closing.is_set()  # transfers stopped; the queue stays on disk for next time
+
+
+def test_system_theme_follows_the_os(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.ui import theme
+
+    app = QApplication.instance()
+    monkeypatch.setattr(theme, "os_prefers_dark", lambda: True)
+    window._os_theme_changed(Qt.ColorScheme.Dark)
+    assert app.property("appTheme") == "dark"
+    monkeypatch.setattr(theme, "os_prefers_dark", lambda: False)
+    window._os_theme_changed(Qt.ColorScheme.Light)
+    assert app.property("appTheme") == "light"
+    window.settings.update(theme="dark")  # a fixed choice ignores the OS
+    window._os_theme_changed(Qt.ColorScheme.Light)
+    assert app.property("appTheme") == "light"  # unchanged: only the Settings page applies a fixed choice
