@@ -28,6 +28,7 @@ _GGML_TYPES = {
 }
 _FLASH = {"auto": -1, "off": 0, "on": 1}
 _SEQ = 0
+OUTPUTS_MAX = 1
 
 
 class LoadCancelled(EngineError):
@@ -71,7 +72,8 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 
 
 class Engine:
-    """One loaded model and its context. Not thread-safe except `stop_event`, which any thread may set."""
+    """One loaded model and its context. Not thread-safe except `stop_event`, which any thread may set
+    to end the running load or generation; whoever starts the next job clears it."""
 
     def __init__(self) -> None:
         self.L = _llama()
@@ -109,7 +111,6 @@ class Engine:
             raise EngineError(f"Unknown K/V cache type {settings.type_k}/{settings.type_v}")
         if settings.type_v != "f16" and settings.flash_attn == "off":
             raise EngineError("A quantized V cache needs flash attention", hint="set flash attention to auto or on")
-        self.stop_event.clear()
         llama_log.clear_recent()
         started = time.perf_counter()
 
@@ -136,6 +137,9 @@ class Engine:
         cparams.n_batch = settings.n_batch
         cparams.n_ubatch = settings.n_batch
         cparams.n_seq_max = 1
+        # Only the last prompt token's logits are ever read; one output row keeps the compute buffer of a
+        # 262k-vocabulary model at ~20 MiB instead of ~500 MiB (the memory estimate assumes the same).
+        cparams.n_outputs_max = OUTPUTS_MAX
         cparams.n_threads = threads
         cparams.n_threads_batch = threads
         cparams.type_k = _GGML_TYPES[settings.type_k]
@@ -236,6 +240,18 @@ class Engine:
     def cached_tokens(self) -> int:
         return len(self._cached)
 
+    @property
+    def cache_pos_min(self) -> int:
+        """Oldest position still in the cache (above 0 once a sliding-window cache has dropped some)."""
+        self._require()
+        return int(self.L.llama_memory_seq_pos_min(self.L.llama_get_memory(self._ctx), _SEQ))
+
+    def reset_cache(self) -> None:
+        """Forgets the KV cache: the next prompt is evaluated in full."""
+        self._require()
+        self.L.llama_memory_clear(self.L.llama_get_memory(self._ctx), True)
+        self._cached = []
+
     # ------------------------------------------------------------------ sampling
 
     def _sampler(self, s: Sampling) -> Any:
@@ -279,16 +295,16 @@ class Engine:
         keep = common_prefix(self._cached, tokens)
         if keep == len(tokens):
             keep -= 1  # the last prompt token is evaluated again: its logits give the first token
-        if keep < len(self._cached) and (keep <= 0 or not L.llama_memory_seq_rm(mem, _SEQ, keep, -1)):
-            keep = 0
-        info = self.info
-        if keep > 0 and info is not None and info.n_swa > 0 and self.settings and not self.settings.swa_full:
-            # A sliding-window cache forgets old positions: after a rollback the window needed by the
-            # next token may be gone, then only a full evaluation is correct.
+        info, settings = self.info, self.settings
+        if keep > 0 and info is not None and info.n_swa > 0 and settings is not None and not settings.swa_full:
+            # A sliding-window cache forgets old positions; the next token at `keep` attends back n_swa
+            # positions, which must still be there (read before removal: removal can empty the SWA part).
             pos_min = L.llama_memory_seq_pos_min(mem, _SEQ)
             if pos_min > max(0, keep - info.n_swa):
                 log.debug("SWA window lost (pos_min %d, keep %d): full evaluation", pos_min, keep)
                 keep = 0
+        if keep < len(self._cached) and (keep <= 0 or not L.llama_memory_seq_rm(mem, _SEQ, keep, -1)):
+            keep = 0
         if keep == 0:
             L.llama_memory_clear(mem, True)
         del self._cached[keep:]
@@ -302,6 +318,8 @@ class Engine:
             total = len(tokens)
             pos = start
             while pos < total:
+                if self.stop_event.is_set():
+                    return False
                 n = min(self._n_batch, total - pos)
                 for i in range(n):
                     batch.token[i] = tokens[pos + i]

@@ -137,6 +137,8 @@ class Unloaded:
 
 @dataclass(frozen=True, slots=True)
 class Token:
+    """New text of a reply: one token's piece or several (the engine batches them ~30 ms apart)."""
+
     request_id: int
     text: str
 
@@ -214,8 +216,8 @@ __all__ = [
     "Generate",
     "Load",
     "LoadProgress",
-    "LogRecord",
     "Loaded",
+    "LogRecord",
     "ModelInfo",
     "Ready",
     "Request",

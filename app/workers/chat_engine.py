@@ -20,6 +20,9 @@ from app.core.errors import AppError, EngineError
 log = logging.getLogger("app.chat.worker")
 
 PROGRESS_INTERVAL_S = 0.1
+# Text is sent at most this often (the first piece at once): every message wakes the app's threads, and on
+# a machine whose cores all run llama.cpp a wake-up per token costs more than the token's own Python work.
+TOKEN_INTERVAL_S = 0.03
 
 
 class _Outbox:
@@ -160,11 +163,21 @@ class _Worker:
         sampling = replace(request.sampling, stop=prompt.stop)
         request_id = request.request_id
         send = self.outbox.send
+        pending: list[str] = []
+        last_sent = 0.0
 
         def on_text(text: str) -> None:
-            send(p.Token(request_id, text))
+            nonlocal last_sent
+            pending.append(text)
+            now = time.monotonic()
+            if now - last_sent >= TOKEN_INTERVAL_S:
+                last_sent = now
+                send(p.Token(request_id, "".join(pending)))
+                pending.clear()
 
         result = engine.generate(prompt.tokens, sampling, on_text)
+        if pending:
+            send(p.Token(request_id, "".join(pending)))
         stats = replace(result.stats, dropped_messages=prompt.dropped_messages)
         send(p.Done(request_id, result.text, result.finish_reason, stats))
 

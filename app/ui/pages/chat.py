@@ -1,6 +1,6 @@
 """The Chat page: conversations, the message column, the load panel, and the engine process behind them.
 
-Tokens arrive as queued signals; they are collected and painted by a 40 ms timer, so a fast model never
+Tokens arrive as queued signals; they are collected and painted by a 50 ms timer, so a fast model never
 floods the event loop. The reply is saved as it grows (history.ReplyWriter); if the engine dies the page
 shows an error with Reload, and the conversation keeps what was streamed.
 """
@@ -45,7 +45,7 @@ from app.ui.pages.chat_messages import MessageList, MessageWidget
 
 log = logging.getLogger("app.ui.chat")
 
-FLUSH_INTERVAL_MS = 40
+FLUSH_INTERVAL_MS = 50
 TEMPLATE_CHOICES = [
     (AUTO, "Model's template"),
     *((name, f"Built-in: {name}") for name in BUILTIN_TEMPLATES),

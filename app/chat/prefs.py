@@ -1,0 +1,69 @@
+"""The chat page's remembered choices (last model, load settings, preset, template, context policy),
+in config_dir()/chat.json, written atomically."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.chat.protocol import EngineSettings, Sampling
+from app.core import paths
+
+log = logging.getLogger("app.chat")
+
+PRESETS: dict[str, Sampling] = {
+    "Balanced": Sampling(temperature=0.7, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0),
+    "Precise": Sampling(temperature=0.2, top_k=20, top_p=0.9, min_p=0.05, repeat_penalty=1.05),
+    "Creative": Sampling(temperature=1.0, top_k=64, top_p=0.98, min_p=0.02, repeat_penalty=1.0),
+    "Greedy": Sampling(temperature=0.0, top_k=0, top_p=1.0, min_p=0.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPrefs:
+    model_path: str = ""
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    preset: str = "Balanced"
+    max_tokens: int = 1024
+    template: str = "auto"
+    context_policy: str = "drop_oldest"
+    seed: int | None = None  # None: a new random seed for every reply
+
+
+def _file() -> Any:
+    return paths.config_dir() / "chat.json"
+
+
+def load_prefs() -> ChatPrefs:
+    try:
+        raw = json.loads(_file().read_text(encoding="utf-8"))
+        engine_fields = {f.name for f in dataclasses.fields(EngineSettings)}
+        engine = EngineSettings(**{k: v for k, v in raw.get("engine", {}).items() if k in engine_fields})
+        known = {f.name for f in dataclasses.fields(ChatPrefs)} - {"engine"}
+        return ChatPrefs(engine=engine, **{k: v for k, v in raw.items() if k in known})
+    except FileNotFoundError:
+        return ChatPrefs()
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("chat preferences unreadable, using defaults: %s", exc)
+        return ChatPrefs()
+
+
+def save_prefs(prefs: ChatPrefs) -> None:
+    target = _file()
+    part = target.with_name(target.name + ".part")
+    try:
+        with open(part, "w", encoding="utf-8") as handle:
+            json.dump(dataclasses.asdict(prefs), handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(part, target)
+    except OSError as exc:
+        log.warning("chat preferences not saved: %s", exc)
+
+
+def sampling_for(preset: str, max_tokens: int, seed: int | None = None) -> Sampling:
+    return dataclasses.replace(PRESETS.get(preset, PRESETS["Balanced"]), max_tokens=max_tokens, seed=seed)

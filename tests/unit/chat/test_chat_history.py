@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from app.chat.history import History, ReplyWriter, write_text_atomic
+from app.core.errors import HistoryError
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> History:
+    return History(tmp_path / "chats.sqlite3")
+
+
+def test_default_location_is_the_data_dir(isolated_home: Path) -> None:
+    store = History()
+    assert store.path.parent == isolated_home / "data"
+    mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_conversation_round_trip(history: History) -> None:
+    conv = history.create("First", model_path="/m/a.gguf", system_prompt="Be nice", settings={"temp": 0.5})
+    history.add_message(conv.id, "user", "Hello")
+    history.add_message(conv.id, "assistant", "Hi there", stats={"tokens": 3})
+    again = history.conversation(conv.id)
+    assert (again.title, again.model_path, again.system_prompt, again.settings) == (
+        "First", "/m/a.gguf", "Be nice", {"temp": 0.5})
+    messages = history.messages(conv.id)
+    assert [(m.role, m.content) for m in messages] == [("user", "Hello"), ("assistant", "Hi there")]
+    assert messages[1].stats == {"tokens": 3}
+
+
+def test_rename_delete_and_order(history: History) -> None:
+    a = history.create("Alpha")
+    b = history.create("Beta")
+    history.add_message(a.id, "user", "bump")  # a becomes the most recent
+    assert [c.id for c in history.conversations()] == [a.id, b.id]
+    history.rename(b.id, "  Gamma ")
+    assert history.conversation(b.id).title == "Gamma"
+    history.delete(a.id)
+    assert [c.title for c in history.conversations()] == ["Gamma"]
+    assert history.messages(a.id) == []
+    with pytest.raises(HistoryError):
+        history.conversation(a.id)
+
+
+def test_search_titles_and_content(history: History) -> None:
+    a = history.create("Rust questions")
+    b = history.create("Cooking")
+    history.add_message(b.id, "user", "How long to boil an egg? 100% sure_")
+    assert [c.id for c in history.conversations("rust")] == [a.id]
+    assert [c.id for c in history.conversations("EGG")] == [b.id]
+    assert [c.id for c in history.conversations("100%")] == [b.id]
+    assert history.conversations("1000%") == []
+    assert history.conversations("_s") == []
+
+
+def test_delete_from_supports_regenerate(history: History) -> None:
+    conv = history.create()
+    u1 = history.add_message(conv.id, "user", "q1")
+    history.add_message(conv.id, "assistant", "a1")
+    u2 = history.add_message(conv.id, "user", "q2")
+    history.add_message(conv.id, "assistant", "a2")
+    history.delete_from(conv.id, u2.id)
+    assert [m.content for m in history.messages(conv.id)] == ["q1", "a1"]
+    history.delete_from(conv.id, u1.id)
+    assert history.messages(conv.id) == []
+
+
+def test_reply_writer_saves_at_most_every_interval(history: History) -> None:
+    conv = history.create()
+    writer = ReplyWriter(history, conv.id, interval=3600)
+    writer.append("Hel")
+    writer.append("lo")
+    stored = history.message(writer.message.id)
+    assert stored.content == "" and not stored.complete  # not yet due
+    writer.finish({"tokens": 2})
+    stored = history.message(writer.message.id)
+    assert stored.content == "Hello" and stored.complete and stored.stats == {"tokens": 2}
+
+
+def test_reply_writer_saves_as_it_grows(history: History) -> None:
+    conv = history.create()
+    writer = ReplyWriter(history, conv.id, interval=0)
+    writer.append("partial ")
+    writer.append("reply")
+    # Another connection (as after a crash) sees what was streamed so far.
+    other = History(history.path)
+    assert other.message(writer.message.id).content == "partial reply"
+    writer.abandon()
+    assert not other.message(writer.message.id).complete
+
+
+def test_exports(history: History, tmp_path: Path) -> None:
+    conv = history.create("Export me", model_path="/x/model.gguf", system_prompt="Sys")
+    history.add_message(conv.id, "user", "Question?")
+    history.add_message(conv.id, "assistant", "```py\nprint(1)\n```")
+    markdown = history.export_markdown(conv.id)
+    assert markdown.startswith("# Export me\n")
+    assert "## System\n\nSys" in markdown and "## User\n\nQuestion?" in markdown
+    assert "```py\nprint(1)\n```" in markdown
+    data = json.loads(history.export_json(conv.id))
+    assert data["conversation"]["title"] == "Export me"
+    assert [m["role"] for m in data["messages"]] == ["user", "assistant"]
+    target = tmp_path / "out.md"
+    write_text_atomic(target, markdown)
+    assert target.read_text() == markdown and not (tmp_path / "out.md.part").exists()
+
+
+def test_unknown_update_field(history: History) -> None:
+    conv = history.create()
+    with pytest.raises(TypeError):
+        history.update(conv.id, colour="red")
+    assert history.update(conv.id, settings={"a": 1}).settings == {"a": 1}
