@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from typing import TYPE_CHECKING, Any
+
+from app.commands import print_report
 
 if TYPE_CHECKING:
     from app.hub.fit import RepoFit
@@ -42,11 +43,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: verdicts by file size only: {exc}", file=sys.stderr)
     fit = fit_quants(detail, probe_spec(), args.ctx, reference)
     report = build_report(detail, fit)
-    if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(format_text(report))
+    print_report(report, as_json=args.json, format_text=format_text)
     return 0
 
 

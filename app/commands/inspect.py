@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from app.commands import print_report
 
 if TYPE_CHECKING:
     from app.gguf import GGUFHeader, GGUFModel, ModelFacts
@@ -27,11 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     model = _read(args.model)
     report = build_report(args.model, model, _facts(model))
-    if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(format_text(report))
+    print_report(report, as_json=args.json, format_text=format_text)
     return 0
 
 

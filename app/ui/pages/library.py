@@ -10,7 +10,6 @@ from typing import Any
 from PySide6.QtCore import QFileSystemWatcher, QPoint, QSortFilterProxyModel, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -38,7 +37,7 @@ from app.ui.context import AppContext
 from app.ui.messages import message_bridge
 from app.ui.models.library_table import COL_ARCH, COL_LOCATION, COL_NAME, ENTRY_ROLE, SORT_ROLE, LibraryTableModel
 from app.ui.tasks import Task, TaskControl, run_task
-from app.ui.widgets.row_menu import show_row_menu
+from app.ui.widgets.row_table import setup_row_table, show_row_menu
 
 log = logging.getLogger("app.ui")
 
@@ -177,14 +176,7 @@ class LibraryPage(QWidget):
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(COL_NAME, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.table.customContextMenuRequested.connect(self._context_menu)
+        setup_row_table(self.table, self._context_menu)
         self.table.doubleClicked.connect(lambda _index: self.chat_selected())
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
