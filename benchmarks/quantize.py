@@ -37,6 +37,8 @@ import sys, time
 from pathlib import Path
 from app.quantize.quantizer import QuantizeOptions, quantize_file
 from app.quantize.types import quant_type
+from app.quantize import llama_api
+llama_api.llama()  # load llama.cpp before the clock starts, as the bare script's import does
 options = QuantizeOptions(n_threads=int(sys.argv[4]))
 start = time.perf_counter()
 quantize_file(Path(sys.argv[1]), Path(sys.argv[2]), quant_type(sys.argv[3]), options,

@@ -45,7 +45,7 @@ from app.ui.pages.chat_messages import MessageList, MessageWidget
 
 log = logging.getLogger("app.ui.chat")
 
-FLUSH_INTERVAL_MS = 50
+FLUSH_INTERVAL_MS = 100  # ≤ 10 Hz: each flush re-renders the whole reply as markdown
 TEMPLATE_CHOICES = [
     (AUTO, "Model's template"),
     *((name, f"Built-in: {name}") for name in BUILTIN_TEMPLATES),
