@@ -29,6 +29,16 @@ class Window:
         """Make bytes [0, end) available; `hint` is where the caller expects to read up to soon."""
         raise NotImplementedError
 
+    def grow_target(self, end: int, hint: int, first_chunk: int) -> int | None:
+        """How far a growing window should read to cover [0, end): None when it already does. Growing
+        geometrically keeps a remote header to a few range requests and a local one to a few reads."""
+        held = len(self.data)
+        if end <= held:
+            return None
+        if end > self.size:
+            raise self.truncated(end, held)
+        return min(self.size, max(end, hint, first_chunk, held * GROWTH))
+
     def truncated(self, end: int, at: int) -> GGUFError:
         return GGUFError(
             f"file ends early: {end - at} bytes needed but only {max(self.size - at, 0)} left",
@@ -85,12 +95,10 @@ class RangedWindow(Window):
         return chunk
 
     def ensure(self, end: int, hint: int = 0) -> None:
-        held = len(self.data)
-        if end <= held:
+        target = self.grow_target(end, hint, self.first_chunk)
+        if target is None:
             return
-        if end > self.size:
-            raise self.truncated(end, held)
-        target = min(self.size, max(end, hint, self.first_chunk, held * GROWTH))
+        held = len(self.data)
         # a new buffer rather than growing in place: numpy views of the old one may still exist
         self.data = self.data + self._get(held, target)
 
@@ -109,12 +117,10 @@ class FileWindow(Window):
         self.first_chunk = max(first_chunk, 64)
 
     def ensure(self, end: int, hint: int = 0) -> None:
-        held = len(self.data)
-        if end <= held:
+        target = self.grow_target(end, hint, self.first_chunk)
+        if target is None:
             return
-        if end > self.size:
-            raise self.truncated(end, held)
-        target = min(self.size, max(end, hint, self.first_chunk, held * GROWTH))
+        held = len(self.data)
         grown = bytearray(target)
         grown[:held] = self.data
         with memoryview(grown) as view:
