@@ -3,7 +3,7 @@
 "ours" is the `app.quantize.quantizer.quantize_file` call (log capture, per-tensor progress, .part + fsync +
 rename); "bare" is the binding's call with default parameters and nothing else; both timed inside their
 process, imports excluded. "job" is the whole CLI run (process start, imports, worker process, dry-run size,
-disk check) for reference. Each runs in a fresh process; the best of --repeat runs
+disk check) for reference. Each runs in a fresh process; the best of --repeat (5) runs
 counts. The source is an F16 GGUF converted from a generated model (build/bench-models), or --source FILE.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -63,13 +64,18 @@ def source_model() -> Path:
 
 
 def wall(cmd: list[str]) -> float:
+    os.sync()  # as in call_time: each run pays only for its own writes
     start = time.perf_counter()
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
 def call_time(cmd: list[str]) -> float:
-    """The script times its own quantization call (imports excluded) and prints the seconds."""
+    """The script times its own quantization call (imports excluded) and prints the seconds.
+
+    Dirty pages of the previous run are written out first: otherwise our fsync (ext4, data=ordered) also
+    pays for the bare run's unsynced output, which would charge one side for the other's writes."""
+    os.sync()
     out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     return float(out.strip().splitlines()[-1])
 
@@ -81,7 +87,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path)
     parser.add_argument("--types", default="Q4_K_M,Q8_0")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     source = args.source or source_model()
     out_dir = ROOT / "build" / "bench-out"
