@@ -7,6 +7,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.ui.models.hub_results import RESULT_ROLE, age
+from app.ui.widgets.cell import draw_cell_background
 
 ROW_HEIGHT = 42
 
@@ -15,13 +16,8 @@ class RepoNameDelegate(QStyledItemDelegate):
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
+        opt, _text = draw_cell_background(self, painter, option, index)
         result = index.data(RESULT_ROLE)
-        opt.text = ""
-        widget = opt.widget
-        if widget is not None:
-            widget.style().drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
         if result is None:
             return
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)

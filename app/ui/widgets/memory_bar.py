@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPalette
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QWidget
+
+from app.ui.widgets.cell import draw_cell_background
 
 VRAM_COLOUR = QColor("#7b61ff")
 RAM_COLOUR = QColor("#1e9e8c")
@@ -54,13 +56,7 @@ class MemoryBarDelegate(QStyledItemDelegate):
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        text = opt.text
-        opt.text = ""
-        style = opt.widget.style() if opt.widget is not None else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        opt, text = draw_cell_background(self, painter, option, index)
         fit = index.data(self._fit_role)
         rect = QRectF(opt.rect).adjusted(6, 6, -6, -6)
         if fit is None or (self.vram_cap + self.ram_cap) <= 0:
