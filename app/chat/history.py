@@ -233,17 +233,6 @@ class History:
         return json.dumps(data, ensure_ascii=False, indent=2)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    import os
-
-    part = path.with_name(path.name + ".part")
-    with open(part, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(part, path)
-
-
 class ReplyWriter:
     """Saves a streaming reply: the row exists from the first token and is rewritten at most once a second."""
 

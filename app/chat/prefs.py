@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.chat.protocol import EngineSettings, Sampling
 from app.core import paths
+from app.core.atomic import write_text_atomic
+from app.core.errors import AppError
 
 log = logging.getLogger("app.chat")
 
@@ -53,15 +54,9 @@ def load_prefs() -> ChatPrefs:
 
 
 def save_prefs(prefs: ChatPrefs) -> None:
-    target = _file()
-    part = target.with_name(target.name + ".part")
     try:
-        with open(part, "w", encoding="utf-8") as handle:
-            json.dump(dataclasses.asdict(prefs), handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(part, target)
-    except OSError as exc:
+        write_text_atomic(_file(), json.dumps(dataclasses.asdict(prefs), indent=2))
+    except (OSError, AppError) as exc:
         log.warning("chat preferences not saved: %s", exc)
 
 

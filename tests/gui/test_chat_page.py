@@ -201,3 +201,28 @@ def test_engine_killed_mid_stream_keeps_history_and_offers_reload(page: ChatPage
     page.prefs = dataclasses.replace(page.prefs, max_tokens=6)
     done = send(page, qtbot, "Continue.")
     assert done.finish_reason in ("length", "eog")
+
+
+def test_export_to_an_unwritable_place_is_a_message_not_a_crash(qtbot, monkeypatch, tmp_path) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from app.core.settings import Settings
+    from app.ui.context import AppContext
+    from app.ui.hardware_watch import HardwareWatch
+    from app.ui.messages import message_bridge
+    from app.ui.pages.chat import ChatPage
+
+    ctx = AppContext(settings=Settings(), hardware=HardwareWatch(), messages=message_bridge())
+    page = ChatPage(ctx)
+    qtbot.addWidget(page)
+    conversation = page.history.create("A chat", model_path="", system_prompt="", settings={})
+    page.history.add_message(conversation.id, "user", "hello")
+    monkeypatch.setattr(page, "_selected", lambda: conversation)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    target = blocker / "chat.md"  # its "folder" is a file: the write fails
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "Markdown (*.md)"))
+    with qtbot.waitSignal(message_bridge().shown, timeout=5000) as shown:
+        page._export_clicked()
+    assert shown.args[0] == "error" and "Could not export" in shown.args[1]
+    page.shutdown()

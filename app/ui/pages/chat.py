@@ -35,9 +35,11 @@ from PySide6.QtWidgets import (
 
 from app.chat import protocol as p
 from app.chat.client import error_from
-from app.chat.history import Conversation, History, ReplyWriter, write_text_atomic
+from app.chat.history import Conversation, History, ReplyWriter
 from app.chat.prefs import PRESETS, ChatPrefs, load_prefs, sampling_for, save_prefs
 from app.chat.templates import AUTO, BUILTIN_TEMPLATES, RAW
+from app.core.atomic import write_text_atomic
+from app.core.errors import AppError
 from app.ui.models.chat_conversations import ConversationListModel
 from app.ui.pages.chat_engine import EngineBridge
 from app.ui.pages.chat_load import LoadPanel
@@ -462,8 +464,12 @@ class ChatPage(QWidget):
         path, chosen = QFileDialog.getSaveFileName(
             self, "Export conversation", f"{conversation.title}.md", "Markdown (*.md);;JSON (*.json)"
         )
-        if path:
+        if not path:
+            return
+        try:
             self.export_conversation(conversation.id, Path(path), json_format="JSON" in chosen)
+        except (OSError, AppError) as exc:
+            self.ctx.messages.error(f"Could not export the conversation to {path}: {exc}")
 
     def export_conversation(self, conversation_id: int, path: Path, *, json_format: bool = False) -> None:
         text = (

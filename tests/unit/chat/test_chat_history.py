@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from app.chat.history import History, ReplyWriter, write_text_atomic
+from app.chat.history import History, ReplyWriter
+from app.core.atomic import write_text_atomic
 from app.core.errors import HistoryError
 
 
