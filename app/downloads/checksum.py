@@ -69,45 +69,63 @@ def hash_prefix(hasher: Hasher, path: Path, length: int) -> None:
 class HashPipe:
     """Hashes on a thread of its own, so hashing overlaps receiving and writing (hashlib releases the GIL).
 
-    Chunks travel in batches of about `batch` bytes to keep the hand-over cost per byte small; at most
-    `depth` batches wait, which bounds the memory in flight. `close()` returns once every byte is hashed.
+    Bytes are gathered in one of `slots` buffers of `slot_size` bytes; a full buffer is handed over whole,
+    so the two threads meet once per buffer instead of once per network read (each meeting costs a
+    wake-up, which is dear on a small machine). The buffers are reused, which bounds the memory in flight.
+    A receiver can read straight into `space()` and `commit()` what arrived; `feed()` copies a chunk in.
+    `close()` returns once every committed byte is hashed.
     """
 
-    def __init__(self, hasher: Hasher, batch: int = 1 << 20, depth: int = 16) -> None:
+    def __init__(self, hasher: Hasher, slot_size: int = 4 << 20, slots: int = 4) -> None:
         self._hasher = hasher
-        self._batch: list[bytes] = []
-        self._batch_bytes = 0
-        self._limit = batch
-        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=depth)
+        self._free: queue.Queue[bytearray] = queue.Queue()
+        self._full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue()
+        for _ in range(slots):
+            self._free.put(bytearray(slot_size))
+        self._slot = self._free.get()
+        self._fill = 0
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="sha256", daemon=True)
         self._thread.start()
 
-    def feed(self, chunk: bytes) -> None:
-        self._batch.append(chunk)
-        self._batch_bytes += len(chunk)
-        if self._batch_bytes >= self._limit:
-            self._queue.put(self._batch)
-            self._batch, self._batch_bytes = [], 0
+    def space(self, limit: int) -> memoryview:
+        """Up to `limit` writable bytes of the current buffer; fill them, then `commit()` what was used."""
+        if self._fill == len(self._slot):
+            self._hand_over()
+        return memoryview(self._slot)[self._fill : self._fill + limit]
+
+    def commit(self, count: int) -> None:
+        self._fill += count
+
+    def feed(self, chunk: bytes | memoryview) -> None:
+        view = memoryview(chunk)
+        while view:
+            room = self.space(len(view))
+            room[:] = view[: len(room)]
+            self.commit(len(room))
+            view = view[len(room) :]
 
     def close(self) -> None:
-        if self._batch:
-            self._queue.put(self._batch)
-            self._batch, self._batch_bytes = [], 0
-        self._queue.put(None)
+        self._hand_over()
+        self._full.put(None)
         self._thread.join()
         if self._error is not None:
             raise self._error
 
+    def _hand_over(self) -> None:
+        if self._fill:
+            self._full.put((self._slot, self._fill))
+            self._slot, self._fill = self._free.get(), 0
+
     def _run(self) -> None:
-        update = self._hasher.update
         while True:
-            batch = self._queue.get()
-            if batch is None:
+            item = self._full.get()
+            if item is None:
                 return
+            slot, fill = item
             if self._error is None:
                 try:
-                    for chunk in batch:
-                        update(chunk)
+                    self._hasher.update(memoryview(slot)[:fill])
                 except BaseException as exc:  # re-raised by close() on the receiving thread
                     self._error = exc
+            self._free.put(slot)

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from tests.fakehub.content import Content
+from tests.fakehub.content import Content, PathContent
 from tests.fakehub.repo import UNGATED_FILES, FakeFile, FakeRepo
 
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
@@ -505,6 +505,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if method == "HEAD":
             return
+        if rule is None and isinstance(content, PathContent):
+            self._send_file(content, start, end)
+            return
         sent = 0
         for chunk in content.read(start, end):
             if rule is not None and rule.kind == "corrupt" and sent <= (end - start) // 2 < sent + len(chunk):
@@ -526,6 +529,11 @@ class _Handler(BaseHTTPRequestHandler):
                 rule = None
             self.wfile.write(chunk)
             sent += len(chunk)
+
+    def _send_file(self, content: PathContent, start: int, end: int) -> None:
+        """Zero-copy, like a real CDN's static file server: the server's CPU stays out of client benchmarks."""
+        with open(content.path, "rb") as handle:
+            self.connection.sendfile(handle, start, end - start)
 
     def _abort(self) -> None:
         self.close_connection = True

@@ -67,7 +67,7 @@ def test_hash_pipe_equals_hashing_in_line(sizes: list[int]) -> None:
     data = [os.urandom(n) for n in sizes]
     direct = hashlib.sha256(b"".join(data)).hexdigest()
     hasher = hashlib.sha256()
-    pipe = HashPipe(hasher, batch=8192, depth=2)
+    pipe = HashPipe(hasher, slot_size=8192, slots=2)
     for chunk in data:
         pipe.feed(chunk)
     pipe.close()

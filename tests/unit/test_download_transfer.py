@@ -17,7 +17,15 @@ from app.core.errors import ChecksumError, DiskFullError, DownloadError, GatedRe
 from app.downloads.checksum import Checksum
 from app.downloads.job import DownloadConfig, RetryPolicy, download_file, with_retries
 from app.downloads.remote import RemoteFile
-from app.downloads.transfer import PartFile, Stopped, StopToken, Timeouts, TransientError, fetch_once
+from app.downloads.transfer import (
+    PartFile,
+    Stopped,
+    StopToken,
+    Timeouts,
+    TransientError,
+    body_socket,
+    fetch_once,
+)
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -47,6 +55,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("X-Error-Code", "GatedRepo")
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if mode == "chunked":
+            self._send_chunked()
+            return
+        if mode == "one-write":
+            # Headers and the whole body in one send: the client's first read holds body bytes too.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(PAYLOAD) + PAYLOAD)
             return
         start = 0
         header = self.headers.get("Range")
@@ -78,6 +93,15 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(3)
             return
         self.wfile.write(body)
+
+    def _send_chunked(self) -> None:
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for pos in range(0, len(PAYLOAD), 70_000):
+            piece = PAYLOAD[pos : pos + 70_000]
+            self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
 
 
 @pytest.fixture
@@ -289,3 +313,23 @@ def test_a_part_being_downloaded_elsewhere_is_not_touched(
         other.close()
     _download(server, client, tmp_path / "file.gguf")
     assert server.ranges == ["bytes=1000-"]
+
+
+@pytest.mark.parametrize("mode", ["chunked", "one-write"])
+def test_body_framings_arrive_whole(server: _Server, client: httpx2.Client, tmp_path: Path, mode: str) -> None:
+    """Chunked bodies go through httpx; a Content-Length body is read from the socket after httpx's first
+    chunk, which must then hold every body byte that came with the headers."""
+    server.mode = mode
+    target = tmp_path / "file.gguf"
+    _download(server, client, target)
+    assert target.read_bytes() == PAYLOAD
+
+
+@pytest.mark.parametrize(("mode", "direct"), [("", True), ("chunked", False)])
+def test_body_socket_only_for_plain_content_length_bodies(
+    server: _Server, client: httpx2.Client, mode: str, direct: bool
+) -> None:
+    server.mode = mode
+    with client.stream("GET", _remote(server).url) as response:
+        assert (body_socket(response) is not None) == direct
+        response.read()  # closing with the body unread would reset the connection under the server
