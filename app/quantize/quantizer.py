@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.core.atomic import flushed_while_written
 from app.core.errors import DiskFullError, QuantizeError
 from app.gguf.types import ggml_types_by_name
 from app.quantize import llama_api
@@ -91,7 +92,7 @@ def quantize_file(
             on_log(line)
 
     try:
-        with llama_api.captured_log(on_line) as lines:
+        with llama_api.captured_log(on_line) as lines, flushed_while_written(part):
             rc = lib.llama_model_quantize(str(src).encode(), str(part).encode(), ctypes.byref(params))
         if rc != 0 or not part.exists():
             raise QuantizeError(f"llama.cpp could not quantize {src.name} to {qtype.name}: {_reason(lines)}")

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import errno
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from app.core import atomic
+from app.core.atomic import flushed_while_written
 from app.core.errors import DiskFullError, GatedRepoError, GGUFError
 from app.core.units import format_bytes, format_count, format_duration
 
@@ -54,3 +57,29 @@ def test_error_messages_are_actionable() -> None:
     assert "at byte 24" in str(error)
     gated = GatedRepoError("You must accept the license", repo_id="google/gemma-3-1b-it")
     assert gated.url.endswith("/google/gemma-3-1b-it")
+
+
+def _open_fds_to(path: Path) -> int:
+    fd_dir = Path("/proc/self/fd")
+    return sum(1 for fd in fd_dir.iterdir() if os.path.realpath(fd) == str(path.resolve()))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to see open descriptors")
+def test_flushing_follows_a_file_that_appears_later_and_lets_it_go(tmp_path: Path) -> None:
+    target = tmp_path / "out.gguf.part"
+    with flushed_while_written(target, interval=0.01):
+        time.sleep(0.05)  # the flusher polls for a file that does not exist yet
+        with open(target, "wb") as handle:
+            deadline = time.monotonic() + 10
+            while _open_fds_to(target) < 2 and time.monotonic() < deadline:
+                handle.write(os.urandom(1 << 20))
+                handle.flush()
+                time.sleep(0.02)
+            assert _open_fds_to(target) == 2  # ours and the flusher's
+    assert _open_fds_to(target) == 0
+
+
+def test_flushing_a_file_that_never_appears_is_harmless(tmp_path: Path) -> None:
+    with flushed_while_written(tmp_path / "never", interval=0.01):
+        time.sleep(0.03)
+    assert not (tmp_path / "never").exists()
