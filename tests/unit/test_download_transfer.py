@@ -4,6 +4,7 @@ tests/integration/test_download_faults.py, against the fake Hub)."""
 from __future__ import annotations
 
 import hashlib
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+import trustme
 
 from app.core.errors import ChecksumError, DiskFullError, DownloadError, GatedRepoError
 from app.downloads.checksum import Checksum
@@ -333,3 +335,29 @@ def test_body_socket_only_for_plain_content_length_bodies(
     with client.stream("GET", _remote(server).url) as response:
         assert (body_socket(response) is not None) == direct
         response.read()  # closing with the body unread would reset the connection under the server
+
+
+@pytest.fixture
+def tls_server(server: _Server) -> Iterator[tuple[_Server, ssl.SSLContext]]:
+    """The same server behind TLS, with a throwaway CA the client trusts."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    yield server, client_context
+
+
+def test_https_body_is_read_through_the_tls_socket(tls_server: tuple[_Server, ssl.SSLContext], tmp_path: Path) -> None:
+    server, client_context = tls_server
+    url = f"https://127.0.0.1:{server.server_port}/file.gguf"
+    remote = RemoteFile("org/model", "file.gguf", "c0ffee", len(PAYLOAD), Checksum("sha256", SHA), url)
+    (tmp_path / "file.gguf.part").write_bytes(PAYLOAD[:100_000])
+    with httpx2.Client(verify=client_context) as client:
+        with client.stream("GET", url) as response:
+            assert isinstance(body_socket(response), ssl.SSLSocket)
+            response.read()
+        download_file(remote, tmp_path / "file.gguf", StopToken(), lambda _n: None, FAST, client, {})
+    assert (tmp_path / "file.gguf").read_bytes() == PAYLOAD
+    assert server.ranges[-1] == "bytes=100000-"
