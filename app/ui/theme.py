@@ -61,12 +61,25 @@ def build_palette(theme: str) -> QPalette:
     return palette
 
 
+def check_box_palette(palette: QPalette, theme: str) -> QPalette:
+    """Fusion outlines check boxes with the Window colour darkened, which vanishes on a dark background; check
+    boxes and item views get a lighter Window (neither paints its background with it)."""
+    outlined = QPalette(palette)
+    if theme == "dark":
+        outlined.setColor(QPalette.ColorRole.Window, QColor("#7a7f86"))
+    return outlined
+
+
 def apply_theme(app: QApplication, choice: str) -> str:
     """Apply the chosen theme ('system', 'light' or 'dark'); returns the one in effect."""
     if app.style().name().lower() != "fusion":
         app.setStyle("Fusion")
     theme = resolve_theme(choice)
-    app.setPalette(build_palette(theme))
+    palette = build_palette(theme)
+    app.setPalette(palette)
+    outlined = check_box_palette(palette, theme)
+    for widget_class in ("QAbstractItemView", "QCheckBox", "QRadioButton"):
+        app.setPalette(outlined, widget_class)  # type: ignore[arg-type]  # the stub says bytes; PySide wants str
     app.setStyleSheet(resource("style.qss").read_text(encoding="utf-8"))
     app.setProperty("appTheme", theme)
     return theme

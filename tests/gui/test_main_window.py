@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QCheckBox, QTableView
 
 from app.core.settings import Settings
 from app.hardware import HardwareInfo
@@ -121,3 +121,20 @@ def test_system_theme_follows_the_os(window: MainWindow, monkeypatch: pytest.Mon
     window.settings.update(theme="dark")  # a fixed choice ignores the OS
     window._os_theme_changed(Qt.ColorScheme.Light)
     assert app.property("appTheme") == "light"  # unchanged: only the Settings page applies a fixed choice
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_check_boxes_have_a_visible_outline(qtbot, theme: str) -> None:
+    """Fusion outlines a check box with the Window colour darkened; it must stand out from the Base it sits on."""
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    try:
+        apply_theme(app, theme)
+        for widget in (QCheckBox(), QTableView()):
+            qtbot.addWidget(widget)
+            palette = QApplication.palette(widget)
+            outline = palette.window().color().darker(140)
+            base = palette.base().color()
+            assert abs(outline.lightness() - base.lightness()) >= 40, (widget, outline.name(), base.name())
+    finally:
+        apply_theme(app, "system")
