@@ -45,24 +45,29 @@ def _as_json(entry: Any) -> dict[str, Any]:
         "quant": summary.quant if summary else None,
         "context_length": summary.context_length if summary else None,
         "error": entry.error,
+        "quality": entry.quality.to_json() if entry.quality else None,
     }
 
 
 def _print_table(entries: list[Any]) -> None:
     from app.core.units import format_bytes, format_count
+    from app.quantize.quality_file import format_agreement, format_kld
 
-    rows = [("NAME", "ARCH", "PARAMS", "QUANT", "SIZE", "CONTEXT", "PATH")]
+    rows = [("NAME", "ARCH", "PARAMS", "QUANT", "KLD/TOP-1", "SIZE", "CONTEXT", "PATH")]
     for e in entries:
         s = e.summary
         if s is None:
-            rows.append((e.name, "error", "", "", format_bytes(e.size), "", f"{e.path}  ({e.error})"))
+            rows.append((e.name, "error", "", "", "", format_bytes(e.size), "", f"{e.path}  ({e.error})"))
             continue
+        q = e.quality
+        quality = f"{format_kld(q.mean_kld)}/{format_agreement(q.top1_agreement)}" if q else "-"
         rows.append(
             (
                 s.name,
                 s.architecture or "?",
                 format_count(s.parameters) if s.parameters else "?",
                 s.quant or "?",
+                quality,
                 format_bytes(e.size),
                 str(s.context_length or "?"),
                 str(e.path),

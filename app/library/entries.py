@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.quantize.quality_file import QualityRecord
+
 
 @dataclass(frozen=True, slots=True)
 class ModelSummary:
@@ -45,6 +47,7 @@ class LibraryEntry:
     root: Path  # the library folder it was found under
     summary: ModelSummary | None
     error: str | None = None  # why the header could not be read; the row shows it
+    quality: QualityRecord | None = None  # the quality check's score, from the sidecar beside the file
 
     @property
     def name(self) -> str:

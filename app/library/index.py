@@ -1,6 +1,7 @@
 """The header cache: SQLite in the cache dir, one row per model keyed by its files' paths, sizes and mtimes.
 
-A warm scan finds every row still valid and reads no header at all.
+A warm scan finds every row still valid and reads no header at all. The quality score beside a model has its
+own signature (the sidecar's size, mtime and inode), so a score written or replaced later is read on its own.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.library.entries import ModelSummary
+from app.quantize.quality_file import QualityRecord, SidecarError
 
 log = logging.getLogger("app.library")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
     path TEXT PRIMARY KEY,
     signature TEXT NOT NULL,
     summary TEXT,
-    error TEXT
+    error TEXT,
+    quality_signature TEXT NOT NULL DEFAULT '',
+    quality TEXT
 )
 """
 
@@ -34,6 +38,8 @@ class CachedRow:
     signature: str
     summary: ModelSummary | None
     error: str | None
+    quality_signature: str = ""  # "" when no sidecar was there
+    quality: QualityRecord | None = None  # already checked against the model's size
 
 
 def default_index_path() -> Path:
@@ -73,14 +79,20 @@ class HeaderIndex:
 
     def load(self) -> dict[str, CachedRow]:
         with self._lock, contextlib.closing(self._open()) as conn:
-            rows = conn.execute("SELECT path, signature, summary, error FROM models").fetchall()
+            rows = conn.execute(
+                "SELECT path, signature, summary, error, quality_signature, quality FROM models"
+            ).fetchall()
         result: dict[str, CachedRow] = {}
-        for path, signature, summary, error in rows:
+        for path, signature, summary, error, quality_signature, quality in rows:
             try:
                 parsed = ModelSummary.from_json(json.loads(summary)) if summary else None
             except (ValueError, KeyError, TypeError):
                 continue  # an unreadable row is a cache miss
-            result[path] = CachedRow(signature, parsed, error)
+            try:
+                score = QualityRecord.from_json(json.loads(quality)) if quality else None
+            except (SidecarError, ValueError, TypeError, RecursionError):
+                quality_signature, score = "", None  # read the sidecar again
+            result[path] = CachedRow(signature, parsed, error, quality_signature or "", score)
         return result
 
     def update(self, rows: dict[str, CachedRow], keep: Iterable[str]) -> None:
@@ -88,9 +100,17 @@ class HeaderIndex:
         keep_set = set(keep)
         with self._lock, contextlib.closing(self._open()) as conn, conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO models (path, signature, summary, error) VALUES (?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO models (path, signature, summary, error, quality_signature, quality)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (path, row.signature, json.dumps(row.summary.to_json()) if row.summary else None, row.error)
+                    (
+                        path,
+                        row.signature,
+                        json.dumps(row.summary.to_json()) if row.summary else None,
+                        row.error,
+                        row.quality_signature,
+                        json.dumps(row.quality.to_json()) if row.quality else None,
+                    )
                     for path, row in rows.items()
                 ],
             )

@@ -14,6 +14,7 @@ from app.core.atomic import fsync_dir
 from app.core.errors import DiskFullError, LibraryError
 from app.gguf.naming import is_model_file, parse_split
 from app.library.entries import LibraryEntry
+from app.quantize.quality_file import sidecar_path
 
 log = logging.getLogger("app.library")
 
@@ -28,8 +29,8 @@ class ImportMode(str, enum.Enum):
 
 
 def delete_entry(entry: LibraryEntry) -> None:
-    """Delete every file of a model; empty folders left behind inside its library folder go too."""
-    for path in entry.files:
+    """Delete every file of a model and its quality score; empty folders left inside its library folder go too."""
+    for path in [*entry.files, *(sidecar_path(f) for f in entry.files)]:
         try:
             path.unlink()
         except FileNotFoundError:
@@ -90,6 +91,7 @@ def import_files(
             log.info("skipping %s: %s already exists", source, dest)
             continue
         place_file(source, dest, mode)
+        _place_sidecar(source, dest, mode)
         done.append(dest)
         if on_file is not None:
             on_file(dest)
@@ -116,6 +118,17 @@ def place_file(source: Path, dest: Path, mode: ImportMode) -> None:
         if is_disk_full(exc):
             raise DiskFullError(f"The disk filled up while importing {source.name}") from exc
         raise LibraryError(f"Could not import {source}: {exc.strerror or exc}") from exc
+
+
+def _place_sidecar(source: Path, dest: Path, mode: ImportMode) -> None:
+    """The quality score goes where its model goes, the same way; without it the model still imports."""
+    side = sidecar_path(source)
+    if not side.is_file():
+        return
+    try:
+        place_file(side, sidecar_path(dest), mode)
+    except (LibraryError, DiskFullError) as exc:
+        log.warning("the quality score of %s stays behind: %s", source.name, exc)
 
 
 def _copy_atomic(source: Path, dest: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ from app.core.errors import AppError
 from app.gguf.naming import is_model_file, parse_split
 from app.library.entries import LibraryEntry, ModelSummary
 from app.library.index import CachedRow, HeaderIndex
+from app.quantize.quality_file import is_sidecar, load_quality, model_name_of
 
 log = logging.getLogger("app.library")
 
@@ -61,7 +63,8 @@ def scan_library(
 
         summarize = summarize_file
     index = index or HeaderIndex()
-    groups = _group(file for root in library_roots(folders) for file in _walk(root, root, visited))
+    sidecars: dict[str, str] = {}  # model path -> its quality sidecar's signature
+    groups = _group(file for root in library_roots(folders) for file in _walk(root, root, visited, sidecars))
     cached = index.load()
     fresh: dict[str, CachedRow] = {}
     entries: list[LibraryEntry] = []
@@ -72,18 +75,24 @@ def scan_library(
         first = files[0]
         key = str(first.path)
         signature = json.dumps([[f.path.name, f.size, f.mtime_ns] for f in files])
+        size = sum(f.size for f in files)
         row = cached.get(key)
         if row is None or row.signature != signature:
             row = _read(first, group, summarize, signature)
             fresh[key] = row
+        quality_signature = sidecars.get(key, "")
+        if row.quality_signature != quality_signature:
+            quality = load_quality(first.path, size) if quality_signature else None
+            row = fresh[key] = dataclasses.replace(row, quality_signature=quality_signature, quality=quality)
         entries.append(
             LibraryEntry(
                 path=first.path,
                 files=tuple(f.path for f in files),
-                size=sum(f.size for f in files),
+                size=size,
                 root=first.root,
                 summary=row.summary,
                 error=row.error,
+                quality=row.quality,
             )
         )
     keep = [str(e.path) for e in entries]
@@ -108,7 +117,7 @@ def _read(first: _File, group: _Group, summarize: Summarizer, signature: str) ->
         return CachedRow(signature, None, f"cannot read the file: {exc}")
 
 
-def _walk(directory: Path, root: Path, visited: list[Path] | None) -> Iterator[_File]:
+def _walk(directory: Path, root: Path, visited: list[Path] | None, sidecars: dict[str, str]) -> Iterator[_File]:
     if visited is not None:
         visited.append(directory)
     try:
@@ -123,7 +132,13 @@ def _walk(directory: Path, root: Path, visited: list[Path] | None) -> Iterator[_
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
-                yield from _walk(Path(entry.path), root, visited)
+                yield from _walk(Path(entry.path), root, visited, sidecars)
+                continue
+            if is_sidecar(name):
+                if not entry.is_file():
+                    continue
+                st = entry.stat()  # the one extra stat: only files that have a score pay it
+                sidecars[os.path.join(directory, model_name_of(name))] = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
                 continue
             if not is_model_file(name):
                 continue  # also skips `*.gguf.part`, projector and imatrix files

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.core.settings import Settings
 from app.library.manage import ImportMode
+from app.quantize.quality_file import make_record, save_quality, sidecar_path
 from app.ui.context import AppContext
 from app.ui.hardware_watch import HardwareWatch
 from app.ui.messages import message_bridge
@@ -19,6 +20,7 @@ from app.ui.models.library_table import (
     COL_CONTEXT,
     COL_NAME,
     COL_PARAMS,
+    COL_QUALITY,
     COL_QUANT,
     COL_SIZE,
     ENTRY_ROLE,
@@ -241,3 +243,72 @@ def test_a_finished_download_appears(qtbot: Any, ctx: AppContext, models: Path, 
     finally:
         page.shutdown()
         service.shutdown()
+
+
+def _save_score(model: Path, kld: float, agree: float) -> None:
+    source = model.parent.parent / "source.bin"  # named in the record only
+    source.write_bytes(b"s" * 128)
+    record = make_record(
+        mean_kld=kld,
+        top1_agreement=agree,
+        n_tokens=128,
+        source=source,
+        quant=model,
+        quant_type="F32",
+        text="calibration",
+        text_name="built-in calibration text",
+    )
+    save_quality(model, record)
+
+
+def test_quality_column_shows_a_score_written_after_the_model_appeared(
+    qtbot: Any, page: LibraryPage, models: Path, qtmodeltester: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiny = models / "org" / "Tiny-GGUF" / "Tiny-F32.gguf"
+    assert _cells(page, "Tiny One")[COL_QUALITY] == ""
+    assert page.model.headerData(COL_QUALITY, library_page.Qt.Orientation.Horizontal) == "Quality"
+    header_tip = page.model.headerData(
+        COL_QUALITY, library_page.Qt.Orientation.Horizontal, library_page.Qt.ItemDataRole.ToolTipRole
+    )
+    assert "KL divergence" in header_tip
+    # The quality check ends after the quant is in the folder: the watcher picks its sidecar up.
+    with qtbot.waitSignal(
+        page.scanned, timeout=10_000, check_params_cb=lambda e: any(x.quality is not None for x in e)
+    ):
+        _save_score(tiny, 0.0082, 0.97)
+    qtmodeltester.check(page.model)
+    assert _cells(page, "Tiny One")[COL_QUALITY] == "KLD 0.0082 · top-1 97%"
+    assert _cells(page, "Split Two")[COL_QUALITY] == ""
+    row = _row(page, "Tiny One")
+    tooltip = page.proxy.index(row, COL_QUALITY).data(library_page.Qt.ItemDataRole.ToolTipRole)
+    assert "KL divergence" in tooltip and "source.bin" in tooltip and "128 tokens" in tooltip
+    # Scored models sort first, lowest divergence on top.
+    page.table.sortByColumn(COL_QUALITY, library_page.Qt.SortOrder.AscendingOrder)
+    assert page.proxy.index(0, COL_NAME).data() == "Tiny One"
+    page.table.selectRow(0)
+    assert page.details.isVisible() and "Mean KL divergence 0.0082" in page.details.text()
+    page.grab().save("/tmp/library_quality.png")
+    # Deleting the model takes its score with it.
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(page.scanned, timeout=10_000, check_params_cb=lambda e: len(e) == 3):
+        page.delete_action.trigger()
+    assert not tiny.exists() and not sidecar_path(tiny).exists()
+
+
+def test_sidecar_names_are_shown_as_text_not_markup(qtbot: Any, ctx: AppContext, models: Path) -> None:
+    model = _model(models / "pub" / "Repo" / "M-F32.gguf", name="Marked")
+    _save_score(model, 0.5, 0.5)
+    data = sidecar_path(model).read_text(encoding="utf-8").replace("source.bin", "<b>x</b><img src=q>")
+    sidecar_path(model).write_text(data, encoding="utf-8")
+    page = LibraryPage(ctx)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.scanned, timeout=10_000):
+        page.show()
+    try:
+        tooltip = page.proxy.index(0, COL_QUALITY).data(library_page.Qt.ItemDataRole.ToolTipRole)
+        assert "&lt;b&gt;x&lt;/b&gt;&lt;img src=q&gt;" in tooltip and "<img" not in tooltip
+        page.table.selectRow(0)
+        assert page.details.textFormat() == library_page.Qt.TextFormat.PlainText
+        assert "<b>x</b>" in page.details.text()
+    finally:
+        page.shutdown()

@@ -16,6 +16,7 @@ from app.quantize.imatrix import compute_imatrix, default_calibration
 from app.quantize.pipeline import QuantizeSpec
 from app.quantize.predict import header_tensors, predict_size
 from app.quantize.quality import compare
+from app.quantize.quality_file import load_quality
 from app.quantize.quantizer import QuantizeOptions, TensorProgress, quantize_file
 from app.quantize.runner import JobProcess
 from app.quantize.types import quant_type
@@ -143,4 +144,7 @@ def test_job_from_hf_folder_converts_then_quantizes(tmp_path: Path) -> None:
     assert stages == ["convert", "quantize Q8_0", "quality Q8_0"]
     quant = next(o for o in done.outputs if o.kind == "quant")
     assert quant.path.name == "qwen3-Q8_0.gguf" and quant.mean_kld is not None and quant.mean_kld < 0.05
+    kept = load_quality(quant.path, quant.path.stat().st_size)  # the score travels with the file
+    assert kept is not None and (kept.mean_kld, kept.top1_agreement) == (quant.mean_kld, quant.top1_agreement)
+    assert kept.source_name == "qwen3-F16.gguf" and kept.quant_type == "Q8_0"
     assert (tmp_path / "out" / "qwen3-F16.gguf").exists()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from app.library.index import HeaderIndex
 from app.library.manage import ImportMode, delete_entry, import_files
 from app.library.scan import scan_library
 from app.library.summary import summarize_file
+from app.quantize.quality_file import QualityRecord, load_quality, make_record, save_quality, sidecar_path
 from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
 
 
@@ -182,3 +184,120 @@ def test_import_without_models_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "x.txt").write_text("x")
     with pytest.raises(LibraryError, match="No GGUF model files"):
         import_files([tmp_path / "x.txt"], tmp_path / "models", ImportMode.COPY)
+
+
+# The quality score beside a quant ----------------------------------------------------------------------------
+
+
+def _score(model: Path, kld: float = 0.0082, agree: float = 0.97) -> QualityRecord:
+    source = model.with_name("Source-F32.gguf.src")  # not a model file: only named in the record
+    source.write_bytes(b"s" * 64)
+    record = make_record(
+        mean_kld=kld,
+        top1_agreement=agree,
+        n_tokens=128,
+        source=source,
+        quant=model,
+        quant_type="Q8_0",
+        text="calibration",
+        text_name="built-in calibration text",
+    )
+    save_quality(model, record)
+    return record
+
+
+def test_scan_shows_the_quality_beside_the_file_and_never_lists_the_sidecar(tmp_path: Path, index: HeaderIndex) -> None:
+    scored = _model(tmp_path / "m" / "Scored-Q8_0.gguf", tensor_type="Q8_0")
+    plain = _model(tmp_path / "m" / "Plain-F32.gguf", seed=2)
+    record = _score(scored)
+    entries = {e.path: e for e in scan_library([tmp_path / "m"], index)}
+    assert set(entries) == {scored, plain}
+    assert entries[scored].quality == record and entries[scored].usable
+    assert entries[plain].quality is None
+    # The score is cached with the header: a fresh index object on the same file still has it.
+    again = {e.path: e for e in scan_library([tmp_path / "m"], HeaderIndex(index.path))}
+    assert again[scored].quality == record
+
+
+def test_a_sidecar_written_changed_or_removed_later_is_picked_up_without_reading_headers(
+    tmp_path: Path, index: HeaderIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.library import scan as scan_module
+
+    model = _model(tmp_path / "m" / "Late-Q8_0.gguf", tensor_type="Q8_0")
+    counting = CountingSummarizer()
+    assert scan_library([tmp_path / "m"], index, counting)[0].quality is None
+    sidecar_reads: list[Path] = []
+
+    def counting_load(path: Path, size: int | None = None) -> QualityRecord | None:
+        sidecar_reads.append(path)
+        return load_quality(path, size)
+
+    monkeypatch.setattr(scan_module, "load_quality", counting_load)
+    counting.calls.clear()
+    first = _score(model)  # the quality check finishes after the quant appeared
+    assert scan_library([tmp_path / "m"], index, counting)[0].quality == first
+    assert counting.calls == [] and sidecar_reads == [model]
+    # A warm scan reads neither the header nor the sidecar.
+    sidecar_reads.clear()
+    assert scan_library([tmp_path / "m"], index, counting)[0].quality == first
+    assert counting.calls == [] and sidecar_reads == []
+    # A re-run of the check replaces the sidecar.
+    second = _score(model, kld=0.02, agree=0.9)
+    assert scan_library([tmp_path / "m"], index, counting)[0].quality == second
+    assert counting.calls == [] and sidecar_reads == [model]
+    sidecar_path(model).unlink()
+    assert scan_library([tmp_path / "m"], index, counting)[0].quality is None
+    assert counting.calls == []
+
+
+def test_a_bad_or_stale_sidecar_is_ignored_and_the_model_still_lists(
+    tmp_path: Path, index: HeaderIndex, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = _model(tmp_path / "m" / "Bad-Q8_0.gguf", tensor_type="Q8_0")
+    sidecar_path(model).write_text('{"format": "gguf-studio.quality", "mean_kld": NaN}')
+    with caplog.at_level(logging.WARNING, logger="app.quantize"):
+        entries = scan_library([tmp_path / "m"], index)
+    assert len(entries) == 1 and entries[0].usable and entries[0].quality is None
+    assert "ignoring the quality score" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="app.quantize"):
+        scan_library([tmp_path / "m"], index)
+    assert caplog.text == ""  # judged once, not on every warm scan
+    # A score made for another file of this name (the quant was replaced since) is not shown.
+    _score(model)
+    with open(model, "ab") as handle:
+        handle.write(b"\0" * 32)
+    assert scan_library([tmp_path / "m"], index)[0].quality is None
+
+
+def test_delete_removes_the_quality_sidecar(tmp_path: Path, index: HeaderIndex) -> None:
+    model = _model(tmp_path / "m" / "org" / "Repo" / "Gone-Q8_0.gguf", tensor_type="Q8_0")
+    _score(model)
+    model.with_name("Source-F32.gguf.src").unlink()
+    entry = scan_library([tmp_path / "m"], index)[0]
+    assert entry.quality is not None
+    delete_entry(entry)
+    assert not sidecar_path(model).exists()
+    assert not (tmp_path / "m" / "org").exists()  # nothing left behind keeps the folder alive
+
+
+@pytest.mark.parametrize("mode", list(ImportMode))
+def test_import_brings_the_sidecar_along(tmp_path: Path, index: HeaderIndex, mode: ImportMode) -> None:
+    source = _model(tmp_path / "downloads" / "Mine-Q8_0.gguf", name="Mine", tensor_type="Q8_0")
+    record = _score(source)
+    models = tmp_path / "models"
+    placed = import_files([source], models, mode)
+    assert sidecar_path(placed[0]).is_file()
+    assert sidecar_path(source).exists() == (mode != ImportMode.MOVE)
+    assert sidecar_path(placed[0]).is_symlink() == (mode == ImportMode.LINK)
+    assert scan_library([models], index)[0].quality == record
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX only")
+@pytest.mark.timeout(30)
+def test_a_pipe_named_like_a_sidecar_does_not_hang_the_scan(tmp_path: Path, index: HeaderIndex) -> None:
+    model = _model(tmp_path / "m" / "Piped-Q8_0.gguf", tensor_type="Q8_0")
+    os.mkfifo(sidecar_path(model))
+    entries = scan_library([tmp_path / "m"], index)
+    assert [e.path for e in entries] == [model] and entries[0].quality is None

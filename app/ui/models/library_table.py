@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -9,13 +10,14 @@ from PySide6.QtGui import QBrush, QColor
 
 from app.core.units import format_bytes, format_count
 from app.library.entries import LibraryEntry
+from app.quantize.quality_file import KLD_EXPLAINED
 from app.ui.models.table import Index, RowTableModel
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
-COLUMNS = ("Name", "Architecture", "Parameters", "Quant", "Size", "Context", "Location")
-COL_NAME, COL_ARCH, COL_PARAMS, COL_QUANT, COL_SIZE, COL_CONTEXT, COL_LOCATION = range(len(COLUMNS))
+COLUMNS = ("Name", "Architecture", "Parameters", "Quant", "Quality", "Size", "Context", "Location")
+COL_NAME, COL_ARCH, COL_PARAMS, COL_QUANT, COL_QUALITY, COL_SIZE, COL_CONTEXT, COL_LOCATION = range(len(COLUMNS))
 _ERROR_COLOUR = QColor("#d93025")
 
 
@@ -49,6 +51,11 @@ class LibraryTableModel(RowTableModel):
     def row_count(self) -> int:
         return len(self._entries)
 
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole and section == COL_QUALITY:
+            return KLD_EXPLAINED
+        return super().headerData(section, orientation, role)
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not self.has_row(index):
             return None
@@ -65,6 +72,8 @@ class LibraryTableModel(RowTableModel):
                 return f"{entry.path}\n\n{entry.error}"
             if column in (COL_NAME, COL_LOCATION):
                 return "\n".join(str(f) for f in entry.files)
+            if column == COL_QUALITY:
+                return quality_tooltip(entry)
         if role == Qt.ItemDataRole.ForegroundRole and entry.error and column == COL_ARCH:
             return QBrush(_ERROR_COLOUR)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_PARAMS, COL_SIZE, COL_CONTEXT):
@@ -90,6 +99,8 @@ class LibraryTableModel(RowTableModel):
             return summary.quant or "?"
         if column == COL_CONTEXT:
             return f"{summary.context_length:,}" if summary.context_length else "?"
+        if column == COL_QUALITY:
+            return entry.quality.label() if entry.quality else ""
         return ""
 
     @staticmethod
@@ -101,7 +112,17 @@ class LibraryTableModel(RowTableModel):
             return entry.size
         if column == COL_CONTEXT:
             return summary.context_length or 0 if summary else -1
+        if column == COL_QUALITY:  # best (lowest divergence) first; models without a score last
+            return entry.quality.mean_kld if entry.quality else float("inf")
         return LibraryTableModel._text(entry, column).lower()
+
+
+def quality_tooltip(entry: LibraryEntry) -> str:
+    """Rich text (names from the sidecar are escaped): what the score says, then how it was made."""
+    if entry.quality is None:
+        return f"<p>{html.escape(KLD_EXPLAINED)}</p><p>No quality check for this file: quantize with the check on.</p>"
+    lines = "<br>".join(html.escape(line) for line in entry.quality.describe().splitlines())
+    return f"<p>{lines}</p><p>{html.escape(KLD_EXPLAINED)}</p>"
 
 
 def _location(entry: LibraryEntry) -> str:

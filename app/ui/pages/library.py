@@ -33,6 +33,7 @@ from app.core.units import format_bytes
 from app.library.entries import LibraryEntry
 from app.library.hfcache import CachedModelFile
 from app.library.manage import ImportMode
+from app.quantize.quality_file import KLD_EXPLAINED, sidecar_path
 from app.ui.context import AppContext
 from app.ui.messages import message_bridge
 from app.ui.models.library_table import COL_ARCH, COL_LOCATION, COL_NAME, ENTRY_ROLE, SORT_ROLE, LibraryTableModel
@@ -187,6 +188,7 @@ class LibraryPage(QWidget):
         header.setSectionResizeMode(COL_LOCATION, QHeaderView.ResizeMode.Stretch)
 
         self.details = QLabel()
+        self.details.setTextFormat(Qt.TextFormat.PlainText)  # paths and sidecar names are never markup
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.details.hide()
@@ -317,7 +319,10 @@ class LibraryPage(QWidget):
         entry = self.selected_entry()
         if entry is None:
             return
-        files = "\n".join(f.name for f in entry.files)
+        names = [f.name for f in entry.files]
+        if entry.quality is not None:
+            names.append(f"{sidecar_path(entry.path).name} (its quality score)")
+        files = "\n".join(names)
         answer = QMessageBox.question(
             self,
             "Delete model",
@@ -405,6 +410,11 @@ class LibraryPage(QWidget):
         self.delete_action.setEnabled(entry is not None)
         if entry is not None and entry.error:
             self.details.setText(f"{entry.path}: {entry.error}")
+            self.details.setToolTip("")
+            self.details.show()
+        elif entry is not None and entry.quality is not None:
+            self.details.setText(f"{entry.name}: {entry.quality.describe()}")
+            self.details.setToolTip(KLD_EXPLAINED)
             self.details.show()
         else:
             self.details.hide()
