@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -15,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("model", metavar="MODEL", help="a .gguf model (F16/BF16/F32 gives the best matrix)")
     p.add_argument("--calibration", metavar="FILE", help="UTF-8 text (default: the text shipped with the app)")
     p.add_argument("--out", metavar="FILE", required=True, help="output imatrix file (.gguf)")
-    p.add_argument("--ctx", type=int, default=512, help="tokens per chunk (default 512)")
+    p.add_argument("--ctx", type=int, default=512, help="tokens per chunk (default 512, at most the model's context)")
     p.add_argument("-v", "--verbose", action="store_true", help="show the worker's log")
     p.set_defaults(func=run)
 
@@ -25,16 +26,20 @@ def run(args: argparse.Namespace) -> int:
 
     from app.core.errors import QuantizeError
     from app.quantize.console import run_job
+    from app.quantize.imatrix import check_chunk_size, chunk_summary, training_context
     from app.quantize.pipeline import ImatrixSpec
     from app.quantize.runner import cpu_threads
 
+    check_chunk_size(args.ctx, None)
     model = Path(args.model).expanduser()
     if not model.is_file():
         raise QuantizeError(f"{model} does not exist")
+    check_chunk_size(args.ctx, training_context(model), model.name)
     calibration = Path(args.calibration).expanduser() if args.calibration else None
     if calibration is not None and not calibration.is_file():
         raise QuantizeError(f"calibration file {calibration} does not exist")
     spec = ImatrixSpec(model, Path(args.out).expanduser(), calibration, args.ctx, cpu_threads())
     for o in run_job("app.workers.imatrix_job", spec, args.verbose):
         print(o.path)
+        print(f"{o.path.name}: {chunk_summary(o.path)}", file=sys.stderr)
     return 0

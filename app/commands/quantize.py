@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,6 +24,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     imx = p.add_mutually_exclusive_group()
     imx.add_argument("--imatrix", metavar="FILE", help="importance matrix (GGUF imatrix format)")
     imx.add_argument("--calibration", metavar="FILE", help="compute an importance matrix from this text")
+    p.add_argument(
+        "--imatrix-ctx",
+        metavar="N",
+        type=int,
+        help="tokens per chunk when an importance matrix is computed (default 512, at most the model's context)",
+    )
     p.add_argument("--out-dir", metavar="D", help="output folder (default: beside the source)")
     p.add_argument("--pure", action="store_true", help="every weight in the target type (no mixes)")
     p.add_argument("--output-type", metavar="T", help="type of output.weight (e.g. Q8_0)")
@@ -35,15 +43,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from app.core.errors import QuantizeError
     from app.quantize.console import run_job
+    from app.quantize.imatrix import DEFAULT_CHUNK, check_chunk_size, chunk_summary, training_context
     from app.quantize.pipeline import QuantizeSpec
     from app.quantize.quantizer import QuantizeOptions
     from app.quantize.runner import cpu_threads
     from app.quantize.source import is_repo_id, local_source
 
+    if args.imatrix_ctx is not None:
+        if args.imatrix:
+            raise QuantizeError("--imatrix-ctx sets how a matrix is computed; it cannot go with --imatrix FILE")
+        check_chunk_size(args.imatrix_ctx, None)
+    imatrix_ctx = DEFAULT_CHUNK if args.imatrix_ctx is None else args.imatrix_ctx
     if is_repo_id(args.source):
         from app.commands.convert import fetch
 
@@ -55,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         from app.commands.convert import check_folder
 
         check_folder(source)
+    if not args.imatrix and (args.calibration or any(t.needs_imatrix for t in types)):
+        check_chunk_size(imatrix_ctx, training_context(source), source.name)
+    elif args.imatrix_ctx is not None:
+        print("warning: --imatrix-ctx is unused: no importance matrix is computed for these types", file=sys.stderr)
     overrides = []
     for item in args.tensor_type:
         pattern, sep, type_name = item.rpartition("=")
@@ -75,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         out_dir=out_dir,
         imatrix=Path(args.imatrix).expanduser() if args.imatrix else None,
         calibration=Path(args.calibration).expanduser() if args.calibration else None,
+        imatrix_ctx=imatrix_ctx,
         options=options,
         quality=args.quality,
         n_threads=cpu_threads(),
@@ -82,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     for o in run_job("app.workers.quantize_job", spec, args.verbose):
         if o.kind == "quant":
             print(o.path)
+        elif o.kind == "imatrix":
+            print(f"{o.path.name}: {chunk_summary(o.path)}", file=sys.stderr)
     return 0
 
 

@@ -3,21 +3,66 @@
 from __future__ import annotations
 
 import ctypes
+import json
 from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from app.core.errors import QuantizeError
 from app.core.resources import resource
 from app.quantize import llama_api
-from app.quantize.imatrix_file import Imatrix, ImatrixEntry, save_imatrix
+
+if TYPE_CHECKING:  # numpy and gguf load only when a matrix is computed: the page validates through this module
+    from app.quantize.imatrix_file import Imatrix
 
 MIN_TOKENS = 16  # llama-imatrix ignores smaller batches, and so do we
+DEFAULT_CHUNK = 512  # tokens per chunk, as llama-imatrix
 
 
 def default_calibration() -> Path:
     return resource("calibration", "default.txt")
+
+
+def training_context(source: Path) -> int | None:
+    """The context length a model was trained with (GGUF metadata or config.json); None when it is not stated."""
+    if source.is_dir():
+        try:
+            config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(config, dict):
+            return None
+        text = config.get("text_config")
+        hp = {**config, **text} if isinstance(text, dict) else config
+        value = hp.get("max_position_embeddings", hp.get("n_positions"))
+    else:
+        from app.gguf.reader import read_header
+
+        meta = read_header(source).metadata
+        value = meta.get(f"{meta.get('general.architecture')}.context_length")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def check_chunk_size(n_ctx: int, n_ctx_train: int | None, model_name: str = "the model") -> None:
+    """Refuse a chunk the collector would skip (fewer than MIN_TOKENS) or longer than the model was trained on."""
+    if n_ctx < MIN_TOKENS:
+        raise QuantizeError(
+            f"imatrix chunk size {n_ctx} is too small: the collector ignores batches under {MIN_TOKENS} tokens"
+        )
+    if n_ctx_train is not None and n_ctx > n_ctx_train:
+        raise QuantizeError(
+            f"imatrix chunk size {n_ctx} is larger than the {n_ctx_train}-token context {model_name} "
+            f"was trained with; use at most {n_ctx_train}"
+        )
+
+
+def chunk_summary(path: Path) -> str:
+    """'12 chunks of 512 tokens', as an imatrix file records it."""
+    from app.gguf.reader import read_header
+    from app.quantize.imatrix_file import KEY_CHUNK_COUNT, KEY_CHUNK_SIZE
+
+    meta = read_header(path).metadata
+    return f"{meta.get(KEY_CHUNK_COUNT)} chunks of {meta.get(KEY_CHUNK_SIZE)} tokens"
 
 
 def compute_imatrix(
@@ -25,7 +70,7 @@ def compute_imatrix(
     text: str,
     out: Path | None = None,
     *,
-    n_ctx: int = 512,
+    n_ctx: int = DEFAULT_CHUNK,
     n_threads: int = 2,
     dataset: str = "calibration",
     progress: Callable[[int, int], None] | None = None,
@@ -33,7 +78,10 @@ def compute_imatrix(
     on_log: Callable[[str], None] | None = None,
 ) -> Imatrix:
     """Feed the text through the model in chunks of n_ctx tokens, collecting squared activations."""
+    import numpy as np
+
     from app import _native
+    from app.quantize.imatrix_file import Imatrix, ImatrixEntry, save_imatrix
 
     lib = llama_api.llama()
     collector = _native.ImatrixCollector(process_output=False, min_tokens=MIN_TOKENS)
@@ -42,6 +90,7 @@ def compute_imatrix(
         llama_api.captured_log(lambda _level, line: on_log(line) if on_log and line.strip() else None),
         llama_api.loaded_model(model_path) as model,
     ):
+        check_chunk_size(n_ctx, lib.llama_model_n_ctx_train(model) or None, model_path.name)
         tokens = llama_api.tokenize(model, text)
         if len(tokens) < MIN_TOKENS:
             raise QuantizeError(f"the calibration text is too short ({len(tokens)} tokens, need {MIN_TOKENS})")

@@ -53,6 +53,7 @@ class QuantizeSpec:
     out_dir: Path
     imatrix: Path | None = None
     calibration: Path | None = None  # compute an imatrix from this text (default text when needed)
+    imatrix_ctx: int = 512  # tokens per imatrix chunk, when one is computed
     options: QuantizeOptions = field(default_factory=QuantizeOptions)
     quality: bool = False
     intermediate_type: str = "f16"
@@ -74,7 +75,11 @@ class QuantizeSpec:
         return self.out_dir / output_name(self.stem(), q)
 
     def planned_outputs(self) -> list[Path]:
-        return [self.intermediate(), self.imatrix_out(), *(self.output(q) for q in self.types())]
+        from app.quantize.quality_file import sidecar_path
+
+        quants = [self.output(q) for q in self.types()]
+        sidecars = [sidecar_path(path) for path in quants] if self.quality else []
+        return [self.intermediate(), self.imatrix_out(), *quants, *sidecars]
 
 
 class Eta:
@@ -115,7 +120,7 @@ def run_imatrix(spec: ImatrixSpec, emit: Emit, stage: tuple[int, int] = (1, 1)) 
     def progress(done: int, total: int) -> None:
         emit(ev.Progress("imatrix", done / total, f"chunk {done}/{total}", eta(done / total)))
 
-    compute_imatrix(
+    result = compute_imatrix(
         spec.model,
         text,
         spec.out,
@@ -125,6 +130,7 @@ def run_imatrix(spec: ImatrixSpec, emit: Emit, stage: tuple[int, int] = (1, 1)) 
         progress=progress,
         on_log=lambda line: emit(ev.Log(line)),
     )
+    emit(ev.Log(f"imatrix: {result.chunk_count} chunks of {result.chunk_size} tokens from {calibration.name}"))
     return ev.Output("imatrix", spec.out, spec.out.stat().st_size)
 
 
@@ -163,7 +169,7 @@ def run_quantize(spec: QuantizeSpec, emit: Emit) -> list[ev.Output]:
     imatrix_path = spec.imatrix
     if need_imatrix:
         stage += 1
-        imx = ImatrixSpec(source, spec.imatrix_out(), spec.calibration, n_threads=spec.n_threads)
+        imx = ImatrixSpec(source, spec.imatrix_out(), spec.calibration, spec.imatrix_ctx, spec.n_threads)
         outputs.append(run_imatrix(imx, emit, (stage, n_stages)))
         imatrix_path = imx.out
     imatrix = load_imatrix(imatrix_path) if imatrix_path is not None else None
@@ -177,6 +183,12 @@ def run_quantize(spec: QuantizeSpec, emit: Emit) -> list[ev.Output]:
             text = _quality_text()
             score = compare(source, out.path, text, n_threads=spec.n_threads)
             out = ev.Output("quant", out.path, out.size_bytes, q.name, score.mean_kld, score.top1_agreement)
+            from app.quantize.quality_file import save_quality_of
+
+            try:  # the quant is done and good: a score that cannot be saved is a warning, not a failed job
+                save_quality_of(score, source, out.path, q.name, text, "built-in calibration text")
+            except (OSError, ValueError, DiskFullError) as exc:
+                emit(ev.Warning_(f"could not save the quality score beside {out.path.name}: {exc}"))
         emit(out)
         outputs.append(out)
     return outputs
@@ -192,6 +204,7 @@ def _quantize_one(
     spec: QuantizeSpec, source: Path, q: QuantType, imatrix: object, emit: Emit, exact_size: Callable[..., int]
 ) -> ev.Output:
     from app.quantize.imatrix_file import Imatrix
+    from app.quantize.quality_file import sidecar_path
 
     size = exact_size(source, q, spec.options.pure)
     emit(ev.Planned(q.name, size))
@@ -208,6 +221,8 @@ def _quantize_one(
         emit(ev.Progress(name, f, p.name, eta(f)))
 
     dst = spec.output(q)
+    # A score beside an older file of this name would describe the wrong weights.
+    sidecar_path(dst).unlink(missing_ok=True)
     quantize_file(
         source,
         dst,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,9 +104,13 @@ def _start_slow_job(qtbot: Any, page: QuantizePage, tiny_gguf: Path, out: Path) 
     _load(qtbot, page, tiny_gguf)
     page.targets.set_checked({"IQ2_XS"})
     page.out_dir.setText(str(out))
+    assert page.imatrix_ctx.isEnabled()  # IQ2_XS needs a matrix, computed before quantizing
+    page.imatrix_ctx.setValue(64)
     job_id = page.start()
     assert job_id is not None
     qtbot.waitUntil(lambda: "quantize" in page.jobs.job(page.jobs.row_of(job_id)).stage, timeout=60_000)
+    log = page.jobs.job(page.jobs.row_of(job_id)).log
+    assert any(re.fullmatch(r"imatrix: \d+ chunks of 64 tokens from default\.txt", line) for line in log), log
     return job_id
 
 

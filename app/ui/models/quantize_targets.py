@@ -61,8 +61,10 @@ class TargetsModel(RowTableModel):
                 return row.fit or "—"
             if col == COL_NOTE:
                 return row.qtype.description
-        if role == Qt.ItemDataRole.ToolTipRole and row.qtype.needs_imatrix:
-            return "Needs an importance matrix: one is computed from the calibration text if you give none"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if row.qtype.needs_imatrix:
+                return "Needs an importance matrix: one is computed from the calibration text if you give none"
+            return row.qtype.description if col == COL_NOTE else None
         if role == Qt.ItemDataRole.UserRole:
             return row
         return None
@@ -77,6 +79,9 @@ class TargetsModel(RowTableModel):
 
     def checked(self) -> list[QuantType]:
         return [r.qtype for r in self._rows if r.checked]
+
+    def predicted(self, name: str) -> int | None:
+        return next((r.size for r in self._rows if r.qtype.name == name), None)
 
     def set_checked(self, names: set[str]) -> None:
         self._rows = [dataclasses.replace(r, checked=r.qtype.name in names) for r in self._rows]

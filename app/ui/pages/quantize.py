@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -20,14 +21,18 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
+    QSpinBox,
     QSplitter,
     QTableView,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.core.errors import AppError, QuantizeError
 from app.core.units import format_bytes
+from app.quantize.imatrix import DEFAULT_CHUNK, check_chunk_size
 from app.quantize.pipeline import QuantizeSpec
 from app.quantize.quantizer import QuantizeOptions
 from app.quantize.runner import cpu_threads
@@ -40,6 +45,12 @@ from app.ui.tasks import Task, run_task
 log = logging.getLogger("app.ui.quantize")
 
 IMATRIX_AUTO, IMATRIX_TEXT, IMATRIX_FILE = range(3)
+MIN_CHUNK, MAX_CHUNK = 64, 8192  # the chunk-size spin box's range (tokens)
+JOBS_HEIGHT = 200  # the jobs pane's share of the page's height at first; the targets get the rest
+CHUNK_TIP = (
+    "Tokens per chunk the calibration text is cut into (llama-imatrix's -c). Longer chunks see more context; "
+    "at most the model's training context. Used only when an importance matrix is computed."
+)
 # ggml types a tensor can be given explicitly (quantized ones llama.cpp can write, and the float types).
 TENSOR_TYPES = (
     "Q8_0",
@@ -65,11 +76,49 @@ class QuantizePage(QWidget):
         self._task: Task | None = None
         self._fetch: Task | None = None
         self.plan: SourcePlan | None = None
+        self._imatrix_notes: dict[Path, str] = {}
 
         title = QLabel("Quantize")
         title.setObjectName("PageTitle")
+        subtitle = QLabel(
+            "Turn a Hugging Face model or a GGUF into llama.cpp quants. Tick the types you want; sizes and fit "
+            "are predicted for this machine."
+        )
+        subtitle.setObjectName("PageSubtitle")
+        subtitle.setWordWrap(True)
 
-        # source --------------------------------------------------------------------------------------------
+        source_box = self._source_box()
+        targets_box = self._targets_box()
+        options = self._options_panel()
+        jobs_box = self._jobs_box()
+
+        self.top_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.top_splitter.setChildrenCollapsible(False)
+        self.top_splitter.addWidget(targets_box)
+        self.top_splitter.addWidget(options)
+        self.top_splitter.setStretchFactor(0, 3)
+        self.top_splitter.setStretchFactor(1, 2)
+        self.top_splitter.setSizes([600, 400])
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.top_splitter)
+        self.splitter.addWidget(jobs_box)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setSizes([2 * JOBS_HEIGHT, JOBS_HEIGHT])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 16, 24, 12)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addWidget(source_box)
+        layout.addWidget(self.splitter, 1)
+        self._update_selection()
+        self._show_job()
+        ctx.hardware.ready.connect(self._hardware_ready)
+
+    # ---- layout --------------------------------------------------------------------------------------------
+    def _source_box(self) -> QWidget:
         self.source = QLineEdit()
         self.source.setPlaceholderText("Hub repo id (owner/name), a model folder, or a .gguf file")
         self.source.returnPressed.connect(self.load_source)
@@ -80,77 +129,146 @@ class QuantizePage(QWidget):
         self.load_btn = QPushButton("Load")
         self.load_btn.clicked.connect(self.load_source)
         row = QHBoxLayout()
+        row.addWidget(QLabel("Source"))
         for w in (self.source, folder_btn, gguf_btn, self.load_btn):
             row.addWidget(w, 1 if w is self.source else 0)
         self.source_info = QLabel("Choose a model to quantize.")
+        self.source_info.setObjectName("PageSubtitle")
         self.source_info.setWordWrap(True)
-        source_box = QGroupBox("Source")
-        source_layout = QVBoxLayout(source_box)
-        source_layout.addLayout(row)
-        source_layout.addWidget(self.source_info)
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 8, 0, 4)
+        layout.addLayout(row)
+        layout.addWidget(self.source_info)
+        return box
 
-        # targets ---------------------------------------------------------------------------------------------
+    def _targets_box(self) -> QWidget:
         self.targets = TargetsModel(self)
         self.targets_view = QTableView()
         self.targets_view.setModel(self.targets)
         self.targets_view.verticalHeader().hide()
         self.targets_view.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.targets_view.setAlternatingRowColors(True)
+        self.targets_view.setWordWrap(False)
+        self.targets_view.setMinimumHeight(120)
         header = self.targets_view.horizontalHeader()
         for col in range(3):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        targets_box = QGroupBox("Targets")
-        QVBoxLayout(targets_box).addWidget(self.targets_view)
+        self.targets.dataChanged.connect(lambda *_: self._update_selection())
+        self.selection_info = QLabel()
+        self.selection_info.setObjectName("PageSubtitle")
+        box = QGroupBox("Targets")
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.targets_view, 1)
+        layout.addWidget(self.selection_info)
+        return box
 
-        # options ---------------------------------------------------------------------------------------------
+    def _options_panel(self) -> QWidget:
+        # importance matrix
         self.imatrix_mode = QComboBox()
-        self.imatrix_mode.addItems(
-            ["Compute when a type needs it (built-in text)", "Compute from a text file…", "Use an imatrix file…"]
+        self.imatrix_mode.addItems(["Compute if a type needs it", "Compute from a text file", "Use an imatrix file"])
+        self.imatrix_mode.setToolTip(
+            "IQ1/IQ2 types and Q2_K_S need an importance matrix. It is computed from the app's built-in text "
+            "unless you give a calibration text or a ready imatrix (.gguf) file."
         )
+        self.imatrix_mode.currentIndexChanged.connect(lambda *_: self._update_imatrix_controls())
         self.imatrix_path = QLineEdit()
         self.imatrix_path.setPlaceholderText("calibration text or imatrix file")
-        imatrix_browse = QPushButton("Browse…")
-        imatrix_browse.clicked.connect(self._pick_imatrix)
-        imatrix_row = QHBoxLayout()
-        imatrix_row.addWidget(self.imatrix_mode)
-        imatrix_row.addWidget(self.imatrix_path, 1)
-        imatrix_row.addWidget(imatrix_browse)
-        self.quality = QCheckBox("Score each quant against its source (KL divergence, top-1 agreement)")
+        self.imatrix_browse = QPushButton("Browse…")
+        self.imatrix_browse.clicked.connect(self._pick_imatrix)
+        file_row = QHBoxLayout()
+        file_row.addWidget(self.imatrix_path, 1)
+        file_row.addWidget(self.imatrix_browse)
+        self.imatrix_ctx = QSpinBox()
+        self.imatrix_ctx.setRange(MIN_CHUNK, MAX_CHUNK)
+        self.imatrix_ctx.setSingleStep(64)
+        self.imatrix_ctx.setValue(DEFAULT_CHUNK)
+        self.imatrix_ctx.setSuffix(" tokens")
+        self.imatrix_ctx.setToolTip(CHUNK_TIP)
+        imatrix_box = QGroupBox("Importance matrix")
+        imatrix_form = QFormLayout(imatrix_box)
+        imatrix_form.addRow("Mode", self.imatrix_mode)
+        imatrix_form.addRow("File", file_row)
+        imatrix_form.addRow("Chunk size", self.imatrix_ctx)
+
+        # output
+        self.out_dir = QLineEdit()
+        self.out_dir.setPlaceholderText("beside the source")
+        out_browse = QPushButton("Browse…")
+        out_browse.clicked.connect(self._pick_out_dir)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.out_dir, 1)
+        out_row.addWidget(out_browse)
+        self.quality = QCheckBox("Score each quant against its source")
+        self.quality.setToolTip("Mean KL divergence and top-1 token agreement on a short text, after quantizing")
+        output_box = QGroupBox("Output")
+        output_form = QFormLayout(output_box)
+        output_form.addRow("Folder", out_row)
+        output_form.addRow(self.quality)
+
+        # advanced (collapsed until asked for)
         self.pure = QCheckBox("Pure: every weight in the target type")
         self.output_type = QComboBox()
         self.embedding_type = QComboBox()
         for combo in (self.output_type, self.embedding_type):
             combo.addItems(["auto", *TENSOR_TYPES])
         self.overrides = QLineEdit()
-        self.overrides.setPlaceholderText("per-tensor types, e.g. ffn_down=Q6_K; attn_v=Q8_0 (regex=TYPE)")
-        advanced = QHBoxLayout()
-        advanced.addWidget(QLabel("output.weight"))
-        advanced.addWidget(self.output_type)
-        advanced.addWidget(QLabel("token embeddings"))
-        advanced.addWidget(self.embedding_type)
-        advanced.addWidget(self.overrides, 1)
-        self.out_dir = QLineEdit()
-        self.out_dir.setPlaceholderText("beside the source")
+        self.overrides.setPlaceholderText("ffn_down=Q6_K; attn_v=Q8_0")
+        self.overrides.setToolTip("Per-tensor types: REGEX=TYPE pairs separated by ';'")
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced tensor types")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.setAutoRaise(True)
+        self.advanced = QWidget()
+        advanced_form = QFormLayout(self.advanced)
+        advanced_form.setContentsMargins(12, 0, 0, 0)
+        advanced_form.addRow(self.pure)
+        advanced_form.addRow("output.weight", self.output_type)
+        advanced_form.addRow("Token embeddings", self.embedding_type)
+        advanced_form.addRow("Per tensor", self.overrides)
+        self.advanced.setVisible(False)
+        self.advanced_toggle.toggled.connect(self._toggle_advanced)
+
+        inner = QWidget()
+        inner_layout = QVBoxLayout(inner)
+        inner_layout.setContentsMargins(0, 0, 4, 0)
+        inner_layout.addWidget(imatrix_box)
+        inner_layout.addWidget(output_box)
+        inner_layout.addWidget(self.advanced_toggle)
+        inner_layout.addWidget(self.advanced)
+        inner_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(inner)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(300)
+
         self.start_btn = QPushButton("Quantize")
         self.start_btn.setObjectName("PrimaryButton")
+        self.start_btn.setDefault(True)
         self.start_btn.clicked.connect(self.start)
-        options_box = QGroupBox("Options")
-        form = QFormLayout(options_box)
-        form.addRow("Importance matrix", imatrix_row)
-        form.addRow("", self.quality)
-        form.addRow("", self.pure)
-        form.addRow("Tensor types", advanced)
-        form.addRow("Output folder", self.out_dir)
-        form.addRow("", self.start_btn)
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.start_btn)
+        return panel
 
-        # jobs ------------------------------------------------------------------------------------------------
+    def _jobs_box(self) -> QWidget:
         self.jobs = JobsModel(self)
         self.jobs_view = QTableView()
         self.jobs_view.setModel(self.jobs)
         self.jobs_view.verticalHeader().hide()
         self.jobs_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.jobs_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.jobs_view.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.jobs_view.setWordWrap(False)
+        jobs_header = self.jobs_view.horizontalHeader()
+        jobs_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        jobs_header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.jobs_view.selectionModel().currentRowChanged.connect(lambda *_: self._show_job())
         self.jobs.dataChanged.connect(lambda *_: self._show_job())
         self.jobs.job_ended.connect(self._job_ended)
@@ -162,30 +280,50 @@ class QuantizePage(QWidget):
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(2000)
-        jobs_box = QGroupBox("Jobs")
-        jobs_layout = QVBoxLayout(jobs_box)
-        jobs_layout.addWidget(self.jobs_view)
+        self.log.setPlaceholderText("The selected job's log")
+        self.log.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.jobs_view, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.results, 1)
-        buttons.addWidget(self.cancel_btn)
-        jobs_layout.addLayout(buttons)
-        jobs_layout.addWidget(self.log)
+        buttons.addWidget(self.cancel_btn, 0, Qt.AlignmentFlag.AlignTop)
+        left_layout.addLayout(buttons)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
+        split.addWidget(left)
+        split.addWidget(self.log)
+        split.setSizes([600, 400])
+        box = QGroupBox("Jobs")
+        box.setMinimumHeight(150)
+        QVBoxLayout(box).addWidget(split)
+        return box
 
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(source_box)
-        top_layout.addWidget(targets_box, 1)
-        top_layout.addWidget(options_box)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(jobs_box)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addWidget(splitter, 1)
-        self._show_job()
+    def _toggle_advanced(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
+    def _update_selection(self) -> None:
+        chosen = self.targets.checked()
+        if not chosen:
+            self.selection_info.setText("No type ticked")
+            self.start_btn.setText("Quantize")
+        else:
+            sizes = [self.targets.predicted(q.name) for q in chosen]
+            total = f" · about {format_bytes(sum(s for s in sizes if s))} in all" if all(sizes) else ""
+            self.selection_info.setText(f"{len(chosen)} ticked: {', '.join(q.name for q in chosen)}{total}")
+            self.start_btn.setText(f"Quantize to {len(chosen)} type{'s' if len(chosen) > 1 else ''}")
+        self._update_imatrix_controls()
+
+    def imatrix_computed(self) -> bool:
+        """Whether the job will compute an importance matrix (and so read the chunk size)."""
+        mode = self.imatrix_mode.currentIndex()
+        return mode == IMATRIX_TEXT or (mode == IMATRIX_AUTO and any(q.needs_imatrix for q in self.targets.checked()))
+
+    def _update_imatrix_controls(self) -> None:
+        self.imatrix_ctx.setEnabled(self.imatrix_computed())
+        self.imatrix_path.setEnabled(self.imatrix_mode.currentIndex() != IMATRIX_AUTO)
 
     # ---- navigation ----------------------------------------------------------------------------------------
     def open_with(self, model: str | Path | None = None, **_kwargs: Any) -> None:
@@ -276,6 +414,14 @@ class QuantizePage(QWidget):
         self.plan = plan
         self.source_info.setText(plan.summary)
         self.targets.set_estimates(plan.sizes, plan.fits)
+        trained = f" This model was trained with a {plan.n_ctx_train}-token context." if plan.n_ctx_train else ""
+        self.imatrix_ctx.setToolTip(CHUNK_TIP + trained)
+
+    def _hardware_ready(self, _info: object) -> None:
+        """A source read before the hardware probe finished has no fit verdicts yet: read it again."""
+        if self.plan is not None and not self.plan.fits:
+            self.source.setText(str(self.plan.source))
+            self.load_source()
 
     def _source_failed(self, exc: object) -> None:
         self.load_btn.setEnabled(True)
@@ -291,6 +437,12 @@ class QuantizePage(QWidget):
             if self.imatrix_mode.currentIndex() == IMATRIX_AUTO:
                 self.imatrix_mode.setCurrentIndex(IMATRIX_FILE if path.endswith(".gguf") else IMATRIX_TEXT)
 
+    def _pick_out_dir(self) -> None:
+        start = self.out_dir.text().strip() or (str(self.plan.source.parent) if self.plan else str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", start)
+        if folder:
+            self.out_dir.setText(folder)
+
     def build_spec(self) -> QuantizeSpec:
         if self.plan is None:
             raise QuantizeError("load a source first")
@@ -302,6 +454,8 @@ class QuantizePage(QWidget):
         extra = Path(self.imatrix_path.text().strip()).expanduser() if self.imatrix_path.text().strip() else None
         if mode != IMATRIX_AUTO and (extra is None or not extra.is_file()):
             raise QuantizeError("choose the calibration text or imatrix file")
+        if self.imatrix_computed():
+            check_chunk_size(self.imatrix_ctx.value(), self.plan.n_ctx_train, source.name)
         out_text = self.out_dir.text().strip()
         out_dir = Path(out_text).expanduser() if out_text else (source if source.is_dir() else source.parent)
         return QuantizeSpec(
@@ -310,6 +464,7 @@ class QuantizePage(QWidget):
             out_dir=out_dir,
             imatrix=extra if mode == IMATRIX_FILE else None,
             calibration=extra if mode == IMATRIX_TEXT else None,
+            imatrix_ctx=self.imatrix_ctx.value(),
             options=QuantizeOptions(
                 n_threads=cpu_threads(),
                 pure=self.pure.isChecked(),
@@ -368,7 +523,12 @@ class QuantizePage(QWidget):
         if job.status == "failed":
             lines.append(f"failed: {job.message.splitlines()[0] if job.message else 'unknown error'}")
         for o in job.outputs:
-            if o.kind == "quant":
+            if o.kind == "imatrix":
+                if o.path not in self._imatrix_notes:  # read once: this runs on every progress tick
+                    self._imatrix_notes[o.path] = _imatrix_note(o.path)
+                note = self._imatrix_notes[o.path]
+                lines.append(f"{o.path.name}: {format_bytes(o.size_bytes)}{', ' + note if note else ''}")
+            elif o.kind == "quant":
                 score = f", KLD {o.mean_kld:.4f}, top-1 {100 * (o.top1_agreement or 0):.0f}%" if o.mean_kld else ""
                 lines.append(f"{o.path.name}: {format_bytes(o.size_bytes)}{score}")
         self.results.setText("\n".join(lines))
@@ -376,6 +536,15 @@ class QuantizePage(QWidget):
         if self.log.toPlainText() != text:
             self.log.setPlainText(text)
             self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())
+
+
+def _imatrix_note(path: Path) -> str:
+    from app.quantize.imatrix import chunk_summary
+
+    try:
+        return chunk_summary(path)
+    except (AppError, OSError):  # the note is a nicety: a file we cannot read just goes without one
+        return ""
 
 
 def _chosen(combo: QComboBox) -> str | None:

@@ -15,10 +15,12 @@ class SourcePlan:
     summary: str
     sizes: dict[str, int]
     fits: dict[str, str]
+    n_ctx_train: int | None = None  # the model's training context: the largest imatrix chunk
 
 
 def plan_source(_control: Any, source: Path, hardware: Any) -> SourcePlan:
     from app.core.units import format_bytes
+    from app.quantize.imatrix import training_context
     from app.quantize.predict import predict_size, source_tensors
 
     tensors, overhead = source_tensors(source)
@@ -29,7 +31,7 @@ def plan_source(_control: Any, source: Path, hardware: Any) -> SourcePlan:
     summary = f"{kind}: {len(tensors)} tensors, {n_params / 1e6:,.0f}M parameters"
     if not source.is_dir():
         summary += f", {format_bytes(source.stat().st_size)} on disk"
-    return SourcePlan(source, summary, sizes, fits)
+    return SourcePlan(source, summary, sizes, fits, training_context(source))
 
 
 def _count(shape: tuple[int, ...]) -> int:
