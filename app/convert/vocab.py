@@ -21,15 +21,118 @@ log = logging.getLogger("app.convert")
 SPM_NORMAL, SPM_UNKNOWN, SPM_CONTROL, SPM_USER_DEFINED, SPM_UNUSED, SPM_BYTE = 1, 2, 3, 4, 5, 6
 
 # llama.cpp's converter recognises a BPE pre-tokenizer by hashing the token ids of a fixed text, which only
-# works for vocabularies it has seen. The pre-tokenizer is fully described by its split pattern, so we map
-# the patterns of the families we convert to the names llama.cpp implements; this also covers new vocabularies.
-_PRE_TOKENIZERS = {
+# works for vocabularies it has seen. A pre-tokenizer is fully described by its chain of steps (split
+# regexes, digit splitting, the byte-level regex) and by the BPE model's ignore_merges flag, so we map the
+# chains that models of our architectures ship to the names llama.cpp implements; this also covers new
+# vocabularies. The regexes are the tokenizers' published patterns, as tokenizer.json spells them.
+# Every entry is proven against the `tokenizers` library by tests/integration/test_convert_pretokenizers.py.
+CL100K = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+": "llama-bpe",
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+QWEN2 = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-    r"|\s*[\r\n]+|\s+(?!\S)|\s+": "qwen2",
-    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+": "gpt-2",
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+TEKKEN = (
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"
+    r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*"
+    r"|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+O200K = (
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+    r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+    r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+SEED_CODER = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1}| ?[^\s\p{L}\p{N}\r\n]+"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+DEEPSEEK_NEWLINE = r"[\r\n]"
+DEEPSEEK_CJK = "[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+"
+DEEPSEEK_LETTERS = (
+    "\\s?[A-Za-z\u00b5\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u01ba\u01bc-\u01bf\u01c4-\u0293\u0295-\u02af"
+    "\u0370-\u0373\u0376\u0377\u037b-\u037d\u037f\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03f5"
+    "\u03f7-\u0481\u048a-\u052f\u0531-\u0556\u10a0-\u10c5\u13a0-\u13f5\u13f8-\u13fd\u1c90-\u1cba"
+    "\u1cbd-\u1cbf\u1d00-\u1d2b\u1d6b-\u1d77\u1d79-\u1d9a\u1e00-\u1f15\u1f18-\u1f1d\u1f20-\u1f45"
+    "\u1f48-\u1f4d\u1f50-\u1f57\u1f59\u1f5b\u1f5d\u1f5f-\u1f7d\u1f80-\u1fb4\u1fb6-\u1fbc\u1fbe"
+    "\u1fc2-\u1fc4\u1fc6-\u1fcc\u1fd0-\u1fd3\u1fd6-\u1fdb\u1fe0-\u1fec\u1ff2-\u1ff4\u1ff6-\u1ffc"
+    "\u2102\u2107\u210a-\u2113\u2115\u2119-\u211d\u2124\u2126\u2128\u212a-\u212d\u212f-\u2134\u2139"
+    "\u213c-\u213f\u2145-\u2149\u214e\u2183\u2184\u2c00-\u2c7b\u2c7e-\u2ce4\u2ceb-\u2cee\u2cf2\u2cf3"
+    "\ua640-\ua66d\ua680-\ua69b\ua722-\ua76f\ua771-\ua787\ua78b-\ua78e\uab70-\uabbf\ufb00-\ufb06"
+    "\ufb13-\ufb17\uff21-\uff3a\uff41-\uff5a\U00010400-\U0001044f\U000104b0-\U000104d3\U000104d8-\U000104fb"
+    "\U00010c80-\U00010cb2\U00010cc0-\U00010cf2\U000118a0-\U000118df\U0001e900-\U0001e943]+"
+)
+DEEPSEEK_PUNCT = "\\s?[!-/:-~\uff01-\uff0f\uff1a-\uff5e\u2018-\u201f\u3000-\u3002]+"
+
+Step = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PreTokenizer:
+    name: str  # tokenizer.ggml.pre
+    ignore_merges: bool  # what llama.cpp assumes for that name (it decides whole-word vocabulary lookups)
+
+
+def _split(pattern: str) -> Step:
+    return ("split", pattern)
+
+
+_BYTE_REGEX: Step = ("bytelevel-regex",)
+_DIGITS: Step = ("digits", "individual")
+
+# Chains of pre-tokenization steps (the trailing ByteLevel without a regex only maps bytes and is left out)
+# -> llama.cpp names, the one whose ignore_merges matches the tokenizer's first. Covered models noted.
+_PRE_TOKENIZERS: dict[tuple[Step, ...], tuple[PreTokenizer, ...]] = {
+    # Llama 3.x; the same vocabulary re-saved without ignore_merges (Smaug and other fine-tunes).
+    (_split(CL100K),): (PreTokenizer("llama-bpe", True), PreTokenizer("smaug-bpe", False)),
+    # Qwen 1.5/2/2.5/3 and the models distilled onto them.
+    (_split(QWEN2),): (PreTokenizer("qwen2", False),),
+    # GPT-2's own regex, built into ByteLevel or spelled out as a Split.
+    (_BYTE_REGEX,): (PreTokenizer("gpt-2", False),),
+    (_split(GPT2),): (PreTokenizer("gpt-2", False),),
+    # SmolLM / SmolLM2 (LlamaForCausalLM): digits one by one, then GPT-2's regex.
+    (_DIGITS, _BYTE_REGEX): (PreTokenizer("smollm", False),),
+    # Seed-Coder 8B (Llama architecture).
+    (_split(SEED_CODER),): (PreTokenizer("seed-coder", False),),
+    # DeepSeek Coder 1.3B/6.7B/33B (LlamaForCausalLM).
+    (
+        _split(DEEPSEEK_NEWLINE),
+        _split(r"\s?\p{L}+"),
+        _split(r"\s?\p{P}+"),
+        _split(DEEPSEEK_CJK),
+        _DIGITS,
+    ): (PreTokenizer("deepseek-coder", False),),
 }
+_DEEPSEEK_LLM = (
+    _split(DEEPSEEK_NEWLINE),
+    _split(DEEPSEEK_LETTERS),
+    _split(DEEPSEEK_PUNCT),
+    _split(r"\s+$"),
+    _split(DEEPSEEK_CJK),
+    _DIGITS,
+)
+# Chains real models of our architectures ship whose llama.cpp counterpart cuts text differently: refused
+# with the reason (measured by tests/integration/test_convert_pretokenizers.py).
+_UNREPRODUCIBLE: dict[tuple[Step, ...], str] = {
+    (_split(TEKKEN),): (
+        "Mistral's tekken pre-tokenizer (Mistral Nemo, Mistral Small 3): llama.cpp's 'tekken' treats only ASCII "
+        "letters as upper or lower case and leaves combining marks out of words, so it splits Devanagari, "
+        "Arabic with vowel marks, decomposed accents and words like 'ПриветМир' differently"
+    ),
+    (_split(O200K),): (
+        "the o200k pre-tokenizer (Phi-4-mini): llama.cpp's 'gpt-4o' leaves combining marks out of words, so it "
+        "splits Devanagari, Arabic with vowel marks and decomposed accents differently"
+    ),
+    _DEEPSEEK_LLM: (
+        "DeepSeek LLM's pre-tokenizer: llama.cpp's 'deepseek-llm' keeps runs of digits together where the "
+        "tokenizer splits every digit, so numbers tokenize differently"
+    ),
+}
+# Single regexes that match every character: a Split keeping the matches and dropping the rest
+# (behavior Removed, invert) cuts such a text exactly as Isolated does; some converters write that form.
+_TOTAL_REGEXES = frozenset({CL100K, QWEN2, GPT2, TEKKEN, O200K, SEED_CODER})
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,33 +257,94 @@ def bpe_vocab(folder: Path, vocab_size: int | None) -> Vocab:
 
 
 def pre_tokenizer_name(data: dict[str, Any]) -> str:
-    patterns = _split_patterns(data.get("pre_tokenizer") or {})
-    for pattern in patterns:
-        if pattern in _PRE_TOKENIZERS:
-            return _PRE_TOKENIZERS[pattern]
-    if not patterns and _has_byte_level(data.get("pre_tokenizer") or {}):
-        return "gpt-2"
-    raise ConvertError(
-        "the tokenizer's pre-tokenizer is not one llama.cpp can reproduce for these architectures",
-        hint=f"split patterns found: {patterns or 'none'}",
+    node = data.get("pre_tokenizer") or {}
+    chain = _steps(node)
+    choices = _PRE_TOKENIZERS.get(chain) if chain is not None else None
+    if not choices:
+        reason = _UNREPRODUCIBLE.get(chain) if chain is not None else None
+        if reason:
+            raise ConvertError(
+                f"the tokenizer's pre-tokenizer is not one llama.cpp can reproduce: {reason}",
+                hint="GGUFs made by llama.cpp's own converter carry that approximation",
+            )
+        raise ConvertError(
+            "the tokenizer's pre-tokenizer is not one llama.cpp can reproduce for these architectures",
+            hint=f"pre-tokenizer steps found: {_describe(node)}",
+        )
+    ignore_merges = bool((data.get("model") or {}).get("ignore_merges", False))
+    for choice in choices:
+        if choice.ignore_merges == ignore_merges:
+            return choice.name
+    log.warning(
+        "pre-tokenizer %r assumes ignore_merges=%s but tokenizer.json says %s: words that are whole vocabulary "
+        "entries may tokenize differently",
+        choices[0].name,
+        choices[0].ignore_merges,
+        ignore_merges,
     )
+    return choices[0].name
 
 
-def _split_patterns(node: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    if node.get("type") == "Split":
-        pattern = node.get("pattern") or {}
-        if isinstance(pattern, dict) and "Regex" in pattern:
-            found.append(str(pattern["Regex"]))
-    for child in node.get("pretokenizers") or []:
-        found.extend(_split_patterns(child))
-    return found
+def _steps(node: dict[str, Any]) -> tuple[Step, ...] | None:
+    """The pre-tokenizer as a chain of comparable steps, or None when it is not a byte-level one we can read."""
+    nodes = node.get("pretokenizers") if node.get("type") == "Sequence" else [node]
+    if not isinstance(nodes, list) or not nodes:
+        return None
+    steps: list[Step] = []
+    byte_level = False
+    for child in nodes:
+        kind = child.get("type") if isinstance(child, dict) else None
+        if kind == "ByteLevel":
+            if child.get("add_prefix_space") or byte_level:
+                return None
+            byte_level = True
+            if child.get("use_regex", True):
+                steps.append(_BYTE_REGEX)
+        elif byte_level:
+            return None  # steps after the byte mapping would see its remapped characters
+        elif kind == "Split":
+            step = _split_step(child)
+            if step is None:
+                return None
+            steps.append(step)
+        elif kind == "Digits":
+            steps.append(_DIGITS if child.get("individual_digits") else ("digits", "runs"))
+        else:
+            return None
+    if not byte_level:
+        return None
+    if len(steps) == 1 and steps[0][0] == "match":  # see _TOTAL_REGEXES
+        steps[0] = _split(steps[0][1])
+    return tuple(steps)
 
 
-def _has_byte_level(node: dict[str, Any]) -> bool:
-    if node.get("type") == "ByteLevel":
-        return bool(node.get("use_regex", True))
-    return any(_has_byte_level(c) for c in node.get("pretokenizers") or [])
+def _split_step(node: dict[str, Any]) -> Step | None:
+    pattern = node.get("pattern") or {}
+    if not isinstance(pattern, dict) or "Regex" not in pattern:
+        return None
+    # A literal CR or LF in the regex means what its escape means; files use both spellings.
+    regex = str(pattern["Regex"]).replace("\r", "\\r").replace("\n", "\\n")
+    behavior, invert = node.get("behavior"), bool(node.get("invert", False))
+    if behavior == "Isolated" and not invert:
+        return _split(regex)
+    if behavior == "Removed" and invert and regex in _TOTAL_REGEXES:
+        return ("match", regex)
+    return None
+
+
+def _describe(node: dict[str, Any]) -> str:
+    nodes = node.get("pretokenizers") if node.get("type") == "Sequence" else [node]
+    parts = []
+    for child in nodes if isinstance(nodes, list) else []:
+        if not isinstance(child, dict):
+            continue
+        pattern = child.get("pattern") or {}
+        detail = pattern.get("Regex", pattern.get("String")) if isinstance(pattern, dict) else None
+        if isinstance(detail, str) and len(detail) > 60:
+            detail = detail[:60] + "…"
+        options = {k: v for k, v in child.items() if k not in ("type", "pattern", "trim_offsets")}
+        parts.append(f"{child.get('type')}({detail!r}, {options})" if detail else f"{child.get('type')}({options})")
+    return " > ".join(parts) or "none"
 
 
 def add_vocab(w: gguf.GGUFWriter, folder: Path, vocab: Vocab) -> None:
