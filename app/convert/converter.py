@@ -23,6 +23,7 @@ from app.convert.hparams import flatten_config
 from app.convert.plan import FILE_TYPES, OUT_TYPES, TensorPlan, plan_tensors
 from app.convert.safetensors_file import MappedFiles, bf16_to_f32
 from app.convert.vocab import Vocab, add_vocab, bpe_vocab, sentencepiece_vocab
+from app.core.atomic import flushed_while_written
 from app.core.errors import ConvertError, DiskFullError
 
 log = logging.getLogger("app.convert")
@@ -145,17 +146,18 @@ def _write(
     done = 0
     files = MappedFiles()
     try:
-        _pad(fout, align)
-        for i, plan in enumerate(plans, 1):
-            if cancelled():
-                raise Cancelled()
-            done += _write_tensor(fout, files, plan, cancelled)
-            if plan.source is not None:
-                files.release(plan.source)
+        with flushed_while_written(part):
             _pad(fout, align)
-            if progress is not None:
-                progress(ConvertProgress(plan.name, i, len(plans), done, total))
-        fout.close()
+            for i, plan in enumerate(plans, 1):
+                if cancelled():
+                    raise Cancelled()
+                done += _write_tensor(fout, files, plan, cancelled)
+                if plan.source is not None:
+                    files.release(plan.source)
+                _pad(fout, align)
+                if progress is not None:
+                    progress(ConvertProgress(plan.name, i, len(plans), done, total))
+            fout.close()
         writer.fout[0].flush()
         os.fsync(writer.fout[0].fileno())
     except OSError as exc:
