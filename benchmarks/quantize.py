@@ -1,10 +1,12 @@
 """Our quantization beside a bare `llama_model_quantize` call on the same file (target: at most 1.05x).
 
 "ours" is the `app.quantize.quantizer.quantize_file` call (log capture, per-tensor progress, .part + fsync +
-rename); "bare" is the binding's call with default parameters and nothing else; both timed inside their
-process, imports excluded. "job" is the whole CLI run (process start, imports, worker process, dry-run size,
-disk check) for reference. Each runs in a fresh process; the best of --repeat (5) runs
-counts. The source is an F16 GGUF converted from a generated model (build/bench-models), or --source FILE.
+rename); "bare" is the binding's call with default parameters and nothing else, which leaves the output in
+the page cache; "bare + fsync" also makes it durable, as ours does; all timed inside their process, imports
+excluded. "job" is the whole CLI run (process start, imports, worker process, dry-run size,
+disk check) for reference. Each runs in a fresh process with no earlier output on disk; the best of
+--repeat (7) runs counts. The source is an F16 GGUF converted from a generated model
+(build/bench-models), or --source FILE.
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "quantize.json"
 
 BARE = """
-import ctypes, sys, time, llama_cpp
+import ctypes, os, sys, time, llama_cpp
 quiet = llama_cpp.llama_log_callback(lambda *a: None)  # referenced until exit
 llama_cpp.llama_log_set(quiet, ctypes.c_void_p(0))
 p = llama_cpp.llama_model_quantize_default_params()
 p.ftype = int(sys.argv[3]); p.nthread = int(sys.argv[4])
 start = time.perf_counter()
 rc = llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), ctypes.byref(p))
+if sys.argv[5:] == ["fsync"]:
+    with open(sys.argv[2], "rb") as f:
+        os.fsync(f.fileno())
 print(time.perf_counter() - start)
 sys.exit(rc)
 """
@@ -63,6 +68,13 @@ def source_model() -> Path:
     return out
 
 
+def clear(out_dir: Path) -> None:
+    """No output left from the run before: overwriting a file reuses its page cache, a new file needs fresh
+    memory, which on a VM can cost more than the quantization itself; every run starts from the same state."""
+    for path in out_dir.glob("*.gguf*"):
+        path.unlink()
+
+
 def wall(cmd: list[str]) -> float:
     os.sync()  # as in call_time: each run pays only for its own writes
     start = time.perf_counter()
@@ -87,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path)
     parser.add_argument("--types", default="Q4_K_M,Q8_0")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     source = args.source or source_model()
     out_dir = ROOT / "build" / "bench-out"
@@ -97,28 +109,39 @@ def main() -> None:
     for name in args.types.split(","):
         q = quant_type(name)
         dst = out_dir / f"bench-{q.name}.gguf"
-        bare, ours, job = [], [], []
+        bare, durable, ours, job = [], [], [], []
+        bare_cmd = [sys.executable, "-c", BARE, str(source), str(dst), str(q.ftype), threads]
         for _ in range(args.repeat):
-            bare.append(call_time([sys.executable, "-c", BARE, str(source), str(dst), str(q.ftype), threads]))
+            clear(out_dir)
+            bare.append(call_time(bare_cmd))
+            clear(out_dir)
+            durable.append(call_time([*bare_cmd, "fsync"]))
+            clear(out_dir)
             ours.append(call_time([sys.executable, "-c", OURS, str(source), str(dst), q.name, threads]))
+            clear(out_dir)
             job.append(wall([sys.executable, "-m", "app", "quantize", str(source), q.name, "--out-dir", str(out_dir)]))
         rows.append(
             {
                 "type": q.name,
                 "source": source.name,
-                "bare_s": round(min(bare), 2),
-                "ours_s": round(min(ours), 2),
+                "bare_s": round(min(bare), 3),
+                "bare_fsync_s": round(min(durable), 3),
+                "ours_s": round(min(ours), 3),
                 "job_s": round(min(job), 2),
                 "ratio": round(min(ours) / min(bare), 3),
+                "ratio_vs_bare_fsync": round(min(ours) / min(durable), 3),
                 "job_ratio": round(min(job) / min(bare), 3),
             }
         )
         dst.unlink(missing_ok=True)
-    print(f"{'type':8} {'bare s':>8} {'ours s':>8} {'ratio':>6} {'job s':>8} {'job ratio':>9}   source")
+    print(
+        f"{'type':8} {'bare s':>7} {'+fsync s':>8} {'ours s':>7} {'ratio':>6} {'vs +fsync':>9} {'job s':>6} "
+        f"{'job ratio':>9}   source"
+    )
     for r in rows:
         print(
-            f"{r['type']:8} {r['bare_s']:8.2f} {r['ours_s']:8.2f} {r['ratio']:6.3f} {r['job_s']:8.2f} "
-            f"{r['job_ratio']:9.3f}   {r['source']}"
+            f"{r['type']:8} {r['bare_s']:7.3f} {r['bare_fsync_s']:8.3f} {r['ours_s']:7.3f} {r['ratio']:6.3f} "
+            f"{r['ratio_vs_bare_fsync']:9.3f} {r['job_s']:6.2f} {r['job_ratio']:9.3f}   {r['source']}"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"threads": int(threads), "rows": rows}, indent=2))
