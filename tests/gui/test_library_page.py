@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from app.core.settings import Settings
 from app.library.manage import ImportMode
-from app.quantize.quality_file import make_record, save_quality, sidecar_path
+from app.quantize.quality_file import sidecar_path
 from app.ui.context import AppContext
 from app.ui.hardware_watch import HardwareWatch
 from app.ui.messages import message_bridge
@@ -27,6 +27,7 @@ from app.ui.models.library_table import (
 )
 from app.ui.pages import library as library_page
 from app.ui.pages.library import LibraryPage
+from tests.support.quality import save_score
 from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
 
 
@@ -246,19 +247,7 @@ def test_a_finished_download_appears(qtbot: Any, ctx: AppContext, models: Path, 
 
 
 def _save_score(model: Path, kld: float, agree: float) -> None:
-    source = model.parent.parent / "source.bin"  # named in the record only
-    source.write_bytes(b"s" * 128)
-    record = make_record(
-        mean_kld=kld,
-        top1_agreement=agree,
-        n_tokens=128,
-        source=source,
-        quant=model,
-        quant_type="F32",
-        text="calibration",
-        text_name="built-in calibration text",
-    )
-    save_quality(model, record)
+    save_score(model, model.parent.parent / "source.bin", kld=kld, agree=agree, quant_type="F32")
 
 
 def test_quality_column_shows_a_score_written_after_the_model_appeared(

@@ -16,23 +16,18 @@ from app.ui.theme import apply_theme
 
 
 @pytest.fixture
-def window(qtbot) -> MainWindow:
-    settings = Settings()
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    apply_theme(app, settings.values.theme)
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
+def window(window: MainWindow, qtbot) -> MainWindow:
+    window.show()
+    qtbot.waitExposed(window)
+    return window
 
 
 def _is_blank(image: QImage) -> bool:
     first = image.pixel(0, 0)
     step = max(1, image.width() // 64)
-    return all(image.pixel(x, y) == first for x in range(0, image.width(), step)
-               for y in range(0, image.height(), step))
+    return all(
+        image.pixel(x, y) == first for x in range(0, image.width(), step) for y in range(0, image.height(), step)
+    )
 
 
 def test_every_page_opens(window: MainWindow) -> None:

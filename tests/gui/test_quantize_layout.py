@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,26 +10,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.core.errors import QuantizeError
-from app.core.settings import Settings
-from app.ui.context import AppContext
-from app.ui.hardware_watch import HardwareWatch
 from app.ui.main_window import MainWindow
 from app.ui.messages import message_bridge
 from app.ui.models.quantize_targets import COL_FIT, COL_SIZE, COL_TYPE
 from app.ui.pages.quantize import IMATRIX_AUTO, IMATRIX_FILE, IMATRIX_TEXT, QuantizePage
-from app.ui.theme import apply_theme
 from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
-
-
-@pytest.fixture
-def window(qtbot: Any) -> Iterator[MainWindow]:
-    settings = Settings()
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    apply_theme(app, settings.values.theme)
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    yield win
 
 
 def _quantize_page(qtbot: Any, window: MainWindow, width: int, height: int) -> QuantizePage:
@@ -75,16 +59,8 @@ def test_nothing_is_clipped_at_1100x700(qtbot: Any, window: MainWindow, advanced
 
 
 @pytest.fixture
-def page(qtbot: Any, tmp_path: Path) -> Iterator[QuantizePage]:
-    settings = Settings()
-    settings.update(models_dir=str(tmp_path / "models"))
-    ctx = AppContext(settings=settings, hardware=HardwareWatch(), messages=message_bridge())
-    widget = QuantizePage(ctx)
-    qtbot.addWidget(widget)
-    widget.resize(1100, 780)
-    widget.show()
-    yield widget
-    widget.shutdown()
+def page(quantize_page: QuantizePage) -> QuantizePage:
+    return quantize_page
 
 
 def test_chunk_size_is_enabled_only_when_a_matrix_is_computed(page: QuantizePage) -> None:

@@ -5,17 +5,12 @@ from __future__ import annotations
 import os
 import re
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.convert.converter import convert
-from app.core.settings import Settings
-from app.ui.context import AppContext
-from app.ui.hardware_watch import HardwareWatch
-from app.ui.messages import message_bridge
 from app.ui.models.quantize_targets import COL_SIZE, COL_TYPE
 from app.ui.pages.quantize import QuantizePage
 from tests.support.tiny_hf import make_tiny_hf
@@ -31,19 +26,8 @@ def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def page(qtbot: Any, tmp_path: Path) -> Iterator[QuantizePage]:
-    settings = Settings()
-    settings.update(models_dir=str(tmp_path / "models"))
-    ctx = AppContext(settings=settings, hardware=HardwareWatch(), messages=message_bridge())
-    widget = QuantizePage(ctx)
-    qtbot.addWidget(widget)
-    widget.resize(1100, 800)
-    widget.show()
-    yield widget
-    widget.shutdown()
-    downloads = ctx.services.get("downloads")
-    if downloads is not None:
-        downloads.shutdown()
+def page(quantize_page: QuantizePage) -> QuantizePage:
+    return quantize_page
 
 
 def _row(page: QuantizePage, name: str) -> int:

@@ -11,7 +11,8 @@ from app.library.index import HeaderIndex
 from app.library.manage import ImportMode, delete_entry, import_files
 from app.library.scan import scan_library
 from app.library.summary import summarize_file
-from app.quantize.quality_file import QualityRecord, load_quality, make_record, save_quality, sidecar_path
+from app.quantize.quality_file import QualityRecord, load_quality, sidecar_path
+from tests.support.quality import save_score
 from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
 
 
@@ -190,20 +191,8 @@ def test_import_without_models_is_an_error(tmp_path: Path) -> None:
 
 
 def _score(model: Path, kld: float = 0.0082, agree: float = 0.97) -> QualityRecord:
-    source = model.with_name("Source-F32.gguf.src")  # not a model file: only named in the record
-    source.write_bytes(b"s" * 64)
-    record = make_record(
-        mean_kld=kld,
-        top1_agreement=agree,
-        n_tokens=128,
-        source=source,
-        quant=model,
-        quant_type="Q8_0",
-        text="calibration",
-        text_name="built-in calibration text",
-    )
-    save_quality(model, record)
-    return record
+    # the source is not a model file: only named in the record
+    return save_score(model, model.with_name("Source-F32.gguf.src"), kld=kld, agree=agree)
 
 
 def test_scan_shows_the_quality_beside_the_file_and_never_lists_the_sidecar(tmp_path: Path, index: HeaderIndex) -> None:
