@@ -182,9 +182,9 @@ class LibraryPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(COL_NAME, 260)
+        header.resizeSection(COL_NAME, 230)
         header.setSectionResizeMode(COL_ARCH, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(COL_ARCH, 170)  # an error message is elided here; the whole text is below
+        header.resizeSection(COL_ARCH, 130)  # an error message is elided here; the whole text is below
         header.setSectionResizeMode(COL_LOCATION, QHeaderView.ResizeMode.Stretch)
 
         self.details = QLabel()
