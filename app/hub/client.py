@@ -18,6 +18,12 @@ def api(token: str | None = None) -> HfApi:
     return HfApi(endpoint=hub_endpoint(), token=token)
 
 
+def prepare_session() -> None:
+    """Create huggingface_hub's shared HTTP client now if no call has yet. Its TLS set-up loads the CA bundle
+    (tens of ms of CPU); a second caller waits for the first instead of doing it again beside it."""
+    get_session()
+
+
 def headers(token: str | bool | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
     return build_hf_headers(token=token, headers=extra, library_name="gguf-studio")
 

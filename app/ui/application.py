@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QMessageLogContext, QObject, QTimer, QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QMessageLogContext, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication
 
 import app
 from app.core.settings import Settings
 from app.ui.crash import install_crash_handler
+from app.ui.first_paint import AfterFirstPaint
 from app.ui.main_window import MainWindow
 from app.ui.theme import app_icon, apply_theme
 
@@ -60,20 +60,6 @@ def create_main_window(settings: Settings | None = None, *, defer_start_page: bo
     return MainWindow(settings, defer_start_page=defer_start_page)
 
 
-class _AfterFirstPaint(QObject):
-    """Calls back once the watched widget has painted for the first time."""
-
-    def __init__(self, callback: Callable[[], None], parent: QObject) -> None:
-        super().__init__(parent)
-        self._callback = callback
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            watched.removeEventFilter(self)
-            QTimer.singleShot(0, self._callback)
-        return False
-
-
 def launch() -> MainWindow:
     """Create and show the main window. The window paints first; then the start page is built and probing
     (llama.cpp, NVML) and the download queue start, so none of them delays the first frame."""
@@ -85,7 +71,7 @@ def launch() -> MainWindow:
         window.open_start_page()
         window.start_services()
 
-    window.installEventFilter(_AfterFirstPaint(after_first_paint, window))
+    AfterFirstPaint(window, after_first_paint)
     window.show()
     log.info("GGUF Studio %s started", app.__version__)
     return window

@@ -29,6 +29,7 @@ from app.ui.hardware_watch import HardwareWatch
 from app.ui.messages import ERROR, message_bridge
 from app.ui.pages.placeholder import PlaceholderPage
 from app.ui.pages.registry import PAGES, PageSpec, page_spec
+from app.ui.tasks import Task, run_task
 from app.ui.theme import app_icon, apply_theme
 
 log = logging.getLogger("app.ui")
@@ -69,6 +70,7 @@ class MessageBanner(QWidget):
 
 class MainWindow(QMainWindow):
     page_opened = Signal(str, object)  # page name, the page widget (emitted once per page, when it is built)
+    services_started = Signal()  # the download queue exists (and resumed what an earlier run left)
 
     def __init__(
         self, settings: Settings, hardware: HardwareWatch | None = None, *, defer_start_page: bool = False
@@ -82,6 +84,8 @@ class MainWindow(QMainWindow):
             settings=settings, hardware=self.hardware, messages=message_bridge(), navigate=self.navigate
         )
         self._pages: dict[str, QWidget] = {}
+        self._services_task: Task | None = None
+        self._closed = False
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("Sidebar")
@@ -144,10 +148,19 @@ class MainWindow(QMainWindow):
     def start_services(self) -> None:
         """Background services, started after the first paint: hardware probe and the download queue
         (a queue saved by an earlier run resumes here)."""
+        self.hardware.start()
+        # Importing the download queue's modules takes ~45 ms (compiling, where bytecode is not cached): a
+        # worker does it, the GUI thread only builds the queue.
+        self._services_task = run_task(_import_download_queue)
+        self._services_task.finished.connect(self._create_download_queue)
+
+    def _create_download_queue(self, _result: object) -> None:
+        if self._closed:
+            return
         from app.ui.models.download_service import download_service
 
-        self.hardware.start()
         download_service(self.context)
+        self.services_started.emit()
 
     # navigation -------------------------------------------------------------------------------------------
     def navigate(self, name: str, **kwargs: Any) -> None:
@@ -232,6 +245,7 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._closed = True
         geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
         self.settings.update(window_geometry=geometry)
         for owner in (*self._pages.values(), *self.context.services.values()):
@@ -239,3 +253,7 @@ class MainWindow(QMainWindow):
             if callable(shutdown):
                 shutdown()  # pages and services stop their child processes and threads
         super().closeEvent(event)
+
+
+def _import_download_queue(_control: object) -> None:
+    import app.ui.models.download_service  # noqa: F401

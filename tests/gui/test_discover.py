@@ -223,6 +223,7 @@ def test_download_button_queues_in_the_real_manager_and_the_file_arrives_verifie
     """No test double: Discover creates the app's download queue on first use and the file lands verified."""
     import hashlib
 
+    from app.downloads.items import ItemState
     from tests.fakehub import TINY_REPO
 
     ctx = AppContext(settings=Settings(), hardware=FixedHardware(small_machine()), messages=message_bridge())
@@ -234,11 +235,12 @@ def test_download_button_queues_in_the_real_manager_and_the_file_arrives_verifie
     quant = page.detail.model.quant(0)
     button = page.detail.table.indexWidget(page.detail.model.index(0, COL_DOWNLOAD))
     assert isinstance(button, QPushButton) and button.isEnabled()
+    assert "downloads" not in ctx.services  # looking at a repository does not start the queue; Download does
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     service = ctx.services["downloads"]
     try:
-        with qtbot.waitSignal(service.completed, timeout=60_000) as done:
-            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-        item = done.args[0]
+        qtbot.waitUntil(lambda: any(i.state is ItemState.DONE for i in service.items()), timeout=60_000)
+        (item,) = service.items()
         target = item.targets()[0]
         assert target.is_file() and not target.with_name(target.name + ".part").exists()
         assert target.is_relative_to(ctx.settings.models_path() / TINY_REPO)
@@ -304,3 +306,18 @@ def test_failed_page_is_retried_only_on_request(qtbot: Any, page: DiscoverPage, 
     with qtbot.waitSignal(page.results_loaded, timeout=10_000):
         page.status.linkActivated.emit(RETRY)
     assert page.results_model.rowCount() == N_FILLER + 4
+
+
+def test_the_page_prepares_its_next_steps_in_a_worker_after_its_first_paint(qtbot: Any, page: DiscoverPage) -> None:
+    """The fixture showed the page and waited for the first results: by then the warm-up task has started."""
+    qtbot.waitUntil(lambda: page._warm is not None and page._warm.done, timeout=30_000)
+
+
+def test_warm_up_imports_what_the_detail_the_header_and_a_download_need(fake_hub: FakeHub) -> None:
+    import sys
+
+    from app.ui.pages.discover_tasks import WARM_MODULES, warm_up
+    from app.ui.tasks import TaskControl
+
+    warm_up(TaskControl(lambda _value: None))  # a renamed module would raise here (the page only logs it)
+    assert all(name in sys.modules for name in WARM_MODULES)

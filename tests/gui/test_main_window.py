@@ -94,7 +94,7 @@ def test_placeholder_pages_say_which_issue_fills_them(window: MainWindow, tmp_pa
 
 
 def test_services_start_after_paint_and_stop_on_close(window: MainWindow, qtbot) -> None:
-    with qtbot.waitSignal(window.hardware.ready, timeout=30_000):
+    with qtbot.waitSignals([window.hardware.ready, window.services_started], timeout=30_000):
         window.start_services()
     downloads = window.context.downloads
     assert downloads is window.context.services["downloads"]
@@ -133,3 +133,11 @@ def test_check_boxes_have_a_visible_outline(qtbot, theme: str) -> None:
             assert abs(outline.lightness() - base.lightness()) >= 40, (widget, outline.name(), base.name())
     finally:
         apply_theme(app, "system")
+
+
+def test_a_window_closed_before_its_services_start_starts_none(window: MainWindow, qtbot) -> None:
+    window.start_services()
+    window.close()
+    with qtbot.waitSignal(window._services_task.finished, timeout=30_000):
+        pass
+    assert "downloads" not in window.context.services

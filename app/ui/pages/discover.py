@@ -27,10 +27,11 @@ from PySide6.QtWidgets import (
 
 from app.hub.models import SortKey
 from app.ui.context import AppContext
+from app.ui.first_paint import AfterFirstPaint
 from app.ui.models.hub_results import SearchResultsModel
 from app.ui.pages.discover_delegates import ROW_HEIGHT, RepoNameDelegate
 from app.ui.pages.discover_detail import DetailPane, error_html
-from app.ui.pages.discover_tasks import connect_task
+from app.ui.pages.discover_tasks import connect_task, warm_up
 from app.ui.tasks import Task, TaskControl, run_task
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class DiscoverPage(QWidget):
         self._generation = 0
         self._page: SearchPage | None = None
         self._task: Task | None = None
+        self._warm: Task | None = None
         self._started = False
         self._retry: Callable[[], None] = self.search_now
 
@@ -150,6 +152,12 @@ class DiscoverPage(QWidget):
             width = self.splitter.width()
             self.splitter.setSizes([int(width * 0.42), width - int(width * 0.42)])
             QTimer.singleShot(0, self.search_now)
+            AfterFirstPaint(self, self._warm_up)  # never competes with the page's first frame
+
+    def _warm_up(self) -> None:
+        """While the first search waits for the Hub, import what the next steps need (see discover_tasks)."""
+        self._warm = run_task(warm_up, name="discover warm-up")
+        connect_task(self, self._warm, lambda _r: None, lambda exc: log.info("warm-up import failed: %s", exc))
 
     @property
     def sort_key(self) -> SortKey:

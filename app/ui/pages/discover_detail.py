@@ -304,10 +304,11 @@ class DetailPane(QWidget):
         if gen != self._generation or self.detail is None:
             return
         self.fit = fit
-        self.model.set_fit(fit)
         vram = spec.vram_free if spec.has_gpu else 0
         self.bars.set_caps(vram, spec.ram_available)
-        self.table.viewport().update()
+        # set_fit's dataChanged repaints every cell, bars included. (No viewport().update(): the first
+        # viewport() call makes PySide build Python types and enums for every QWidget subclass, ~10 ms.)
+        self.model.set_fit(fit)
         best = fit.recommended
         prefix = f"<b>Recommended: {html.escape(best.quant.label)}</b> — " if best else "<b>Nothing fits</b> — "
         reading = "" if self._reference_failed else "; reading a header…"
@@ -334,21 +335,25 @@ class DetailPane(QWidget):
         self.machine.setText(f"This machine: {human_size(spec.ram_available)} RAM available, {gpu}")
 
     # downloads ---------------------------------------------------------------------------------------------------
-    def downloads_service(self) -> Any:
+    def downloads_service(self, create: bool = True) -> Any:
+        """The app's download queue; `create` makes it on first use (a Download click), never on viewing a repo."""
         service = getattr(self.ctx, "downloads", None)
-        if service is None and isinstance(getattr(self.ctx, "services", None), dict):
+        if service is None and create and self._can_create_downloads():
             from app.ui.models.download_service import download_service
 
             service = download_service(self.ctx)  # the app's one queue, created on first use
         return service
 
+    def _can_create_downloads(self) -> bool:
+        return isinstance(getattr(self.ctx, "services", None), dict)
+
     def _add_download_buttons(self) -> None:
-        service = self.downloads_service()
+        enabled = self.downloads_service(create=False) is not None or self._can_create_downloads()
         for row in range(self.model.rowCount()):
             quant = self.model.quant(row)
             button = QPushButton("Download")
             button.setObjectName(f"download-{quant.label}")
-            if service is None:
+            if not enabled:
                 button.setEnabled(False)
                 button.setToolTip("Downloads arrive with the download manager")
             else:
