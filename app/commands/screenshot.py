@@ -17,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
     parser.add_argument("--theme", choices=("system", "light", "dark"), help="theme for this shot")
     parser.add_argument("--wait", type=float, default=3.0, help="seconds to let the page load its data")
+    parser.add_argument("--model", help="a model file to open the page with (library, quantize and chat)")
     parser.set_defaults(func=run)
 
 
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     window.resize(width, height)
     window.navigate(args.page)
     window.show()
+    if args.model:
+        window.navigate(args.page, model=args.model)
     window.hardware.start()
     # Let probes and page loads finish (bounded), so the picture shows the page as a user sees it.
     deadline = time.monotonic() + max(0.0, args.wait)

@@ -412,13 +412,17 @@ class QuantizePage(QWidget):
 
     def _source_ready(self, plan: SourcePlan) -> None:
         self.plan = plan
+        if not plan.fits and self.ctx.hardware.info is not None:
+            self._hardware_ready(self.ctx.hardware.info)  # the probe finished while this plan was read
+            return
         self.source_info.setText(plan.summary)
         self.targets.set_estimates(plan.sizes, plan.fits)
         trained = f" This model was trained with a {plan.n_ctx_train}-token context." if plan.n_ctx_train else ""
         self.imatrix_ctx.setToolTip(CHUNK_TIP + trained)
 
     def _hardware_ready(self, _info: object) -> None:
-        """A source read before the hardware probe finished has no fit verdicts yet: read it again."""
+        """A source read before the hardware probe finished has no fit verdicts yet: read it again (sizes are
+        cheap to predict again; the verdicts need the machine's memory)."""
         if self.plan is not None and not self.plan.fits:
             self.source.setText(str(self.plan.source))
             self.load_source()

@@ -87,3 +87,13 @@ def test_broken_pipe_is_quiet(monkeypatch, capfd) -> None:
     monkeypatch.setattr(doctor, "run", reader_went_away)
     assert cli.main(["doctor"]) == 0
     assert "error" not in capfd.readouterr().err
+
+
+def test_screenshot_opens_a_page_with_a_model(tmp_path: Path) -> None:
+    from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
+
+    model = write_tiny_gguf(tmp_path / "tiny.gguf", TinySpec())
+    out = tmp_path / "quantize.png"
+    result = run_cli("screenshot", "--page", "quantize", "--model", str(model), "--out", str(out), "--wait", "10")
+    assert result.returncode == 0, result.stderr
+    assert QImage(str(out)).width() == 1280
