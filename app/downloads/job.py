@@ -145,45 +145,31 @@ def download_file(
         return target
     part = PartFile.open(part_path(target), remote.size, remote.checksum)
     try:
-        _transfer(part, remote, target, stop, on_progress, config, client, headers, on_retry)
+        on_progress(part.offset)
+        ensure_free_space(target.parent, remote.size - part.offset, config.disk_margin)
+        check = status_checker(remote.repo_id, remote.filename)
+
+        def attempt() -> None:
+            fetch_once(
+                client,
+                remote.url,
+                headers,
+                part,
+                stop,
+                lambda _n: on_progress(part.offset),
+                check,
+                config.timeouts,
+            )
+
+        try:
+            with_retries(attempt, config.retry, stop, on_retry, progress=lambda: part.offset)
+        except ChecksumError:
+            _discard(part.path)
+            raise
+        _install(part, target, remote)
     finally:
         part.close()
     return target
-
-
-def _transfer(
-    part: PartFile,
-    remote: RemoteFile,
-    target: Path,
-    stop: StopToken,
-    on_progress: Callable[[int], None],
-    config: DownloadConfig,
-    client: httpx2.Client,
-    headers: dict[str, str],
-    on_retry: Callable[[str, float], None] | None,
-) -> None:
-    on_progress(part.offset)
-    ensure_free_space(target.parent, remote.size - part.offset, config.disk_margin)
-    check = status_checker(remote.repo_id, remote.filename)
-
-    def attempt() -> None:
-        fetch_once(
-            client,
-            remote.url,
-            headers,
-            part,
-            stop,
-            lambda _n: on_progress(part.offset),
-            check,
-            config.timeouts,
-        )
-
-    try:
-        with_retries(attempt, config.retry, stop, on_retry, progress=lambda: part.offset)
-    except ChecksumError:
-        _discard(part.path)
-        raise
-    _install(part, target, remote)
 
 
 def _already_verified(target: Path, remote: RemoteFile) -> bool:

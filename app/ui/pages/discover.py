@@ -33,6 +33,7 @@ from app.ui.pages.discover_delegates import ROW_HEIGHT, RepoNameDelegate
 from app.ui.pages.discover_detail import DetailPane, error_html
 from app.ui.pages.discover_tasks import connect_task, warm_up
 from app.ui.tasks import Task, TaskControl, run_task
+from app.ui.widgets.page_header import PAGE_MARGINS, page_subtitle, page_title
 
 if TYPE_CHECKING:
     from app.hub.search import SearchPage
@@ -74,10 +75,8 @@ class DiscoverPage(QWidget):
         self._started = False
         self._retry: Callable[[], None] = self.search_now
 
-        title = QLabel("Discover")
-        title.setObjectName("PageTitle")
-        subtitle = QLabel("GGUF models on the Hugging Face Hub, with what fits this machine.")
-        subtitle.setObjectName("PageSubtitle")
+        title = page_title("Discover")
+        subtitle = page_subtitle("GGUF models on the Hugging Face Hub, with what fits this machine.")
         self.search_box = QLineEdit()
         self.search_box.setPlaceholderText("Search GGUF models (e.g. llama 8b, qwen, gemma)…")
         self.search_box.setClearButtonEnabled(True)
@@ -129,7 +128,7 @@ class DiscoverPage(QWidget):
         self.splitter.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(18, 14, 18, 10)
+        layout.setContentsMargins(*PAGE_MARGINS)
         layout.addWidget(title)
         layout.addWidget(subtitle)
         layout.addLayout(bar)

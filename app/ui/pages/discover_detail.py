@@ -36,6 +36,7 @@ from app.ui.models.hub_results import age, human_count
 from app.ui.pages.discover_tasks import connect_task
 from app.ui.tasks import Task, TaskControl, run_task
 from app.ui.widgets.memory_bar import MemoryBarDelegate
+from app.ui.widgets.page_header import page_title
 from app.ui.widgets.quant_badge import VerdictBadgeDelegate
 from app.ui.widgets.quant_ladder import LadderPoint, QuantLadder, nominal_bpw
 
@@ -109,8 +110,7 @@ class DetailPane(QWidget):
         v = QVBoxLayout(content)
         v.setContentsMargins(12, 4, 4, 4)
         v.setSpacing(8)
-        self.title = QLabel()
-        self.title.setObjectName("PageTitle")
+        self.title = page_title("")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.meta = QLabel()
         self.meta.setObjectName("PageSubtitle")

@@ -32,6 +32,7 @@ from app.ui.models.download_table import (
     ITEM_ROLE,
     DownloadTableModel,
 )
+from app.ui.widgets.page_header import PAGE_MARGINS, page_subtitle, page_title
 from app.ui.widgets.row_table import setup_row_table, show_row_menu
 
 Index = QModelIndex | QPersistentModelIndex
@@ -69,11 +70,8 @@ class DownloadsPage(QWidget):
         self.service: DownloadService = download_service(ctx)
         self.model = DownloadTableModel(self)
 
-        title = QLabel("Downloads")
-        title.setObjectName("PageTitle")
-        subtitle = QLabel("Files are verified against the Hub's sha256 and resume after a restart or crash.")
-        subtitle.setObjectName("PageSubtitle")
-        subtitle.setWordWrap(True)
+        title = page_title("Downloads")
+        subtitle = page_subtitle("Files are verified against the Hub's sha256 and resume after a restart or crash.")
 
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -115,7 +113,7 @@ class DownloadsPage(QWidget):
         )
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setContentsMargins(*PAGE_MARGINS)
         layout.addWidget(title)
         layout.addWidget(subtitle)
         layout.addWidget(self.toolbar)

@@ -38,6 +38,7 @@ from app.ui.context import AppContext
 from app.ui.messages import message_bridge
 from app.ui.models.library_table import COL_ARCH, COL_LOCATION, COL_NAME, ENTRY_ROLE, SORT_ROLE, LibraryTableModel
 from app.ui.tasks import Task, TaskControl, run_task
+from app.ui.widgets.page_header import PAGE_MARGINS, page_subtitle, page_title
 from app.ui.widgets.row_table import setup_row_table, show_row_menu
 
 log = logging.getLogger("app.ui")
@@ -143,11 +144,8 @@ class LibraryPage(QWidget):
         self._dirty = False
         self.last_scan_seconds = 0.0
 
-        title = QLabel("Library")
-        title.setObjectName("PageTitle")
-        self.subtitle = QLabel()
-        self.subtitle.setObjectName("PageSubtitle")
-        self.subtitle.setWordWrap(True)
+        title = page_title("Library")
+        self.subtitle = page_subtitle()
         self.search = QLineEdit()
         self.search.setPlaceholderText("Filter by name, architecture, quant or folder")
         self.search.setClearButtonEnabled(True)
@@ -197,7 +195,7 @@ class LibraryPage(QWidget):
         self.empty.setWordWrap(True)
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 20, 24, 20)
+        layout.setContentsMargins(*PAGE_MARGINS)
         layout.addWidget(title)
         layout.addWidget(self.subtitle)
         layout.addWidget(self.search)

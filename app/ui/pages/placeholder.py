@@ -6,18 +6,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from app.ui.pages.registry import PageSpec
+from app.ui.widgets.page_header import PAGE_MARGINS, page_subtitle, page_title
 
 
 class PlaceholderPage(QWidget):
     def __init__(self, spec: PageSpec, problem: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(32, 28, 32, 28)
-        title = QLabel(spec.title)
-        title.setObjectName("PageTitle")
-        subtitle = QLabel(spec.blurb)
-        subtitle.setObjectName("PageSubtitle")
-        subtitle.setWordWrap(True)
+        layout.setContentsMargins(*PAGE_MARGINS)
+        title = page_title(spec.title)
+        subtitle = page_subtitle(spec.blurb)
         card = QFrame()
         card.setObjectName("PlaceholderCard")
         card_layout = QVBoxLayout(card)

@@ -41,6 +41,7 @@ from app.ui.models.quantize_jobs import JobRow, JobsModel
 from app.ui.models.quantize_targets import TargetsModel
 from app.ui.pages.quantize_plan import SourcePlan, plan_source
 from app.ui.tasks import Task, run_task
+from app.ui.widgets.page_header import PAGE_MARGINS, page_subtitle, page_title
 
 log = logging.getLogger("app.ui.quantize")
 
@@ -78,14 +79,11 @@ class QuantizePage(QWidget):
         self.plan: SourcePlan | None = None
         self._imatrix_notes: dict[Path, str] = {}
 
-        title = QLabel("Quantize")
-        title.setObjectName("PageTitle")
-        subtitle = QLabel(
+        title = page_title("Quantize")
+        subtitle = page_subtitle(
             "Turn a Hugging Face model or a GGUF into llama.cpp quants. Tick the types you want; sizes and fit "
             "are predicted for this machine."
         )
-        subtitle.setObjectName("PageSubtitle")
-        subtitle.setWordWrap(True)
 
         source_box = self._source_box()
         targets_box = self._targets_box()
@@ -108,7 +106,7 @@ class QuantizePage(QWidget):
         self.splitter.setSizes([2 * JOBS_HEIGHT, JOBS_HEIGHT])
 
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 16, 24, 12)
+        layout.setContentsMargins(*PAGE_MARGINS)
         layout.addWidget(title)
         layout.addWidget(subtitle)
         layout.addWidget(source_box)

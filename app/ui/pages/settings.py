@@ -29,6 +29,7 @@ from app.core.errors import AppError
 from app.core.settings import THEMES, Preferences
 from app.ui.context import AppContext
 from app.ui.theme import apply_theme
+from app.ui.widgets.page_header import PAGE_MARGINS, page_title
 
 log = logging.getLogger("app.ui.settings")
 
@@ -40,8 +41,7 @@ class SettingsPage(QWidget):
         self.settings = ctx.settings
         values = self.settings.values
 
-        title = QLabel("Settings")
-        title.setObjectName("PageTitle")
+        title = page_title("Settings")
 
         # models ------------------------------------------------------------------------------------------
         self.models_dir = QLineEdit(str(self.settings.models_path()))
@@ -121,7 +121,7 @@ class SettingsPage(QWidget):
 
         content = QWidget()
         layout = QVBoxLayout(content)
-        layout.setContentsMargins(32, 28, 32, 28)
+        layout.setContentsMargins(*PAGE_MARGINS)
         layout.setSpacing(12)
         layout.addWidget(title)
         layout.addWidget(models_box)
