@@ -44,10 +44,10 @@ class RawLoop:
     def __init__(self, model_path: str) -> None:
         import llama_cpp as L
 
-        from app.chat import llama_log
         from app.chat.engine_core import OUTPUTS_MAX
+        from app.process import native_log
 
-        llama_log.install()
+        native_log.install()
         L.llama_backend_init()
         self.L = L
         self.model = L.llama_model_load_from_file(model_path.encode(), L.llama_model_default_params())
@@ -246,14 +246,12 @@ def gui_measure(model_path: str) -> dict[str, Any]:
     from app.chat import protocol as p
     from app.core.settings import Settings
     from app.ui.context import AppContext
-    from app.ui.hardware_watch import HardwareWatch
-    from app.ui.messages import message_bridge
     from app.ui.pages.chat import ChatPage
 
     # The page keeps a history: a throwaway home, never the user's real one.
     os.environ["GGUF_STUDIO_HOME"] = tempfile.mkdtemp(prefix="chat-bench-")
     app = QApplication.instance() or QApplication([])
-    page = ChatPage(AppContext(settings=Settings(), hardware=HardwareWatch(), messages=message_bridge()))
+    page = ChatPage(AppContext.create(Settings()))
     page.resize(1100, 750)
     page.show()
 

@@ -5,6 +5,7 @@ GGUF files agree: tensor names, order, shapes, types and bytes, and every metada
 Targets: at least 2x faster and at most 0.5x the peak RSS. Models are generated (random weights, trained
 SentencePiece tokenizers: llama.cpp's converter refuses BPE vocabularies it has never seen) and cached in
 build/bench-models. Usage: python benchmarks/convert.py [--scale small|medium] [--outtype f16|bf16|q8_0]
+[--models NAME...]
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-REFERENCE = Path(os.environ.get("LLAMA_CPP_SRC", "/work/src/llama_cpp_python-0.3.36/vendor/llama.cpp"))
 RESULTS = ROOT / "benchmarks" / "results" / "convert.json"
 SCALES: dict[str, dict[str, Any]] = {
     "small": {"hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 4},
@@ -41,7 +41,21 @@ MODELS = (
     ("gemma3", "bfloat16", None),
     ("llama3", "bfloat16", "llama-bpe"),
     ("qwen2", "bfloat16", "qwen2"),
+    ("qwen3moe", "bfloat16", "qwen2"),  # experts merged into 3-D tensors while streaming
+    ("qwen35moe", "bfloat16", "qwen2"),  # hybrid: Gated DeltaNet layers (V heads reordered) + attention, MoE
 )
+# Per-model sizes on top of the scale's: the MoE's experts (about 300 MB of BF16 weights at medium scale).
+MODEL_SIZES: dict[str, dict[str, Any]] = {
+    "qwen3moe": {"num_experts": 8, "moe_intermediate_size": 512},
+    "qwen35moe": {
+        "num_experts": 8,
+        "moe_intermediate_size": 512,
+        "layer_types": ["linear_attention"] * 3 + ["full_attention"],
+        "full_attention_interval": 4,
+    },
+}
+# Reference options: a checkpoint without MTP layers converts only with --no-mtp (ours writes that by default).
+REFERENCE_ARGS: dict[str, list[str]] = {"qwen35moe": ["--no-mtp"]}
 REFERENCE_WITH_PRE = """
 import runpy, sys
 ref, pre = sys.argv[1], sys.argv[2]
@@ -58,7 +72,7 @@ def ensure_model(name: str, dtype: str, scale: str) -> Path:
     what it inherited from us at fork time."""
     folder = ROOT / "build" / "bench-models" / f"{name}-{dtype}-{scale}"
     if not (folder / "model.safetensors").exists():
-        sizes = dict(SCALES[scale])
+        sizes = {**SCALES[scale], **MODEL_SIZES.get(name, {})}
         if name.startswith("gemma"):
             sizes.setdefault("query_pre_attn_scalar", sizes.get("head_dim", 64))
         code = (
@@ -106,25 +120,30 @@ def compare(ours: Path, ref: Path) -> list[str]:
     return problems
 
 
-def run(scale: str, outtype: str) -> list[dict[str, Any]]:
+def run(scale: str, outtype: str, only: list[str] | None = None) -> list[dict[str, Any]]:
     out_dir = ROOT / "build" / "bench-out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    folders = {name: ensure_model(name, dtype, scale) for name, dtype, _pre in MODELS}
+    models = [m for m in MODELS if not only or m[0] in only]
+    folders = {name: ensure_model(name, dtype, scale) for name, dtype, _pre in models}
+    # The installed llama-cpp-python's sdist, fetched once into the user's cache (LLAMA_CPP_SRC overrides).
+    from tests.support.llama_sources import llama_cpp_sources
+
+    reference_tree = llama_cpp_sources()
     timings = {}
-    for name, _dtype, pre in MODELS:
+    for name, _dtype, pre in models:
         ours, ref = out_dir / f"{name}-ours.gguf", out_dir / f"{name}-ref.gguf"
         code = (
             "from pathlib import Path; from app.convert.converter import convert; "
             f"convert(Path({str(folders[name])!r}), Path({str(ours)!r}), {outtype!r})"
         )
-        args = [str(folders[name]), "--outtype", outtype, "--outfile", str(ref)]
+        args = [str(folders[name]), "--outtype", outtype, "--outfile", str(ref), *REFERENCE_ARGS.get(name, [])]
         if pre is None:
-            reference = [sys.executable, str(REFERENCE / "convert_hf_to_gguf.py"), *args]
+            reference = [sys.executable, str(reference_tree / "convert_hf_to_gguf.py"), *args]
         else:
-            reference = [sys.executable, "-c", REFERENCE_WITH_PRE, str(REFERENCE), pre, *args]
+            reference = [sys.executable, "-c", REFERENCE_WITH_PRE, str(reference_tree), pre, *args]
         timings[name] = (*timed([sys.executable, "-c", code]), *timed(reference))
     rows = []
-    for name, dtype, _pre in MODELS:  # only now load anything big into this process
+    for name, dtype, _pre in models:  # only now load anything big into this process
         ours, ref = out_dir / f"{name}-ours.gguf", out_dir / f"{name}-ref.gguf"
         t_ours, rss_ours, t_ref, rss_ref = timings[name]
         problems = compare(ours, ref)
@@ -152,8 +171,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="medium")
     parser.add_argument("--outtype", choices=("f16", "bf16", "q8_0", "f32"), default="f16")
+    parser.add_argument("--models", nargs="+", choices=[m[0] for m in MODELS], help="default: all")
     args = parser.parse_args()
-    rows = run(args.scale, args.outtype)
+    rows = run(args.scale, args.outtype, args.models)
     print(
         f"{'model':44} {'type':5} {'ours s':>7} {'ref s':>7} {'speed':>6} {'ours MiB':>9} {'ref MiB':>8} "
         f"{'RSS':>5} identical"

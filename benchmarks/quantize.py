@@ -7,6 +7,11 @@ excluded. "job" is the whole CLI run (process start, imports, worker process, dr
 disk check) for reference. Each runs in a fresh process with no earlier output on disk; the best of
 --repeat (7) runs counts. The source is an F16 GGUF converted from a generated model
 (build/bench-models), or --source FILE.
+
+The whole-process row (--rows process) runs the installed `gguf-studio quantize` beside llama.cpp's own
+`llama-quantize` built from the same pinned sources (once, into the user cache), on the same job: Gemma 3
+270M Q8_0 -> Q4_K_M (the Q8_0 is made once from the test model in build/bench-models). Their difference
+is our fixed cost (two interpreters, imports, the dry-run size, fsync); target <= 0.4 s, median of --repeat.
 """
 
 from __future__ import annotations
@@ -68,6 +73,46 @@ def source_model() -> Path:
     return out
 
 
+LLAMA_CPP_PYTHON = "0.3.36"  # the pinned binding whose vendored llama.cpp we run
+
+
+def llama_quantize_binary() -> Path:
+    """llama.cpp's own `llama-quantize`, built once from the pinned binding's sources (PyPI sdist) into the
+    user cache; later runs reuse it. Several minutes on two cores the first time."""
+    import platformdirs
+
+    cache = Path(platformdirs.user_cache_dir("gguf-studio-bench")) / f"llama-cpp-python-{LLAMA_CPP_PYTHON}"
+    binary = cache / "build" / "bin" / "llama-quantize"
+    if binary.exists():
+        return binary
+    sdist_dir = cache / "sdist"
+    sources = cache / "src"
+    if not (sources / "vendor" / "llama.cpp" / "CMakeLists.txt").exists():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--dest", str(sdist_dir),
+             f"llama-cpp-python=={LLAMA_CPP_PYTHON}"],
+            check=True,
+        )
+        import shutil
+        import tarfile
+
+        archive = next(sdist_dir.glob("llama_cpp_python-*.tar.gz"))
+        shutil.rmtree(sources, ignore_errors=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(cache / "unpack", filter="data")
+        (next((cache / "unpack").iterdir())).rename(sources)
+    build = cache / "build"
+    subprocess.run(
+        ["cmake", "-S", str(sources / "vendor" / "llama.cpp"), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+         "-DLLAMA_CURL=OFF", "-DGGML_NATIVE=ON", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_SERVER=OFF"],
+        check=True,
+    )
+    subprocess.run(
+        ["cmake", "--build", str(build), "--target", "llama-quantize", "-j", str(os.cpu_count() or 2)], check=True
+    )
+    return binary
+
+
 def clear(out_dir: Path) -> None:
     """No output left from the run before: overwriting a file reuses its page cache, a new file needs fresh
     memory, which on a VM can cost more than the quantization itself; every run starts from the same state."""
@@ -92,6 +137,72 @@ def call_time(cmd: list[str]) -> float:
     return float(out.strip().splitlines()[-1])
 
 
+def gemma_q8_0() -> Path:
+    """Gemma 3 270M requantized to Q8_0 by llama.cpp (the test model is Q4_K_M), made once."""
+    out = ROOT / "build" / "bench-models" / "gemma-3-270m-Q8_0.gguf"
+    if not out.exists():
+        from tests.support.models import gemma_path
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        code = (
+            "from pathlib import Path; from app.quantize.quantizer import quantize_file; "
+            "from app.quantize.types import quant_type; "
+            f"quantize_file(Path({str(gemma_path())!r}), Path({str(out)!r}), quant_type('Q8_0'))"
+        )
+        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+    return out
+
+
+def whole_process(repeat: int, threads: str) -> dict[str, Any]:
+    """`gguf-studio quantize` against `llama-quantize`, fresh processes, alternating, same output folder."""
+    import statistics
+
+    tool = llama_quantize_binary()
+    source = gemma_q8_0()
+    out_dir = ROOT / "build" / "bench-out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    script = Path(sys.executable).with_name("gguf-studio")
+    ours_cmd = [str(script), "quantize", str(source), "Q4_K_M", "--out-dir", str(out_dir)]
+    theirs_cmd = [str(tool), "--allow-requantize", str(source), str(out_dir / "theirs-Q4_K_M.gguf"), "Q4_K_M",
+                  threads]
+    ours, theirs, ours_cpu, theirs_cpu = [], [], [], []
+    for _ in range(repeat):
+        clear(out_dir)
+        seconds, cpu = wall_and_cpu(theirs_cmd)
+        theirs.append(seconds)
+        theirs_cpu.append(cpu)
+        clear(out_dir)
+        seconds, cpu = wall_and_cpu(ours_cmd)
+        ours.append(seconds)
+        ours_cpu.append(cpu)
+    clear(out_dir)
+    ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
+    return {
+        "job": "Gemma 3 270M Q8_0 -> Q4_K_M",
+        "threads": int(threads),
+        "gguf_studio_s": round(ours_s, 3),
+        "llama_quantize_s": round(theirs_s, 3),
+        "overhead_s": round(ours_s - theirs_s, 3),
+        "ratio": round(ours_s / theirs_s, 3),
+        # CPU seconds (user + system, every process of the run): what other work on a shared machine
+        # cannot inflate the way it inflates wall time.
+        "gguf_studio_cpu_s": round(statistics.median(ours_cpu), 3),
+        "llama_quantize_cpu_s": round(statistics.median(theirs_cpu), 3),
+        "overhead_cpu_s": round(statistics.median(ours_cpu) - statistics.median(theirs_cpu), 3),
+        "runs_gguf_studio_s": [round(t, 3) for t in ours],
+        "runs_llama_quantize_s": [round(t, 3) for t in theirs],
+    }
+
+
+def wall_and_cpu(cmd: list[str]) -> tuple[float, float]:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = wall(cmd)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def main() -> None:
     from app.quantize.runner import cpu_threads
     from app.quantize.types import quant_type
@@ -100,11 +211,33 @@ def main() -> None:
     parser.add_argument("--source", type=Path)
     parser.add_argument("--types", default="Q4_K_M,Q8_0")
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--rows", choices=("calls", "process", "all"), default="all",
+                        help="calls: our call beside the bare binding; process: the whole-process row")
+    parser.add_argument("--build-only", action="store_true", help="build llama-quantize into the cache and stop")
     args = parser.parse_args()
+    if args.build_only:
+        print(llama_quantize_binary())
+        return
+    threads = str(cpu_threads())
+    process_row = None
+    if args.rows in ("process", "all"):
+        process_row = whole_process(max(4, args.repeat), threads)
+        runs = len(process_row["runs_gguf_studio_s"])
+        print(
+            f"whole process, {process_row['job']}, {threads} threads, median of {runs}: "
+            f"gguf-studio quantize {process_row['gguf_studio_s']:.3f} s, llama-quantize "
+            f"{process_row['llama_quantize_s']:.3f} s, overhead {process_row['overhead_s']:+.3f} s "
+            f"({process_row['ratio']:.2f}x); CPU {process_row['gguf_studio_cpu_s']:.3f} s against "
+            f"{process_row['llama_quantize_cpu_s']:.3f} s, overhead {process_row['overhead_cpu_s']:+.3f} s"
+        )
+        if args.rows == "process":
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps({"threads": int(threads), "process": process_row}, indent=2))
+            print(f"written {RESULTS}")
+            return
     source = args.source or source_model()
     out_dir = ROOT / "build" / "bench-out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    threads = str(cpu_threads())
     rows: list[dict[str, Any]] = []
     for name in args.types.split(","):
         q = quant_type(name)
@@ -144,7 +277,7 @@ def main() -> None:
             f"{r['ratio_vs_bare_fsync']:9.3f} {r['job_s']:6.2f} {r['job_ratio']:9.3f}   {r['source']}"
         )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"threads": int(threads), "rows": rows}, indent=2))
+    RESULTS.write_text(json.dumps({"threads": int(threads), "rows": rows, "process": process_row}, indent=2))
     print(f"written {RESULTS}")
 
 

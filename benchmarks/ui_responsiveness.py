@@ -122,7 +122,6 @@ def run_scenario() -> dict[str, Any]:
     from app.hardware import GpuInfo, HardwareInfo, LlamaBackend
     from app.ui.context import AppContext
     from app.ui.hardware_watch import HardwareWatch
-    from app.ui.messages import message_bridge
     from app.ui.pages.discover import DiscoverPage
     from app.ui.theme import apply_theme
 
@@ -145,7 +144,7 @@ def run_scenario() -> dict[str, Any]:
 
     app = QApplication.instance() or QApplication([])
     apply_theme(app, "light")  # type: ignore[arg-type]
-    ctx = AppContext(settings=Settings(), hardware=Machine(), messages=message_bridge())
+    ctx = AppContext.create(Settings(), hardware=Machine())
     page = DiscoverPage(ctx)
     page.resize(1400, 860)
 

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures every folder shares: the fake Hub (fake_hub, fake_hub_empty, fake_hub_gemma, autouse hf_token_in_tmp).
+pytest_plugins = ["tests.fakehub.fixtures"]
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests never reach the real Hub: by default the endpoint is a closed local port (connection refused at once);
 # tests that need a Hub use the tests/fakehub fixtures, which point HF_ENDPOINT at the fake server.
@@ -33,3 +36,16 @@ def gemma_model() -> Path:
     from tests.support.models import gemma_path
 
     return gemma_path()
+
+
+@pytest.fixture(scope="session")
+def llama_cpp_sources() -> Path:
+    """The pinned llama.cpp source tree (convert_hf_to_gguf.py, gguf-py, src/ …): the installed llama-cpp-python's
+    sdist from PyPI, unpacked once into the user's cache (LLAMA_CPP_SRC overrides). Fails, never skips."""
+    from tests.support.llama_sources import LlamaSourcesError
+    from tests.support.llama_sources import llama_cpp_sources as sources
+
+    try:
+        return sources()
+    except LlamaSourcesError as exc:
+        pytest.fail(str(exc), pytrace=False)

@@ -10,44 +10,29 @@ from __future__ import annotations
 
 import itertools
 import logging
-import multiprocessing
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from multiprocessing.connection import Connection
 from typing import Any
 
 from app.chat import protocol as p
-from app.chat.engine_core import ContextFullError, LoadCancelled
-from app.core.errors import AppError, EngineError, TemplateError
+from app.core.errors import AppError, EngineError
+from app.process.outcome import Outcome
+from app.process.supervisor import Supervisor
 
 log = logging.getLogger("app.chat.client")
 
-_ERRORS: dict[str, type[AppError]] = {
-    "TemplateError": TemplateError,
-    "ContextFullError": ContextFullError,
-    "LoadCancelled": LoadCancelled,
-}
+ENTRY = "app.workers.chat_engine"
+SUBJECT = "the chat engine"
+LOADING = "while loading the model"
+GENERATING = "while answering"
 
 
 def error_from(event: p.Error | p.Crashed) -> AppError:
     if isinstance(event, p.Crashed):
-        return EngineError(event.message, hint="reload the model; the conversation is kept")
-    return _ERRORS.get(event.kind, EngineError)(event.message)
-
-
-def describe_exit(exitcode: int | None) -> str:
-    if exitcode is None:
-        return "The chat engine stopped answering"
-    if exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        return f"The chat engine was killed ({name})"
-    return f"The chat engine exited unexpectedly (exit code {exitcode})"
+        return EngineError(event.message, hint=event.hint)
+    return event.error
 
 
 class EngineClient:
@@ -55,9 +40,7 @@ class EngineClient:
         self._on_event = on_event
         self._events: queue.Queue[p.Event] = queue.Queue()
         self._ids = itertools.count(1)
-        self._process: Any = None
-        self._conn: Connection | None = None
-        self._reader: threading.Thread | None = None
+        self._child: Supervisor | None = None
         self._closing = False
         self._send_lock = threading.Lock()
         self.ready: p.Ready | None = None
@@ -67,19 +50,8 @@ class EngineClient:
 
     def start(self, timeout: float = 120.0) -> None:
         """Starts the engine process; in queue mode waits until it is ready."""
-        from app.workers import chat_engine
-
-        ctx = multiprocessing.get_context("spawn")
-        parent_end, child_end = ctx.Pipe(duplex=True)
-        level = logging.getLogger("app").getEffectiveLevel()
-        self._process = ctx.Process(
-            target=chat_engine.main, args=(child_end, level), name="gguf-studio-engine", daemon=True
-        )
-        self._process.start()
-        child_end.close()  # only the child holds it now, so its death shows here as end-of-file
-        self._conn = parent_end
-        self._reader = threading.Thread(target=self._read, name="engine-events", daemon=True)
-        self._reader.start()
+        self._child = Supervisor(ENTRY, subject=SUBJECT, on_message=self._on_message, on_exit=self._on_exit)
+        self._child.start()
         if self._on_event is None:
             event = self._next(timeout)
             if not isinstance(event, p.Ready):
@@ -87,34 +59,24 @@ class EngineClient:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
+        return self._child.pid if self._child is not None else None
 
     @property
     def alive(self) -> bool:
-        return self._process is not None and self._process.is_alive() and self.crashed is None
+        return self._child is not None and self._child.alive and self.crashed is None
 
-    def _read(self) -> None:
-        conn = self._conn
-        assert conn is not None
-        while True:
-            try:
-                event = conn.recv()
-            except (EOFError, OSError):
-                break
-            if isinstance(event, p.LogRecord):
-                logging.getLogger(event.logger).log(event.level, "%s", event.message)
-                continue
-            if isinstance(event, p.Ready):
-                self.ready = event
-            self._dispatch(event)
+    def _on_message(self, event: p.Event) -> None:
+        if isinstance(event, p.Ready):
+            self.ready = event
+        elif isinstance(event, (p.Loaded, p.Done, p.Error, p.Unloaded)) and self._child is not None:
+            self._child.activity = ""
+        self._dispatch(event)
+
+    def _on_exit(self, outcome: Outcome) -> None:
         if self._closing:
             return
-        process = self._process
-        process.join(timeout=2.0)
-        exitcode = process.exitcode
-        crashed = p.Crashed(describe_exit(exitcode), exitcode)
+        crashed = p.Crashed(outcome.sentence, outcome.exitcode, outcome.hint)
         self.crashed = crashed
-        log.error("%s", crashed.message)
         self._dispatch(crashed)
 
     def _dispatch(self, event: p.Event) -> None:
@@ -124,39 +86,28 @@ class EngineClient:
             self._events.put(event)
 
     def send(self, request: p.Request) -> None:
-        if self._conn is None:
+        child = self._child
+        if child is None:
             raise EngineError("The chat engine is not running")
         if self.crashed is not None:
             raise error_from(self.crashed)
         with self._send_lock:
-            try:
-                self._conn.send(request)
-            except (OSError, ValueError) as exc:
-                raise EngineError("The chat engine is not running", hint="reload the model") from exc
+            if isinstance(request, p.Load):
+                child.activity = LOADING
+            elif isinstance(request, p.Generate):
+                child.activity = GENERATING
+            if not child.send(request):
+                raise EngineError("The chat engine is not running", hint="reload the model")
 
     def close(self, timeout: float = 3.0) -> None:
         """Asks the engine to quit; terminates it, then kills it, if it does not."""
         self._closing = True
-        process, conn = self._process, self._conn
-        if process is None:
+        child = self._child
+        if child is None:
             return
-        if process.is_alive() and conn is not None:
-            try:
-                with self._send_lock:
-                    conn.send(p.Shutdown())
-            except (OSError, ValueError):
-                pass
-            process.join(timeout)
-        if process.is_alive():
-            process.terminate()
-            process.join(1.0)
-        if process.is_alive():
-            process.kill()
-            process.join(1.0)
-        if conn is not None:
-            conn.close()
-        self._process = None
-        self._conn = None
+        with self._send_lock:
+            child.stop(p.Shutdown(), grace=timeout)
+        self._child = None
 
     # ------------------------------------------------------------------ requests
 
@@ -174,11 +125,12 @@ class EngineClient:
         template: str = "auto",
         sampling: p.Sampling | None = None,
         context_policy: p.ContextPolicy = "stop",
+        tools: str | None = None,
     ) -> int:
         """Sends a Generate request; returns its id (events carry it)."""
         request_id = self.new_request_id()
         self.send(p.Generate(request_id, tuple(messages), prompt, template, sampling or p.Sampling(),
-                             context_policy))
+                             context_policy, tools))
         return request_id
 
     # ------------------------------------------------------------------ blocking helpers (queue mode)
@@ -227,17 +179,37 @@ class EngineClient:
     ) -> Iterator[p.Token | p.Done]:
         """Yields Token events, then the Done event. Raises on an engine error or crash."""
         request_id = self.submit(messages, **kwargs)
+        yield from self._replies(request_id)
+
+    def stream_request(self, request: p.Generate) -> Iterator[p.Token | p.Done]:
+        """`stream` for a ready Generate request (its id from `new_request_id`)."""
+        self.send(request)
+        yield from self._replies(request.request_id)
+
+    def _replies(self, request_id: int) -> Iterator[p.Token | p.Done]:
         while True:
             event = self._next(None)
-            if isinstance(event, p.Token) and event.request_id == request_id:
+            if isinstance(event, (p.Token, p.Done, p.Embedded)) and event.request_id != request_id:
+                continue  # left over from an earlier request
+            if isinstance(event, p.Token):
                 yield event
-            elif isinstance(event, p.Done) and event.request_id == request_id:
+            elif isinstance(event, p.Done):
                 yield event
                 return
-            elif isinstance(event, (p.Token, p.Done)):
-                continue  # left over from an earlier request
             else:
                 raise self._unexpected(event)
+
+    def embed(self, texts: Sequence[str]) -> p.Embedded:
+        """Pooled vectors of `texts` (the model must be loaded with EngineSettings.embeddings)."""
+        request = p.Embed(self.new_request_id(), tuple(texts))
+        self.send(request)
+        while True:
+            event = self._next(None)
+            if isinstance(event, (p.Token, p.Done, p.Embedded)) and event.request_id != request.request_id:
+                continue  # left over from an earlier request
+            if isinstance(event, p.Embedded):
+                return event
+            raise self._unexpected(event)
 
     def generate(self, messages: Sequence[p.ChatMessage] = (), **kwargs: Any) -> p.Done:
         for event in self.stream(messages, **kwargs):
@@ -246,7 +218,7 @@ class EngineClient:
         raise EngineError("The generation ended without a result")
 
     def __enter__(self) -> EngineClient:
-        if self._process is None:
+        if self._child is None:
             self.start()
         return self
 

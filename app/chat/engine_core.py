@@ -16,10 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.chat import llama_log
+from app.chat.constrained import ConstrainedSampler
+from app.chat.overrides import TensorOverrides, cpu_moe_overrides
 from app.chat.protocol import EngineSettings, FinishReason, ModelInfo, Sampling, Stats
 from app.chat.textstream import StopMatcher, Utf8Stream
-from app.core.errors import AppError, EngineError
+from app.core.errors import AppError, Cancelled, ContextFullError, EngineError
+from app.estimate.engine import OUTPUTS_MAX as OUTPUTS_MAX  # re-exported: the engine's one output row
+from app.estimate.engine import engine_load_settings
+from app.process import native_log
 
 log = logging.getLogger("app.chat.engine")
 
@@ -27,16 +31,9 @@ _GGML_TYPES = {
     "f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8, "iq4_nl": 20, "bf16": 30,
 }
 _FLASH = {"auto": -1, "off": 0, "on": 1}
+_POOLING = {"model": -1, "mean": 1, "cls": 2, "last": 3}  # llama_pooling_type (-1: the model's own)
+_POOLING_NONE = 0
 _SEQ = 0
-OUTPUTS_MAX = 1
-
-
-class LoadCancelled(EngineError):
-    """The load was stopped before it finished."""
-
-
-class ContextFullError(EngineError):
-    """The prompt does not fit the context."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +74,7 @@ class Engine:
 
     def __init__(self) -> None:
         self.L = _llama()
-        llama_log.install()
+        native_log.install()
         self.L.llama_backend_init()
         self.stop_event = threading.Event()
         self._model: Any = None
@@ -86,6 +83,9 @@ class Engine:
         self._batch: Any = None
         self._n_batch = 0
         self._cached: list[int] = []  # tokens whose K/V are in the cache, position = index
+        self._overrides: TensorOverrides | None = None
+        self._pool: Any = None
+        self._rpc_used = False  # once a worker is registered, every load names its devices
         self._piece_buf = ctypes.create_string_buffer(256)
         self.info: ModelInfo | None = None
         self.settings: EngineSettings | None = None
@@ -111,7 +111,7 @@ class Engine:
             raise EngineError(f"Unknown K/V cache type {settings.type_k}/{settings.type_v}")
         if settings.type_v != "f16" and settings.flash_attn == "off":
             raise EngineError("A quantized V cache needs flash attention", hint="set flash attention to auto or on")
-        llama_log.clear_recent()
+        native_log.clear_recent()
         started = time.perf_counter()
 
         def on_progress(fraction: float, _data: object) -> bool:
@@ -125,28 +125,45 @@ class Engine:
         mparams.progress_callback = progress_cb
         if not settings.use_mmap:
             mparams.load_mode = 0
+        mparams.use_extra_bufts = settings.repack
+        self._pool = self._attach_pool(settings)  # kept alive with the model
+        if self._pool is not None:
+            self._pool.apply(mparams)
+        self._overrides = cpu_moe_overrides(L, settings.n_cpu_moe)  # kept alive with the model
+        if self._overrides is not None:
+            mparams.tensor_buft_overrides = self._overrides.pointer
         model = L.llama_model_load_from_file(path.encode(), mparams)
         if not model:
             if self.stop_event.is_set():
-                raise LoadCancelled("Loading was cancelled")
+                raise Cancelled("Loading was cancelled")
             raise EngineError(f"llama.cpp could not load {os.path.basename(path)}: {self._why()}")
 
         threads = settings.n_threads or default_threads()
         cparams = L.llama_context_default_params()
-        cparams.n_ctx = settings.n_ctx
-        cparams.n_batch = settings.n_batch
-        cparams.n_ubatch = settings.n_batch
-        cparams.n_seq_max = 1
-        # Only the last prompt token's logits are ever read; one output row keeps the compute buffer of a
-        # 262k-vocabulary model at ~20 MiB instead of ~500 MiB (the memory estimate assumes the same).
-        cparams.n_outputs_max = OUTPUTS_MAX
+        # The context is made from the load settings the memory estimate is fed (app.estimate.engine). Only
+        # the last prompt token's logits are ever read: one output row keeps the compute buffer of a
+        # 262k-vocabulary model at ~20 MiB instead of ~500 MiB.
+        load = engine_load_settings(settings)
+        cparams.n_ctx = load.n_ctx
+        cparams.n_batch = load.n_batch
+        cparams.n_ubatch = load.n_ubatch
+        cparams.n_seq_max = load.n_seq_max
+        cparams.n_outputs_max = load.n_outputs_max
+        cparams.kv_unified = load.kv_unified
+        cparams.offload_kqv = load.offload_kqv
         cparams.n_threads = threads
         cparams.n_threads_batch = threads
         cparams.type_k = _GGML_TYPES[settings.type_k]
         cparams.type_v = _GGML_TYPES[settings.type_v]
         cparams.flash_attn_type = _FLASH[settings.flash_attn]
-        cparams.swa_full = settings.swa_full
+        cparams.swa_full = load.swa_full
         cparams.no_perf = True
+        if settings.embeddings:
+            # Every token is an output and a text is evaluated in one ubatch (non-causal encoders need it).
+            cparams.embeddings = True
+            cparams.pooling_type = _POOLING[settings.pooling]
+            cparams.n_outputs_max = 0
+            cparams.n_batch = cparams.n_ubatch = max(load.n_batch, load.n_ctx)
         ctx = L.llama_init_from_model(model, cparams)
         if not ctx:
             L.llama_model_free(model)
@@ -164,8 +181,22 @@ class Engine:
         log.info("loaded %s: n_ctx=%d threads=%d", path, self.info.n_ctx, threads)
         return self.info
 
+    def _attach_pool(self, settings: EngineSettings) -> Any:
+        """RPC workers probed (a clear RpcError, never ggml's abort), registered and given their layer split."""
+        if not settings.rpc_workers and not self._rpc_used:
+            return None
+        from app.remote.pool import attach
+
+        self._rpc_used = True  # ggml cannot forget a worker: a removed one must never be used by default
+        pool = attach(settings.rpc_workers, self.L.llama_max_devices())
+        if pool is not None:
+            plan = pool.plan
+            log.info("device pool: %s", ", ".join(f"{d.name} ({d.description}) {share:.0%}"
+                                                  for d, share in zip(plan.devices, plan.split, strict=True)))
+        return pool
+
     def _why(self) -> str:
-        problems = llama_log.recent_problems()
+        problems = native_log.recent_problems()
         return problems[-1] if problems else "see the log for details"
 
     def _describe(self, path: str, seconds: float) -> ModelInfo:
@@ -376,6 +407,8 @@ class Engine:
             return Generation("", "stopped", stats, ())
         prompt_done = time.perf_counter()
 
+        # A grammar (JSON output, a forced tool call) samples through its own checker (app.chat.constrained).
+        constrained = ConstrainedSampler(L, vocab, sampling.grammar) if sampling.grammar else None
         chain = self._sampler(sampling)
         utf8 = Utf8Stream()
         stops = StopMatcher(sampling.stop)
@@ -384,14 +417,19 @@ class Engine:
         reason: FinishReason = "length"
         first_at = 0.0
         stop_flag = self.stop_event
-        sample, is_eog, decode, piece = L.llama_sampler_sample, L.llama_vocab_is_eog, L.llama_decode, self.piece
+        sample, is_eog, decode = L.llama_sampler_sample, L.llama_vocab_is_eog, L.llama_decode
+        special = sampling.special_text
+
+        def piece(token: int) -> bytes:
+            return self.piece(token, special=special)
+
         n_past = len(self._cached)
         try:
             while True:
                 if stop_flag.is_set():
                     reason = "stopped"
                     break
-                token = sample(chain, ctx, -1)
+                token = sample(chain, ctx, -1) if constrained is None else constrained.sample(chain, ctx)
                 if not first_at:
                     first_at = time.perf_counter()
                 if is_eog(vocab, token):
@@ -428,6 +466,8 @@ class Engine:
                 n_past += 1
         finally:
             L.llama_sampler_free(chain)
+            if constrained is not None:
+                constrained.free()
         if reason != "stop_string":
             tail = stops.feed(utf8.flush()) + stops.flush()
             if tail:
@@ -447,8 +487,53 @@ class Engine:
         )
         return Generation("".join(parts), reason, stats, tuple(generated))
 
+    # ------------------------------------------------------------------ embeddings
+
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """One L2-normalised pooled vector per text, and the tokens evaluated (the cache holds none after)."""
+        self._require()
+        L, ctx = self.L, self._ctx
+        if self.settings is None or not self.settings.embeddings:
+            raise EngineError("The model is loaded for chat, not for embeddings")
+        if L.llama_pooling_type(ctx) == _POOLING_NONE:
+            raise EngineError("The model pools no embeddings (its pooling type is none)",
+                              hint="load it with a pooling type: mean, cls or last")
+        n_embd = L.llama_model_n_embd(self._model)
+        n_ctx = L.llama_n_ctx(ctx)
+        mem = L.llama_get_memory(ctx)
+        vectors: list[list[float]] = []
+        total = 0
+        for text in texts:
+            tokens = self.tokenize(text, add_special=True)
+            if not tokens:
+                raise EngineError("An input to embed is empty")
+            if len(tokens) > n_ctx:
+                raise ContextFullError(f"An input of {len(tokens)} tokens is longer than the context ({n_ctx})")
+            if mem:
+                L.llama_memory_clear(mem, True)
+            self._cached = []
+            batch = L.llama_batch_init(len(tokens), 0, 1)
+            try:
+                for i, token in enumerate(tokens):
+                    batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, i, 1
+                    batch.seq_id[i][0], batch.logits[i] = _SEQ, 1
+                batch.n_tokens = len(tokens)
+                rc = L.llama_decode(ctx, batch)
+                if rc != 0:
+                    raise EngineError(f"llama_decode failed ({rc}) while embedding: {self._why()}")
+                pooled = L.llama_get_embeddings_seq(ctx, _SEQ)
+                if not pooled:
+                    raise EngineError(f"llama.cpp returned no pooled embedding: {self._why()}")
+                vector = [float(pooled[i]) for i in range(n_embd)]
+            finally:
+                L.llama_batch_free(batch)
+            norm = sum(v * v for v in vector) ** 0.5
+            vectors.append([v / norm for v in vector] if norm > 0 else vector)
+            total += len(tokens)
+        return vectors, total
+
     def close(self) -> None:
         self.unload()
 
 
-__all__ = ["AppError", "ContextFullError", "Engine", "Generation", "LoadCancelled", "default_threads"]
+__all__ = ["AppError", "Cancelled", "ContextFullError", "Engine", "Generation", "default_threads"]

@@ -43,7 +43,9 @@ def load_prefs() -> ChatPrefs:
     try:
         raw = json.loads(_file().read_text(encoding="utf-8"))
         engine_fields = {f.name for f in dataclasses.fields(EngineSettings)}
-        engine = EngineSettings(**{k: v for k, v in raw.get("engine", {}).items() if k in engine_fields})
+        stored: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v  # JSON has no tuples
+                                  for k, v in raw.get("engine", {}).items() if k in engine_fields}
+        engine = EngineSettings(**stored)
         known = {f.name for f in dataclasses.fields(ChatPrefs)} - {"engine"}
         return ChatPrefs(engine=engine, **{k: v for k, v in raw.items() if k in known})
     except FileNotFoundError:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from app.chat import templates
-from app.chat.engine_core import ContextFullError
+from app.chat import templates, tool_calls
 from app.chat.protocol import ChatMessage, Generate, ModelInfo
+from app.core.errors import ContextFullError
 
 Tokenize = Callable[[str, bool], list[int]]  # (text, add_special) -> tokens
 
@@ -25,11 +26,36 @@ def reserve_for_reply(n_ctx: int, max_tokens: int) -> int:
 
 
 def _render(request: Generate, messages: list[ChatMessage], info: ModelInfo, tokenize: Tokenize) -> list[int]:
+    tools = json.loads(request.tools) if request.tools else None
+    source = templates.template_source(request.template, info.chat_template)
+    family = tool_calls.family_of(source)
+    if family.short_ids:
+        messages = [_short_ids(m, family) for m in messages]
+    if tools and not tool_calls.teaches_tools(source):
+        # A template that ignores `tools`: the model learns them (and the call syntax) from a system
+        # message in front, merged with the conversation's own system message.
+        described = [tool_calls.Tool(t["function"]["name"], t["function"].get("description", ""),
+                                     t["function"].get("parameters") or {}) for t in tools]
+        intro = tool_calls.tools_system_prompt(family, described)
+        if messages and messages[0].role == "system":
+            messages = [replace(messages[0], content=f"{messages[0].content}\n\n{intro}"), *messages[1:]]
+        else:
+            messages = [ChatMessage("system", intro), *messages]
+        tools = None
     rendered = templates.build_prompt(
         request.template, messages, model_template=info.chat_template,
-        bos_text=info.bos_text, eos_text=info.eos_text, add_bos=info.add_bos,
+        bos_text=info.bos_text, eos_text=info.eos_text, add_bos=info.add_bos, tools=tools,
     )
     return tokenize(rendered.text, rendered.add_special)
+
+
+def _short_ids(message: ChatMessage, family: tool_calls.Family) -> ChatMessage:
+    if not message.tool_calls and message.tool_call_id is None:
+        return message
+    calls = tuple(replace(c, id=tool_calls.template_call_id(family, c.id)) for c in message.tool_calls)
+    call_id = message.tool_call_id
+    return replace(message, tool_calls=calls,
+                   tool_call_id=None if call_id is None else tool_calls.template_call_id(family, call_id))
 
 
 def _droppable(messages: list[ChatMessage]) -> int | None:

@@ -8,8 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from app.core.errors import AppError
+
 FlashAttn = Literal["auto", "on", "off"]
 ContextPolicy = Literal["stop", "drop_oldest"]
+Pooling = Literal["model", "mean", "cls", "last"]
 FinishReason = Literal["eog", "length", "stop_string", "stopped", "context_full"]
 
 CACHE_TYPES: tuple[str, ...] = ("f16", "bf16", "f32", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl")
@@ -28,6 +31,15 @@ class EngineSettings:
     n_batch: int = 512
     swa_full: bool = False
     use_mmap: bool = True
+    n_cpu_moe: int = 0  # the expert tensors of the first N layers stay in RAM (llama.cpp's --n-cpu-moe)
+    embeddings: bool = False  # an embeddings context (pooled vectors, Embed requests) instead of a chat one
+    pooling: Pooling = "model"  # with embeddings: how token vectors become one ("model": the GGUF's own)
+    # llama.cpp RPC workers ("host:port") whose devices join the pool, first in device order; each is probed
+    # before llama.cpp hears of it (app.remote.pool), and layers are split by every device's free memory.
+    rpc_workers: tuple[str, ...] = ()
+    # the CPU backend's repacked weight layouts (llama.cpp's --repack/--no-repack); RPC workers never repack,
+    # so a pool's greedy output equals a local run's only without them
+    repack: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +57,30 @@ class Sampling:
     seed: int | None = None
     max_tokens: int = 1024
     stop: tuple[str, ...] = ()
+    # GBNF the reply must match (llama.cpp's grammar sampler): JSON output, forced tool calls.
+    grammar: str | None = None
+    # Control tokens the model generates appear in the text (tool-call markers of Mistral, gpt-oss...);
+    # end-of-generation tokens still end the reply and never appear.
+    special_text: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call of an assistant message; `arguments` is the JSON text of its arguments."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    role: str  # "system" | "user" | "assistant"
+    role: str  # "system" | "user" | "assistant" | "tool"
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()  # assistant messages that called tools
+    tool_call_id: str | None = None  # tool messages: the call they answer
+    name: str | None = None  # tool messages: the function that answered
+    reasoning: str | None = None  # assistant messages: thinking text kept apart from the content
 
 
 # ---------------------------------------------------------------- requests (app -> engine)
@@ -73,6 +103,15 @@ class Generate:
     template: str = "auto"
     sampling: Sampling = Sampling()
     context_policy: ContextPolicy = "stop"
+    tools: str | None = None  # JSON list of tool definitions (OpenAI format), given to the chat template
+
+
+@dataclass(frozen=True, slots=True)
+class Embed:
+    """Embeddings of `texts` (the engine must be loaded with EngineSettings.embeddings)."""
+
+    request_id: int
+    texts: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +129,7 @@ class Shutdown:
     pass
 
 
-Request = Load | Generate | Stop | Unload | Shutdown
+Request = Load | Generate | Embed | Stop | Unload | Shutdown
 
 
 # ---------------------------------------------------------------- events (engine -> app)
@@ -175,19 +214,25 @@ class Done:
 
 
 @dataclass(frozen=True, slots=True)
-class Error:
-    """A failure the engine survived (bad request, load failure, template error...)."""
+class Embedded:
+    """One L2-normalised vector per text of an Embed request, and the tokens they took."""
 
-    message: str
-    request_id: int | None = None
-    kind: str = "EngineError"  # name of the AppError subclass to raise on the app side
+    request_id: int
+    vectors: tuple[tuple[float, ...], ...]
+    prompt_tokens: int
 
 
 @dataclass(frozen=True, slots=True)
-class LogRecord:
-    logger: str
-    level: int
-    message: str
+class Error:
+    """A failure the engine survived (bad request, load failure, template error, a cancelled load...).
+    The error itself crosses the pipe (AppErrors pickle with their fields) and is raised as it is."""
+
+    error: AppError
+    request_id: int | None = None
+
+    @property
+    def message(self) -> str:
+        return str(self.error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +241,10 @@ class Crashed:
 
     message: str
     exitcode: int | None = None
+    hint: str = ""
 
 
-Event = (
-    Ready | LoadProgress | Loaded | Unloaded | Token | Done | Error | LogRecord | Crashed
-)
+Event = Ready | LoadProgress | Loaded | Unloaded | Token | Done | Embedded | Error | Crashed
 
 __all__ = [
     "CACHE_TYPES",
@@ -208,6 +252,8 @@ __all__ = [
     "ContextPolicy",
     "Crashed",
     "Done",
+    "Embed",
+    "Embedded",
     "EngineSettings",
     "Error",
     "Event",
@@ -217,8 +263,8 @@ __all__ = [
     "Load",
     "LoadProgress",
     "Loaded",
-    "LogRecord",
     "ModelInfo",
+    "Pooling",
     "Ready",
     "Request",
     "Sampling",
@@ -226,6 +272,7 @@ __all__ = [
     "Stats",
     "Stop",
     "Token",
+    "ToolCall",
     "Unload",
     "Unloaded",
 ]

@@ -17,15 +17,18 @@ from typing import Any, NoReturn
 import jinja2
 import jinja2.ext
 import jinja2.nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context, LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from app.chat import template_budget as budget
 from app.chat.protocol import ChatMessage
 from app.core.errors import TemplateError
 
 AUTO = "auto"
 RAW = "raw"
-MAX_OUTPUT_CHARS = 4_000_000  # a prompt larger than any context; stops a template that explodes
+MAX_OUTPUT_CHARS = budget.MAX_OUTPUT_CHARS
 
 # Our own renderings of well-known chat formats, for models that carry no template.
 BUILTIN_TEMPLATES: dict[str, str] = {
@@ -87,11 +90,87 @@ class _GenerationTag(jinja2.ext.Extension):
         return body
 
 
+class _BudgetCodeGenerator(CodeGenerator):
+    """Compiles a clock check into every loop body and macro, and a size check into `~`."""
+
+    def enter_frame(self, frame: Frame) -> None:
+        super().enter_frame(frame)
+        self.writeline("environment.checkpoint()")
+
+    def visit_Concat(self, node: jinja2.nodes.Concat, frame: Frame) -> None:
+        if frame.eval_ctx.volatile or frame.eval_ctx.autoescape:
+            super().visit_Concat(node, frame)
+            return
+        self.write("environment.budget_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
 class _StrictSandbox(ImmutableSandboxedEnvironment):
-    """The stock sandbox returns a harmless Undefined for forbidden attributes; we refuse outright."""
+    """The stock sandbox returns a harmless Undefined for forbidden attributes; we refuse outright. Every
+    operation that can grow a value or run long is checked against the render's budget first."""
+
+    code_generator_class = _BudgetCodeGenerator
+    # Intercepted operators are also never folded into constants while compiling (`9 ** 999999999`).
+    intercepted_binops = frozenset({"*", "+", "**", "%"})
+
+    checkpoint = staticmethod(budget.checkpoint)
+    budget_concat = staticmethod(budget.checked_concat)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} is not allowed")
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        budget.check_binop(operator, left, right)
+        return self.binop_table[operator](left, right)
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        budget.checkpoint()
+        budget.check_method_call(obj, args, kwargs)
+        if isinstance(obj, Macro | LoopContext):
+            with budget.nested_call():
+                return super().call(context, obj, *args, **kwargs)
+        return super().call(context, obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapper = super().wrap_str_format(value)
+        if wrapper is None:
+            return None
+        fmt = value.__self__
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            budget.check_format(fmt)
+            result: str = wrapper(*args, **kwargs)
+            return result
+
+        return checked
+
+
+def _arguments(text: str) -> Any:
+    """A call's arguments as templates expect them: the JSON object (most write it with `tojson`)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def message_dict(message: ChatMessage) -> dict[str, Any]:
+    """A message as transformers hands it to a template (tool calls, tool results, reasoning)."""
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": _arguments(c.arguments)}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    if message.name is not None:
+        out["name"] = message.name
+    if message.reasoning is not None:
+        out["reasoning_content"] = message.reasoning
+    return out
 
 
 def _raise_exception(message: str) -> NoReturn:
@@ -115,13 +194,21 @@ def _compile(source: str) -> jinja2.Template:
         extensions=[jinja2.ext.loopcontrols, _GenerationTag],
         autoescape=False,
     )
-    env.filters["tojson"] = _tojson
+    env.filters.update(budget.budget_filters(env.filters))
+    env.filters["tojson"] = budget.budget_tojson(_tojson)
+    env.globals["range"] = budget.BudgetRange
+    env.globals["lipsum"] = budget.lipsum
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now
     try:
         return env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"The chat template is not valid Jinja (line {exc.lineno}): {exc.message}") from exc
+
+
+def is_source(template: str) -> bool:
+    """A template choice that is Jinja text itself (a server's --chat-template FILE) rather than a name."""
+    return "{{" in template or "{%" in template
 
 
 def template_source(name: str, model_template: str | None) -> str | None:
@@ -137,6 +224,8 @@ def template_source(name: str, model_template: str | None) -> str | None:
         return model_template
     if name in BUILTIN_TEMPLATES:
         return BUILTIN_TEMPLATES[name]
+    if is_source(name):
+        return name
     raise TemplateError(f"Unknown chat template {name!r}", hint=f"use auto, raw or {', '.join(BUILTIN_TEMPLATES)}")
 
 
@@ -147,17 +236,30 @@ def render(
     bos_token: str = "",
     eos_token: str = "",
     add_generation_prompt: bool = True,
+    deadline: float = budget.RENDER_DEADLINE_S,
     **extra: Any,
 ) -> str:
+    """Render within a budget (see app/chat/template_budget.py): over it is a TemplateError naming it."""
     template = _compile(source)
+    chunks: list[str] = []
+    size = 0
     try:
-        text = template.render(
-            messages=[{"role": m.role, "content": m.content} for m in messages],
-            bos_token=bos_token,
-            eos_token=eos_token,
-            add_generation_prompt=add_generation_prompt,
-            **extra,
-        )
+        with budget.rendering(deadline):
+            for chunk in template.generate(
+                messages=[message_dict(m) for m in messages],
+                bos_token=bos_token,
+                eos_token=eos_token,
+                add_generation_prompt=add_generation_prompt,
+                **extra,
+            ):
+                size += len(chunk)
+                if size > MAX_OUTPUT_CHARS:
+                    raise budget.over_budget("output size", f"{MAX_OUTPUT_CHARS:,} characters")
+                budget.checkpoint()
+                chunks.append(chunk)
+            budget.check_clock()
+    except MemoryError as exc:
+        raise TemplateError("The chat template ran out of memory", hint="pick a built-in chat template") from exc
     except TemplateError:
         raise
     except SecurityError as exc:
@@ -165,9 +267,7 @@ def render(
     except (jinja2.TemplateError, TypeError, ValueError, KeyError, IndexError, AttributeError,
             OverflowError, RecursionError) as exc:
         raise TemplateError(f"The chat template failed: {type(exc).__name__}: {exc}") from exc
-    if len(text) > MAX_OUTPUT_CHARS:
-        raise TemplateError("The chat template produced an absurdly long prompt")
-    return text
+    return "".join(chunks)
 
 
 def raw_prompt(messages: Iterable[ChatMessage]) -> str:
@@ -183,13 +283,16 @@ def build_prompt(
     bos_text: str,
     eos_text: str,
     add_bos: bool,
+    tools: Sequence[dict[str, Any]] | None = None,
 ) -> RenderedPrompt:
     """Renders `messages` for the model. As llama.cpp does, BOS is added by the tokenizer only when the
-    vocabulary wants it and the rendered text does not already start with it."""
+    vocabulary wants it and the rendered text does not already start with it. `tools` go to the template
+    as transformers passes them (absent when there are none: templates test `tools is defined`)."""
     source = template_source(template, model_template)
     if source is None:
         return RenderedPrompt(raw_prompt(messages), add_special=add_bos)
-    text = render(source, messages, bos_token=bos_text, eos_token=eos_text)
+    extra: dict[str, Any] = {"tools": list(tools)} if tools else {}
+    text = render(source, messages, bos_token=bos_text, eos_token=eos_text, **extra)
     starts_with_bos = bool(bos_text) and text.startswith(bos_text)
     return RenderedPrompt(text, add_special=add_bos and not starts_with_bos)
 

@@ -10,11 +10,16 @@ from typing import Any
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chat", help="chat with a GGUF model in the terminal (or answer one --prompt)")
-    p.add_argument("model", help="path of a .gguf file")
+    p.add_argument("model", nargs="?", help="path of a .gguf file (not with --remote)")
+    p.add_argument("--remote", metavar="NAME", help="chat with a remote endpoint (see 'gguf-studio remote')")
+    p.add_argument("--model", dest="remote_model", metavar="ID", help="with --remote: the endpoint's model id")
     p.add_argument("--prompt", help="answer this one message and exit")
     p.add_argument("--system", default="", help="system prompt")
     p.add_argument("--ctx", type=int, default=4096, help="context length in tokens (default 4096)")
-    p.add_argument("--ngl", type=int, default=0, help="layers to offload to the GPU (default 0)")
+    p.add_argument("--ngl", type=int, default=None,
+                   help="layers to offload to the GPU and RPC workers (default 0; all of them with --rpc)")
+    p.add_argument("--rpc", metavar="HOST:PORT,...", default="",
+                   help="llama.cpp RPC workers (gguf-studio rpc-worker) that take layers, split by free memory")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default: physical cores)")
     p.add_argument("--max-tokens", type=int, default=512, help="longest reply in tokens (default 512)")
     p.add_argument("--temp", type=float, default=0.8, help="temperature; 0 is greedy (default 0.8)")
@@ -34,8 +39,14 @@ def run(args: argparse.Namespace) -> int:
     if args.template not in (AUTO, RAW, *BUILTIN_TEMPLATES):
         raise TemplateError(f"Unknown template {args.template!r}",
                             hint=f"use auto, raw or one of {', '.join(BUILTIN_TEMPLATES)}")
-    settings = p.EngineSettings(n_ctx=args.ctx, n_gpu_layers=args.ngl, n_threads=args.threads)
     sampling = p.Sampling(temperature=args.temp, seed=args.seed, max_tokens=args.max_tokens)
+    if args.remote is not None or args.model is None:
+        return _remote(args, sampling)
+    from app.remote.rpc_probe import parse_endpoints
+
+    workers = tuple(parse_endpoints(args.rpc))
+    ngl = args.ngl if args.ngl is not None else (999 if workers else 0)
+    settings = p.EngineSettings(n_ctx=args.ctx, n_gpu_layers=ngl, n_threads=args.threads, rpc_workers=workers)
     with EngineClient() as client:
         info = client.load(args.model, settings)
         if args.template == AUTO and not info.chat_template:
@@ -46,6 +57,20 @@ def run(args: argparse.Namespace) -> int:
         if args.prompt is not None:
             return _one_shot(client, args, sampling)
         return _interactive(client, args, sampling)
+
+
+def _remote(args: argparse.Namespace, sampling: Any) -> int:
+    from app.core.errors import ConfigError
+    from app.remote.endpoints import find_endpoint
+    from app.remote.session import RemoteChat
+
+    if args.remote is None or args.model is not None or not args.remote_model:
+        raise ConfigError("Give either a .gguf file, or --remote NAME with --model ID",
+                          hint="list an endpoint's models with: gguf-studio remote test NAME")
+    with RemoteChat(find_endpoint(args.remote), args.remote_model) as chat:
+        if args.prompt is not None:
+            return _one_shot(chat, args, sampling)
+        return _interactive(chat, args, sampling)
 
 
 def _messages(system: str, turns: list[Any]) -> list[Any]:

@@ -11,11 +11,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "convert",
         help="convert a Hugging Face model (local folder or Hub repo id) to GGUF",
         description="Convert safetensors weights and tokenizer files to one GGUF file, one tensor at a time. "
-        "Supported: Llama 2/3, Mistral, Qwen2/2.5, Qwen3, Gemma 2, Gemma 3 (text), Phi-3.",
+        "Supported: Llama 2/3, Mistral, Mixtral, Qwen2/2.5/3 and their MoE, Gemma 2, Gemma 3 (text), Phi-3, "
+        "SmolLM3, Granite 3 (dense, MoE), OLMo 2/3, OLMoE, GLM-4, GLM-4.5 MoE, ERNIE 4.5 (dense, MoE), EXAONE 4, "
+        "Command R7B, Seed-OSS, Apertus, DeepSeek V2/V3, gpt-oss (BF16 or MXFP4 experts), Llama 4 (text), LFM2 "
+        "(dense, MoE), Mamba-2, Qwen3-Next, Qwen3.5 (dense, MoE), Jamba, Granite 4.0-H, Falcon-H1.",
     )
     p.add_argument("source", metavar="SRC", help="model folder (with config.json) or Hub repo id (owner/name)")
     p.add_argument("--outtype", default="f16", choices=("f16", "bf16", "q8_0", "f32"), help="default f16")
     p.add_argument("--out", metavar="PATH", help="output file (default: <folder>/<name>-<TYPE>.gguf)")
+    p.add_argument(
+        "--no-mtp",
+        action="store_true",
+        help="leave multi-token-prediction layers out (Qwen3-Next, Qwen3.5, GLM-4.5), as llama.cpp's --no-mtp",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show the worker's log")
     p.set_defaults(func=run)
 
@@ -28,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     folder = resolve_folder(args.source)
     check_folder(folder)
     out = Path(args.out).expanduser() if args.out else default_output(folder, args.outtype)
-    outputs = run_job("app.workers.convert_job", ConvertSpec(folder, out, args.outtype), args.verbose)
+    spec = ConvertSpec(folder, out, args.outtype, no_mtp=args.no_mtp)
+    outputs = run_job("app.workers.convert_job", spec, args.verbose)
     for o in outputs:
         print(o.path)
     return 0

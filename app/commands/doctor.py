@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.metadata
 import json
-import platform
 import sys
 from typing import Any
 
@@ -18,6 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _version(distribution: str) -> str | None:
+    import importlib.metadata  # here, not at the top: every verb's start imports this module
+
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
@@ -25,6 +25,8 @@ def _version(distribution: str) -> str | None:
 
 
 def collect() -> dict[str, Any]:
+    import platform
+
     import app
     from app.core import paths
     from app.core.build_info import bundle_build_info

@@ -20,7 +20,12 @@ GIB = 1024**3
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("files", help="list a Hub repository's GGUF quants and which fit this machine")
     p.add_argument("repo", metavar="REPO", help="repository id, e.g. bartowski/Llama-3.2-1B-Instruct-GGUF")
-    p.add_argument("--ctx", type=int, default=4096, help="context length for the verdicts (0: trained length)")
+    p.add_argument(
+        "--ctx",
+        type=int,
+        default=None,
+        help="context length for the verdicts (0: trained length; default: the Settings page's)",
+    )
     p.add_argument("--revision", default=None, help="branch, tag or commit (default main)")
     p.add_argument("--no-header", action="store_true", help="judge by file size only (no remote header read)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -29,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.core.errors import AppError
+    from app.estimate.engine import engine_settings, stored_preferences
     from app.estimate.hardware import probe_spec
     from app.hub import repo_detail
     from app.hub.fit import fit_quants, reference_shape
@@ -41,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
         except AppError as exc:  # verdicts by size are still useful
             log.info("no remote header for %s: %s", args.repo, exc)
             print(f"note: verdicts by file size only: {exc}", file=sys.stderr)
-    fit = fit_quants(detail, probe_spec(), args.ctx, reference)
+    settings = engine_settings(stored_preferences())  # the engine's load settings, the user's default context
+    n_ctx = settings.n_ctx if args.ctx is None else args.ctx
+    fit = fit_quants(detail, probe_spec(), n_ctx, reference, settings)
     report = build_report(detail, fit)
     print_report(report, as_json=args.json, format_text=format_text)
     return 0
@@ -63,6 +71,8 @@ def build_report(detail: RepoDetail, fit: RepoFit) -> dict[str, Any]:
                 "verdict_label": v.label,
                 "ram_bytes": v.ram_bytes,
                 "vram_bytes": v.vram_bytes,
+                "max_context": v.max_ctx if v.exact else None,  # the largest context this verdict holds at
+                "n_cpu_moe": v.detail.n_cpu_moe if v.detail is not None else 0,
                 "recommended": qf.recommended,
             }
         )
@@ -93,15 +103,16 @@ def format_text(report: dict[str, Any]) -> str:
         lines.append("gated: accept the license on the Hub before downloading")
     if report["quants"]:
         width = max(len(q["label"]) for q in report["quants"])
-        lines.append(f"  {'QUANT':<{width}}  {'SIZE':>9}  {'BPW':>5}  {'VERDICT':<40}  SHA256")
+        lines.append(f"  {'QUANT':<{width}}  {'SIZE':>9}  {'BPW':>5}  {'VERDICT':<40}  {'MAX CTX':>7}  SHA256")
         for q in report["quants"]:
             mark = "*" if q["recommended"] else " "
             bpw = f"{q['bits_per_weight']:.2f}" if q["bits_per_weight"] else "-"
             parts = f" ({len(q['files'])} parts)" if len(q["files"]) > 1 else ""
             sha = (q["sha256"] or "-")[:16]
+            ctx = str(q["max_context"]) if q["max_context"] else "-"
             lines.append(
                 f"{mark} {q['label']:<{width}}  {_size(q['size']):>9}  {bpw:>5}  "
-                f"{q['verdict_label'][:40]:<40}  {sha}{parts}"
+                f"{q['verdict_label'][:40]:<40}  {ctx:>7}  {sha}{parts}"
             )
     else:
         lines.append("no GGUF model files")

@@ -10,7 +10,13 @@ from typing import Any
 import gguf
 import numpy as np
 
+from app.convert import families as fam
+from app.convert import hybrids as hyb
+from app.convert.experts import Experts
 from app.convert.hparams import Rope, first, rope
+from app.convert.pieces import Rewrite
+from app.convert.safetensors_file import TensorRef
+from app.convert.text_params import text_params
 from app.core.errors import ConvertError
 
 Params = dict[str, Any]
@@ -29,6 +35,22 @@ class Architecture:
     vocab: str = "auto"  # "spm", "bpe", or "auto" (tokenizer.model if present)
     literal_added_tokens: bool = False  # Phi-3's way with a SentencePiece vocabulary's added tokens
     extra_tensors: Callable[[Params], list[tuple[str, np.ndarray]]] | None = None
+    experts: Experts | None = None  # per-expert tensors merged into 3-D *_exps tensors
+    rewrite: Rewrite | None = None  # fused tensors split (or dropped) before name mapping
+    llama_vocab: bool = False  # llama.cpp's Llama-family vocabulary rules (add_prefix_space, 49152-token BOS)
+    prefix_space: bool = False  # tokenizer_config's add_prefix_space is carried over (implied by llama_vocab)
+    special_roles: tuple[tuple[str, str], ...] = ()  # (role, token text) the family fixes (GLM)
+    extra_blocks: Callable[[Params], int] | None = None  # layers beyond num_hidden_layers (kept MTP layers)
+    mxfp4_experts: bool = False  # MXFP4 expert blocks (gpt-oss) are repacked, not converted
+    vocab_size: Callable[[Params], int] | None = None  # the vocabulary's length when not config's vocab_size
+    # metadata read from small checkpoint tensors (Apertus's per-layer activation parameters)
+    tensor_metadata: Callable[[gguf.GGUFWriter, dict[str, TensorRef], Params], None] | None = None
+    # hyper-parameters completed from the checkpoint's tensor names (MTP layers counted) before anything else
+    prepare: Callable[[Params, dict[str, TensorRef]], Params] | None = None
+    # checkpoint names renamed before mapping, as llama.cpp's converter does (None drops the tensor)
+    rename: Callable[[str, Params], str | None] | None = None
+    shift_exempt: tuple[str, ...] = ()  # norms, among norm_plus_one's, that keep their values (name suffixes)
+    newer_tensors: tuple[gguf.MODEL_TENSOR, ...] = ()  # per-block tensors the gguf package's lists lack
 
     @property
     def name(self) -> str:
@@ -92,29 +114,35 @@ def _llama_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
     w.add_rope_dimension_count(_head_dim(hp))
 
 
-def _llama3_rope_factors(hp: Params) -> list[tuple[str, np.ndarray]]:
-    """Llama 3.1+ bakes its long-context frequency scaling into a rope_freqs tensor."""
+def _llama3_rope_factors(hp: Params, default_factor: float = 8.0) -> list[tuple[str, np.ndarray]]:
+    """Llama 3.1+ bakes its long-context frequency scaling into a rope_freqs tensor.
+
+    Computed in float32 step by step as llama.cpp's converter computes it with torch (which divides a number
+    by a tensor as reciprocal-then-multiply); only base**x comes from float64, correctly rounded, where torch
+    uses its vector math library's powf: the two may differ by one unit in the last place."""
     rp = rope(hp)
     if str(rp.scaling.get("rope_type") or "").lower() != "llama3":
         return []
+    f32 = np.float32
     base = rp.theta or 10000.0
     dim = _head_dim(hp)
-    freqs = 1.0 / (base ** (np.arange(0, dim, 2, dtype=np.float32) / dim))
-    factor = float(rp.scaling.get("factor", 8.0))
+    exponents = np.arange(0, dim, 2, dtype=f32) / f32(dim)
+    freqs = f32(1) / (np.float64(base) ** exponents.astype(np.float64)).astype(f32)
+    factor = float(rp.scaling.get("factor", default_factor))
     low = float(rp.scaling.get("low_freq_factor", 1.0))
     high = float(rp.scaling.get("high_freq_factor", 4.0))
     old_ctx = float(rp.scaling.get("original_max_position_embeddings", 8192))
     out = []
     for freq in freqs:
-        wavelen = 2 * math.pi / float(freq)
-        if wavelen < old_ctx / high:
-            out.append(1.0)
-        elif wavelen > old_ctx / low:
-            out.append(factor)
+        wavelen = (f32(1) / freq) * f32(2 * math.pi)
+        if wavelen < f32(old_ctx / high):
+            out.append(f32(1))
+        elif wavelen > f32(old_ctx / low):
+            out.append(f32(factor))
         else:
-            smooth = (old_ctx / wavelen - low) / (high - low)
-            out.append(1 / ((1 - smooth) / factor + smooth))
-    return [("rope_freqs.weight", np.array(out, dtype=np.float32))]
+            smooth = ((f32(1) / wavelen) * f32(old_ctx) - f32(low)) / f32(high - low)
+            out.append(f32(1) / ((f32(1) - smooth) / f32(factor) + smooth))
+    return [("rope_freqs.weight", np.array(out, dtype=f32))]
 
 
 def _gemma2_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
@@ -261,6 +289,264 @@ ARCHITECTURES: tuple[Architecture, ...] = (
 )
 
 
+MOE_AND_NEWER: tuple[Architecture, ...] = (
+    Architecture(
+        ("Qwen3MoeForCausalLM",),
+        gguf.MODEL_ARCH.QWEN3MOE,
+        "Qwen3 MoE",
+        fam.qwen_moe_params,
+        vocab="bpe",
+        experts=fam.QWEN_EXPERTS,
+    ),
+    Architecture(
+        ("MixtralForCausalLM",),
+        gguf.MODEL_ARCH.LLAMA,
+        "Mixtral",
+        fam.llama_params,
+        permute_qk=True,
+        extra_tensors=_llama3_rope_factors,
+        experts=fam.MIXTRAL_EXPERTS,
+        llama_vocab=True,
+    ),
+    Architecture(
+        ("Qwen2MoeForCausalLM",),
+        gguf.MODEL_ARCH.QWEN2MOE,
+        "Qwen2 MoE",
+        fam.qwen_moe_params,
+        vocab="bpe",
+        experts=fam.QWEN_EXPERTS,
+    ),
+    Architecture(
+        ("OlmoeForCausalLM",), gguf.MODEL_ARCH.OLMOE, "OLMoE", fam.olmoe_params, vocab="bpe", experts=fam.QWEN_EXPERTS
+    ),
+    Architecture(
+        ("SmolLM3ForCausalLM",),
+        gguf.MODEL_ARCH.SMOLLM3,
+        "SmolLM3",
+        fam.llama_params,
+        permute_qk=True,
+        extra_tensors=_llama3_rope_factors,
+        llama_vocab=True,
+    ),
+    Architecture(
+        ("GraniteForCausalLM",),
+        gguf.MODEL_ARCH.GRANITE,
+        "Granite 3",
+        fam.granite_params,
+        permute_qk=True,
+        extra_tensors=_llama3_rope_factors,
+        llama_vocab=True,
+    ),
+    Architecture(
+        ("GraniteMoeForCausalLM", "GraniteMoeSharedForCausalLM"),
+        gguf.MODEL_ARCH.GRANITE_MOE,
+        "Granite 3 MoE",
+        fam.granite_moe_params,
+        permute_qk=True,
+        extra_tensors=_llama3_rope_factors,
+        rewrite=fam.granite_moe_rewrite,
+        llama_vocab=True,
+    ),
+    Architecture(
+        ("Olmo2ForCausalLM", "Olmo3ForCausalLM"), gguf.MODEL_ARCH.OLMO2, "OLMo 2 / 3", fam.olmo2_params, vocab="bpe"
+    ),
+    Architecture(("SeedOssForCausalLM",), gguf.MODEL_ARCH.SEED_OSS, "Seed-OSS", text_params, vocab="bpe"),
+    Architecture(
+        ("Exaone4ForCausalLM",),
+        gguf.MODEL_ARCH.EXAONE4,
+        "EXAONE 4",
+        fam.exaone4_params,
+        vocab="bpe",
+        extra_tensors=lambda hp: _llama3_rope_factors(hp, default_factor=16.0),
+    ),
+    Architecture(
+        ("Cohere2ForCausalLM",),
+        gguf.MODEL_ARCH.COHERE2,
+        "Command R7B (Cohere2)",
+        fam.cohere2_params,
+        vocab="bpe",
+        rewrite=fam.cohere2_rewrite,
+    ),
+    Architecture(
+        ("Glm4ForCausalLM",), gguf.MODEL_ARCH.GLM4, "GLM-4", fam.glm4_params, vocab="bpe", special_roles=fam.GLM4_ROLES
+    ),
+    Architecture(
+        ("Glm4MoeForCausalLM",),
+        gguf.MODEL_ARCH.GLM4_MOE,
+        "GLM-4.5 / 4.6 MoE",
+        fam.glm4_moe_params,
+        vocab="bpe",
+        experts=fam.GLM_EXPERTS,
+        special_roles=fam.GLM4_MOE_ROLES,
+        extra_blocks=fam.mtp_layers,
+        rename=fam.drop_mtp_layers,
+    ),
+    Architecture(
+        ("DeepseekV3ForCausalLM", "DeepseekV2ForCausalLM"),
+        gguf.MODEL_ARCH.DEEPSEEK2,
+        "DeepSeek V2 / V3 (MLA)",
+        fam.deepseek_params,
+        vocab="bpe",
+        experts=fam.DEEPSEEK_EXPERTS,
+        rewrite=fam.deepseek_rewrite,
+    ),
+    Architecture(
+        ("GptOssForCausalLM",),
+        gguf.MODEL_ARCH.GPT_OSS,
+        "gpt-oss",
+        fam.gpt_oss_params,
+        vocab="bpe",
+        rewrite=fam.gpt_oss_rewrite,
+        mxfp4_experts=True,
+    ),
+    Architecture(
+        ("Llama4ForConditionalGeneration", "Llama4ForCausalLM"),
+        gguf.MODEL_ARCH.LLAMA4,
+        "Llama 4 (text)",
+        fam.llama4_params,
+        vocab="bpe",
+        extra_tensors=_llama3_rope_factors,
+        rewrite=fam.llama4_rewrite,
+    ),
+    Architecture(
+        ("Lfm2ForCausalLM", "LFM2ForCausalLM"),
+        gguf.MODEL_ARCH.LFM2,
+        "LFM2",
+        fam.lfm2_params,
+        vocab="bpe",
+        rewrite=fam.lfm2_rewrite,
+    ),
+    Architecture(
+        ("Lfm2MoeForCausalLM",),
+        gguf.MODEL_ARCH.LFM2MOE,
+        "LFM2 MoE",
+        fam.lfm2_moe_params,
+        vocab="bpe",
+        rewrite=fam.lfm2_moe_rewrite,
+        experts=fam.LFM2_EXPERTS,
+    ),
+    Architecture(
+        ("Mamba2ForCausalLM",),
+        gguf.MODEL_ARCH.MAMBA2,
+        "Mamba-2",
+        fam.mamba2_params,
+        rewrite=fam.mamba2_rewrite,
+        vocab_size=fam.mamba2_vocab_size,
+    ),
+    Architecture(
+        ("ApertusForCausalLM",),
+        gguf.MODEL_ARCH.APERTUS,
+        "Apertus",
+        fam.llama_params,
+        extra_tensors=_llama3_rope_factors,
+        rewrite=fam.apertus_rewrite,
+        llama_vocab=True,
+        tensor_metadata=fam.apertus_metadata,
+    ),
+    Architecture(
+        ("Ernie4_5_ForCausalLM", "Ernie4_5ForCausalLM"),
+        gguf.MODEL_ARCH.ERNIE4_5,
+        "ERNIE 4.5",
+        fam.ernie_params,
+        vocab="spm",
+        rewrite=fam.ernie_rewrite,
+        prefix_space=True,
+    ),
+    Architecture(
+        ("Ernie4_5_MoeForCausalLM",),
+        gguf.MODEL_ARCH.ERNIE4_5_MOE,
+        "ERNIE 4.5 MoE",
+        fam.ernie_moe_params,
+        vocab="spm",
+        rewrite=fam.ernie_moe_rewrite,
+        prefix_space=True,
+        experts=fam.ERNIE_EXPERTS,
+    ),
+)
+
+
+def _qwen_linear_attention(
+    hf_names: tuple[str, ...],
+    arch: gguf.MODEL_ARCH,
+    label: str,
+    write_params: Callable[[gguf.GGUFWriter, Params, int], None],
+    rewrite: Rewrite,
+    experts: Experts | None = None,
+) -> Architecture:
+    """Qwen's gated delta-net families (Qwen3-Next, Qwen3.5): one norm convention, one BPE vocabulary, MTP layers."""
+    return Architecture(
+        hf_names,
+        arch,
+        label,
+        write_params,
+        norm_plus_one=True,
+        shift_exempt=("linear_attn.norm.weight",),
+        vocab="bpe",
+        experts=experts,
+        rewrite=rewrite,
+        prepare=hyb.qwen_mtp_prepare,
+        rename=hyb.qwen_mtp_rename,
+        extra_blocks=hyb.qwen_mtp_blocks,
+        newer_tensors=hyb.NEXTN_TENSORS,
+    )
+
+
+HYBRIDS: tuple[Architecture, ...] = (
+    _qwen_linear_attention(
+        ("Qwen3NextForCausalLM",),
+        gguf.MODEL_ARCH.QWEN3NEXT,
+        "Qwen3-Next",
+        hyb.qwen3next_params,
+        hyb.qwen3next_rewrite,
+        experts=hyb.QWEN_MOE_EXPERTS,
+    ),
+    _qwen_linear_attention(
+        ("Qwen3_5ForCausalLM", "Qwen3_5ForConditionalGeneration"),
+        gguf.MODEL_ARCH.QWEN35,
+        "Qwen3.5",
+        hyb.qwen35_params,
+        hyb.qwen35_rewrite,
+    ),
+    _qwen_linear_attention(
+        ("Qwen3_5MoeForCausalLM", "Qwen3_5MoeForConditionalGeneration"),
+        gguf.MODEL_ARCH.QWEN35MOE,
+        "Qwen3.5 MoE",
+        hyb.qwen35_params,
+        hyb.qwen35_rewrite,
+        experts=hyb.QWEN_MOE_EXPERTS,
+    ),
+    Architecture(
+        ("JambaForCausalLM",),
+        gguf.MODEL_ARCH.JAMBA,
+        "Jamba",
+        hyb.jamba_params,
+        vocab="spm",
+        experts=hyb.JAMBA_EXPERTS,
+        rename=hyb.jamba_rename,
+        rewrite=hyb.jamba_rewrite,
+    ),
+    Architecture(
+        ("GraniteMoeHybridForCausalLM",),
+        gguf.MODEL_ARCH.GRANITE_HYBRID,
+        "Granite 4.0-H (hybrid)",
+        hyb.granite_hybrid_params,
+        permute_qk=True,
+        rewrite=hyb.granite_hybrid_rewrite,
+        vocab="bpe",
+        vocab_size=hyb.granite_hybrid_vocab_size,
+    ),
+    Architecture(
+        ("FalconH1ForCausalLM",),
+        gguf.MODEL_ARCH.FALCON_H1,
+        "Falcon-H1",
+        hyb.falcon_h1_params,
+        rewrite=hyb.falcon_h1_rewrite,
+        vocab="bpe",
+    ),
+)
+ARCHITECTURES = ARCHITECTURES + MOE_AND_NEWER + HYBRIDS
+
+
 def supported_names() -> str:
     return ", ".join(f"{a.label} ({a.hf_names[0]})" for a in ARCHITECTURES)
 
@@ -271,5 +557,12 @@ def find_architecture(hf_arch: str) -> Architecture:
             return arch
     raise ConvertError(
         f"architecture {hf_arch or '(none given)'} is not supported for conversion",
-        hint=f"supported: {supported_names()}",
+        hint=f"supported: {supported_names()}. llama.cpp's convert_hf_to_gguf.py (with torch) converts many more "
+        "families; convert there and open the GGUF here to quantize it",
     )
+
+
+def check_config(config: dict[str, Any]) -> Architecture:
+    """The architecture of a config.json we can convert, judged from that file alone (before any weight)."""
+    names = config.get("architectures") or []
+    return find_architecture(str(names[0]) if isinstance(names, list) and names else "")

@@ -70,7 +70,8 @@ def open_checkpoint(folder: Path) -> Checkpoint:
     config = read_json(folder / "config.json")
     tensors: dict[str, TensorRef] = {}
     for shard in shard_files(folder):
-        for ref in read_header(shard):
+        # Each shard's tensors by name, as llama.cpp's converter visits them: tensor order in the GGUF follows.
+        for ref in sorted(read_header(shard), key=lambda r: r.name):
             if ref.name in tensors:
                 raise ConvertError(f"tensor {ref.name!r} appears in two shards")
             tensors[ref.name] = ref

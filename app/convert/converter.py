@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -15,16 +17,16 @@ import gguf
 import numpy as np
 from gguf import GGMLQuantizationType as QT
 
-from app.convert import kernels
+from app.convert import fp8, kernels, mxfp4
 from app.convert.accel import NATIVE_SOURCES, default_threads, native
 from app.convert.architectures import Architecture, find_architecture
 from app.convert.checkpoint import Checkpoint, open_checkpoint, read_json_if_exists
-from app.convert.hparams import flatten_config
+from app.convert.hparams import NO_MTP, flatten_config
 from app.convert.plan import FILE_TYPES, OUT_TYPES, TensorPlan, plan_tensors
-from app.convert.safetensors_file import MappedFiles, bf16_to_f32
-from app.convert.vocab import Vocab, add_vocab, bpe_vocab, sentencepiece_vocab
-from app.core.atomic import flushed_while_written
-from app.core.errors import ConvertError, DiskFullError
+from app.convert.safetensors_file import MappedFiles, bf16_to_f32, read_values
+from app.convert.vocab import Vocab, add_vocab, bpe_vocab, sentencepiece_vocab, special_roles
+from app.core.atomic import flushed_while_written, temp_name
+from app.core.errors import Cancelled, ConvertError, DiskFullError
 
 log = logging.getLogger("app.convert")
 
@@ -38,11 +40,6 @@ class ConvertProgress:
     count: int
     bytes_done: int
     bytes_total: int
-
-
-class Cancelled(ConvertError):
-    def __init__(self) -> None:
-        super().__init__("conversion cancelled")
 
 
 ProgressFn = Callable[[ConvertProgress], None]
@@ -63,7 +60,7 @@ def default_output(folder: Path, outtype: str) -> Path:
 
 def load_vocab(ckpt: Checkpoint, arch: Architecture, hp: dict) -> Vocab:
     folder = ckpt.folder
-    size = hp.get("vocab_size")
+    size = arch.vocab_size(hp) if arch.vocab_size else hp.get("vocab_size")
     use_spm = arch.vocab == "spm" or (arch.vocab == "auto" and (folder / "tokenizer.model").is_file())
     cfg = folder / "tokenizer_config.json"
     if use_spm and cfg.is_file() and '"GPT2Tokenizer"' in cfg.read_text(encoding="utf-8", errors="replace"):
@@ -79,17 +76,23 @@ def convert(
     outtype: str = "f16",
     progress: ProgressFn | None = None,
     cancelled: CancelFn | None = None,
+    no_mtp: bool = False,
 ) -> ConvertResult:
+    """`no_mtp` leaves multi-token-prediction layers out, as llama.cpp's converter does with --no-mtp."""
     if outtype not in OUT_TYPES:
         raise ConvertError(f"output type {outtype!r} is not one of {', '.join(OUT_TYPES)}")
     ckpt = open_checkpoint(folder)
     arch = find_architecture(ckpt.architecture)
     hp = flatten_config(ckpt.config)
+    if no_mtp:
+        hp[NO_MTP] = True
+    if arch.prepare is not None:
+        hp = arch.prepare(hp, ckpt.tensors)
     vocab = load_vocab(ckpt, arch, hp)
     plans = plan_tensors(ckpt, arch, hp, OUT_TYPES[outtype], len(vocab.tokens))
     out = out or default_output(folder, outtype)
     writer = _prepare_writer(ckpt, arch, hp, vocab, plans, OUT_TYPES[outtype])
-    part = out.with_name(out.name + ".part")
+    part = temp_name(out)
     try:
         _write(writer, part, plans, progress, cancelled or (lambda: False))
         os.replace(part, out)
@@ -114,15 +117,22 @@ def _prepare_writer(
     if meta.size_label is None and total > 0:
         meta.size_label = gguf.size_label(total, shared, expert, n_expert)
     meta.set_gguf_meta_model(writer)
-    arch.write_params(writer, hp, int(FILE_TYPES[out]))
+    try:
+        arch.write_params(writer, hp, int(mxfp4.file_type(hp, out) or FILE_TYPES[out]))
+        if arch.tensor_metadata is not None:
+            arch.tensor_metadata(writer, ckpt.tensors, hp)
+    except KeyError as exc:
+        raise ConvertError(f"config.json lacks {exc}, which the {arch.label} conversion needs") from exc
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
     if arch.name in ("gemma2", "gemma3") and vocab.model == "llama":
         writer.add_add_space_prefix(False)
-    elif arch.name == "llama":
+    elif arch.name == "llama" or arch.llama_vocab or arch.prefix_space:
         prefix = read_json_if_exists(ckpt.folder / "tokenizer_config.json").get("add_prefix_space")
         if prefix is not None:
             writer.add_add_space_prefix(bool(prefix))
-    add_vocab(writer, ckpt.folder, vocab)
+    add_vocab(writer, ckpt.folder, vocab, special_roles(vocab, arch.special_roles))
+    if (arch.name == "llama" or arch.llama_vocab) and hp.get("vocab_size") == 49152:
+        writer.add_add_bos_token(False)  # llama.cpp's rule for Granite's and SmolLM's small vocabularies
     return writer
 
 
@@ -133,9 +143,18 @@ def _write(
     progress: ProgressFn | None,
     cancelled: CancelFn,
 ) -> None:
-    writer.write_header_to_file(path=part)
-    writer.write_kv_data_to_file()
-    writer.write_ti_data_to_file()
+    try:
+        writer.write_header_to_file(path=part)
+        writer.write_kv_data_to_file()
+        writer.write_ti_data_to_file()
+    except OSError as exc:  # a disk with a few KiB left fails here, before the space check below
+        with contextlib.suppress(OSError):
+            writer.close()
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(
+                f"the disk filled up while writing {part.name}", hint=f"free some space in {part.parent}"
+            ) from exc
+        raise ConvertError(f"cannot write {part}: {exc.strerror or exc}") from exc
     assert writer.fout is not None
     fout = _Output(writer.fout[0])
     align = writer.data_alignment
@@ -150,7 +169,7 @@ def _write(
             _pad(fout, align)
             for i, plan in enumerate(plans, 1):
                 if cancelled():
-                    raise Cancelled()
+                    raise Cancelled("conversion cancelled")
                 done += _write_tensor(fout, files, plan, cancelled)
                 if plan.source is not None:
                     files.release(plan.source)
@@ -203,12 +222,25 @@ def _pad(fout: _Output, align: int) -> None:
 
 
 def _write_tensor(fout: _Output, files: MappedFiles, plan: TensorPlan, cancelled: CancelFn) -> int:
+    if plan.scales is not None:
+        return _write_mxfp4(fout, files, plan, cancelled)
+    if plan.parts:  # merged experts: each expert's matrix in turn, so only one is ever touched at a time
+        written = 0
+        for i, part in enumerate(plan.parts):
+            scales = plan.fp8_scales[i : i + 1]
+            written += _write_tensor(fout, files, replace(plan, source=part, parts=(), fp8_scales=scales), cancelled)
+            files.release(part)
+        return written
+    if plan.fp8_scales:
+        return _write_fp8(fout, files, plan, cancelled)
     if plan.data is not None:
         data = kernels.convert_rows(plan.data, plan.qtype)
         fout.write(data.tobytes())
         return int(data.nbytes)
     assert plan.source is not None
     src = files.raw(plan.source)
+    if plan.transform is not None:
+        src = np.ascontiguousarray(plan.transform(src))
     if src.ndim == 1:
         src = src[plan.rows] if plan.rows is not None else src  # a permuted bias: reorder its values
         src = src.reshape(1, -1)
@@ -221,10 +253,53 @@ def _write_tensor(fout: _Output, files: MappedFiles, plan: TensorPlan, cancelled
     written = 0
     for start in range(0, n_rows, step):
         if cancelled():
-            raise Cancelled()
+            raise Cancelled("conversion cancelled")
         stop = min(n_rows, start + step)
         block = _convert_block(src, rows, start, stop, plan)
         fout.write(block.tobytes() if not block.flags.c_contiguous else block.data.cast("B"))
+        written += block.nbytes
+    return written
+
+
+def _write_mxfp4(fout: _Output, files: MappedFiles, plan: TensorPlan, cancelled: CancelFn) -> int:
+    assert plan.source is not None and plan.scales is not None
+    blocks, scales = files.raw(plan.source), files.raw(plan.scales)
+    n_blocks = blocks.shape[-2]
+    blocks, scales = blocks.reshape(-1, n_blocks, 16), scales.reshape(-1, n_blocks)
+    rows = plan.rows if plan.rows is not None else np.arange(blocks.shape[0])
+    step = max(1, _CHUNK_ELEMENTS // (n_blocks * 32))
+    written = 0
+    for start in range(0, len(rows), step):
+        if cancelled():
+            raise Cancelled("conversion cancelled")
+        picked = rows[start : start + step]
+        block = mxfp4.repack(blocks[picked], scales[picked])
+        fout.write(block.tobytes())
+        written += block.nbytes
+    files.release(plan.scales)
+    return written
+
+
+def _write_fp8(fout: _Output, files: MappedFiles, plan: TensorPlan, cancelled: CancelFn) -> int:
+    assert plan.source is not None
+    codes = files.raw(plan.source)
+    codes = codes.reshape(-1, codes.shape[-1])
+    scale = read_values(plan.fp8_scales[0])
+    if plan.transform is not None:  # rearranged as a whole (DeepSeek's k_b): dequantized whole first, as llama.cpp
+        values = fp8.dequantize_rows(codes, np.arange(codes.shape[0]), scale, plan.fp8_block)
+        values = np.ascontiguousarray(plan.transform(values.reshape(plan.source.shape)))
+        data = kernels.convert_rows(values.reshape(-1, values.shape[-1]), plan.qtype)
+        fout.write(data.tobytes())
+        return int(data.nbytes)
+    rows = plan.rows if plan.rows is not None else np.arange(codes.shape[0])
+    step = max(1, _CHUNK_ELEMENTS // max(1, codes.shape[1]))
+    written = 0
+    for start in range(0, len(rows), step):
+        if cancelled():
+            raise Cancelled("conversion cancelled")
+        ids = rows[start : start + step]
+        block = kernels.convert_rows(fp8.dequantize_rows(codes[ids], ids, scale, plan.fp8_block), plan.qtype)
+        fout.write(block.tobytes())
         written += block.nbytes
     return written
 
@@ -233,9 +308,12 @@ def _convert_block(src: np.ndarray, rows: np.ndarray | None, start: int, stop: i
     assert plan.source is not None
     lib = native()
     src_type = NATIVE_SOURCES.get(plan.source.dtype)
-    if lib is None or src_type is None:
+    if lib is None or src_type is None or plan.scale is not None:
         chunk = src[rows[start:stop]] if rows is not None else src[start:stop]
-        return np.ascontiguousarray(kernels.convert_rows(_working(chunk, plan), plan.qtype))
+        values = _working(chunk, plan)
+        if plan.scale is not None:
+            values = plan.scale(values, rows[start:stop] if rows is not None else np.arange(start, stop))
+        return np.ascontiguousarray(kernels.convert_rows(values, plan.qtype))
     n_cols = src.shape[1]
     out = np.empty((stop - start, kernels.row_bytes(n_cols, plan.qtype)), dtype=np.uint8)
     threads = default_threads()

@@ -7,6 +7,9 @@ from typing import Any
 
 from app.core.errors import ConvertError
 
+# Set in the hyper-parameters when the conversion leaves multi-token-prediction layers out (llama.cpp's --no-mtp).
+NO_MTP = "_no_mtp"
+
 
 @dataclass(frozen=True, slots=True)
 class Rope:

@@ -63,4 +63,6 @@ def row_bytes(n_cols: int, qtype: QT) -> int:
         return n_cols * 2
     if qtype == QT.Q8_0:
         return n_cols // Q8_0_BLOCK * Q8_0_BYTES
+    if qtype == QT.MXFP4:  # only ever copied from an MXFP4 checkpoint (app.convert.mxfp4)
+        return n_cols // 32 * 17
     raise ValueError(f"unsupported output type {qtype.name}")

@@ -31,6 +31,7 @@ DTYPES: dict[str, tuple[str, int]] = {
     "I8": ("i1", 1),
     "U8": ("u1", 1),
     "BOOL": ("u1", 1),
+    "F8_E4M3": ("u1", 1),  # codes; app.convert.fp8 gives their values
 }
 
 
@@ -131,6 +132,18 @@ class MappedFiles:
             with contextlib.suppress(BufferError):  # a view is still alive; the map goes when it does
                 mm.close()
         self._maps.clear()
+
+
+def read_values(ref: TensorRef) -> np.ndarray:
+    """A small tensor's values as float32 (biases, scalars), read straight from the file."""
+    try:
+        with ref.path.open("rb") as f:
+            f.seek(ref.offset)
+            raw = f.read(ref.nbytes)
+    except OSError as exc:
+        raise ConvertError(f"cannot read {ref.path}: {exc.strerror or exc}") from exc
+    values = np.frombuffer(raw, dtype=np.dtype(DTYPES[ref.dtype][0])).reshape(ref.shape)
+    return bf16_to_f32(values) if ref.dtype == "BF16" else values.astype(np.float32)
 
 
 def bf16_to_f32(raw: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ SPM_NORMAL, SPM_UNKNOWN, SPM_CONTROL, SPM_USER_DEFINED, SPM_UNUSED, SPM_BYTE = 1
 # regexes, digit splitting, the byte-level regex) and by the BPE model's ignore_merges flag, so we map the
 # chains that models of our architectures ship to the names llama.cpp implements; this also covers new
 # vocabularies. The regexes are the tokenizers' published patterns, as tokenizer.json spells them.
-# Every entry is proven against the `tokenizers` library by tests/integration/test_convert_pretokenizers.py.
+# Every entry is proven against the `tokenizers` library by tests/integration/convert/test_convert_pretokenizers.py.
 CL100K = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
@@ -113,21 +113,27 @@ _DEEPSEEK_LLM = (
     _split(DEEPSEEK_CJK),
     _DIGITS,
 )
-# Chains real models of our architectures ship whose llama.cpp counterpart cuts text differently: refused
-# with the reason (measured by tests/integration/test_convert_pretokenizers.py).
-_UNREPRODUCIBLE: dict[tuple[Step, ...], str] = {
+# Chains real models ship whose llama.cpp counterpart cuts some texts differently. llama.cpp's converter names
+# them anyway; so do we, and the job log says where the GGUF's tokenization departs (measured by
+# tests/integration/convert/test_convert_pretokenizers.py, whose texts these examples come from).
+_APPROXIMATE: dict[tuple[Step, ...], tuple[PreTokenizer, str]] = {
     (_split(TEKKEN),): (
-        "Mistral's tekken pre-tokenizer (Mistral Nemo, Mistral Small 3): llama.cpp's 'tekken' treats only ASCII "
-        "letters as upper or lower case and leaves combining marks out of words, so it splits Devanagari, "
-        "Arabic with vowel marks, decomposed accents and words like 'ПриветМир' differently"
+        PreTokenizer("tekken", True),
+        "Mistral's tekken pre-tokenizer (Mistral Nemo, Mistral Small 3, Ministral): llama.cpp's 'tekken' treats "
+        "only ASCII letters as upper or lower case and leaves combining marks out of words, so Devanagari, "
+        "Arabic with vowel marks and decomposed accents split differently (measured: ' हिन्दी', one token for "
+        "the tokenizer, 13 in llama.cpp)",
     ),
     (_split(O200K),): (
-        "the o200k pre-tokenizer (Phi-4-mini): llama.cpp's 'gpt-4o' leaves combining marks out of words, so it "
-        "splits Devanagari, Arabic with vowel marks and decomposed accents differently"
+        PreTokenizer("gpt-4o", False),
+        "the o200k pre-tokenizer (Phi-4-mini): llama.cpp's 'gpt-4o' leaves combining marks out of words, so "
+        "Devanagari, Arabic with vowel marks and decomposed accents split differently (measured: ' हिन्दी', one "
+        "token for the tokenizer, 11 in llama.cpp)",
     ),
     _DEEPSEEK_LLM: (
+        PreTokenizer("deepseek-llm", False),
         "DeepSeek LLM's pre-tokenizer: llama.cpp's 'deepseek-llm' keeps runs of digits together where the "
-        "tokenizer splits every digit, so numbers tokenize differently"
+        "tokenizer splits every digit (measured: ' 1234567', 8 tokens for the tokenizer, 4 in llama.cpp)",
     ),
 }
 # Single regexes that match every character: a Split keeping the matches and dropping the rest
@@ -260,13 +266,11 @@ def pre_tokenizer_name(data: dict[str, Any]) -> str:
     node = data.get("pre_tokenizer") or {}
     chain = _steps(node)
     choices = _PRE_TOKENIZERS.get(chain) if chain is not None else None
+    if not choices and chain in _APPROXIMATE:
+        choice, difference = _APPROXIMATE[chain]
+        log.warning("tokenization in llama.cpp will differ from the model's own for some texts: %s", difference)
+        return choice.name
     if not choices:
-        reason = _UNREPRODUCIBLE.get(chain) if chain is not None else None
-        if reason:
-            raise ConvertError(
-                f"the tokenizer's pre-tokenizer is not one llama.cpp can reproduce: {reason}",
-                hint="GGUFs made by llama.cpp's own converter carry that approximation",
-            )
         raise ConvertError(
             "the tokenizer's pre-tokenizer is not one llama.cpp can reproduce for these architectures",
             hint=f"pre-tokenizer steps found: {_describe(node)}",
@@ -347,7 +351,17 @@ def _describe(node: dict[str, Any]) -> str:
     return " > ".join(parts) or "none"
 
 
-def add_vocab(w: gguf.GGUFWriter, folder: Path, vocab: Vocab) -> None:
+def special_roles(vocab: Vocab, roles: tuple[tuple[str, str], ...]) -> dict[str, int]:
+    """Ids of the tokens a family assigns to roles (GLM: <|endoftext|>, <|user|>, ...), whatever the files say."""
+    ids = {token: i for i, token in enumerate(vocab.tokens)}
+    missing = sorted({text for _, text in roles if text.encode() not in ids})
+    if missing:
+        raise ConvertError(f"the vocabulary lacks {', '.join(missing)}, which this model family relies on")
+    return {role: ids[text.encode()] for role, text in roles}
+
+
+def add_vocab(w: gguf.GGUFWriter, folder: Path, vocab: Vocab, roles: dict[str, int] | None = None) -> None:
+    """`roles`: special-token ids the family fixes where the tokenizer files name none."""
     w.add_tokenizer_model(vocab.model)
     w.add_tokenizer_pre(vocab.pre)
     w.add_token_list(vocab.tokens)
@@ -361,6 +375,8 @@ def add_vocab(w: gguf.GGUFWriter, folder: Path, vocab: Vocab) -> None:
         # llama.cpp's converter writes that explicitly (the `gguf` package we depend on predates the rule).
         special.add_special_token["bos"] = False
         special.add_special_token["eos"] = False
+    for role, tid in (roles or {}).items():
+        special.special_token_ids.setdefault(role, tid)
     special.add_to_gguf(w, quiet=True)
 
 

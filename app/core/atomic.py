@@ -1,17 +1,22 @@
-"""Atomic file writes: `*.part`, fsync, os.replace — a reader never sees half a file."""
+"""Atomic file writes: a unique `*.part` sibling, fsync, os.replace — a reader never sees half a file."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import errno
+import glob
 import os
+import secrets
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from app.core.errors import DiskFullError
+
+STALE_PART_S = 3600.0  # a temporary file this old belongs to a writer that died
 
 
 def fsync_dir(directory: Path) -> None:
@@ -24,11 +29,18 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def temp_name(path: Path) -> Path:
+    """A temporary sibling of `path` no other writer (process or thread) will pick: pid plus random."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o666) -> None:
+    """`mode` (before the umask) is the file's from its creation: a secret never sits in a readable file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
+    part = temp_name(path)
     try:
-        with open(part, "wb") as handle:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+        with open(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -40,10 +52,20 @@ def write_atomic(path: Path, data: bytes) -> None:
             raise DiskFullError(f"No space left to write {path}", hint="free some disk space") from exc
         raise
     fsync_dir(path.parent)
+    _remove_stale_parts(path)
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, text.encode("utf-8"))
+def _remove_stale_parts(path: Path) -> None:
+    """Temporary files a killed writer left beside `path` (unique names are never overwritten by the next)."""
+    cutoff = time.time() - STALE_PART_S
+    for stale in path.parent.glob(f"{glob.escape(path.name)}.*-*.part"):
+        with contextlib.suppress(OSError):
+            if stale.stat().st_mtime < cutoff:
+                stale.unlink()
+
+
+def write_text_atomic(path: Path, text: str, *, mode: int = 0o666) -> None:
+    write_atomic(path, text.encode("utf-8"), mode=mode)
 
 
 @contextlib.contextmanager

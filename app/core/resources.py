@@ -5,12 +5,10 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import app
-
 
 @cache
 def resources_dir() -> Path:
-    package_dir = Path(app.__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parents[1]  # app/ (core imports nothing else of app, not even app)
     for candidate in (package_dir / "resources", package_dir.parent / "resources"):
         if candidate.is_dir():
             return candidate

@@ -16,6 +16,7 @@ from typing import Any
 from app.core import paths
 from app.core.atomic import write_text_atomic
 from app.core.errors import ConfigError
+from app.core.locking import locked
 
 log = logging.getLogger("app.settings")
 
@@ -89,13 +90,17 @@ class Settings:
         return Path(self._values.models_dir).expanduser() if self._values.models_dir else paths.default_models_dir()
 
     def update(self, **changes: Any) -> Preferences:
-        with self._lock:
+        """Apply `changes` to the settings on disk, under a cross-process lock: another process's changes to
+        other fields are kept, never overwritten by our older copy."""
+        with self._lock, locked(self._path):
             old = self._values
-            new = replace(old, **changes).validated()
+            on_disk = self._load()
+            new = replace(on_disk, **changes).validated()
+            if new != on_disk:
+                self._save(new)
+            self._values = new
             if new == old:
                 return old
-            self._values = new
-            self._save(new)
         for listener in list(self._listeners):
             listener(old, new)
         return new

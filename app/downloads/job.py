@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from app.core.atomic import fsync_dir
-from app.core.errors import ChecksumError, DownloadError
+from app.core.errors import ChecksumError, DownloadError, TransientError
 from app.downloads.checksum import hash_prefix
 from app.downloads.disk import DEFAULT_MARGIN, disk_full_error, ensure_free_space, is_disk_full
 from app.downloads.layout import part_path, target_path
 from app.downloads.remote import RemoteFile, auth_headers, resolve_file, status_checker
-from app.downloads.transfer import PartFile, StopToken, Timeouts, TransientError, fetch_once
+from app.downloads.transfer import PartFile, StopToken, Timeouts, fetch_once
 
 if TYPE_CHECKING:
     import httpx2
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("app.downloads")
 
 T = TypeVar("T")
+CHECKSUM_RETRIES = 1  # a file that does not match its checksum is downloaded again this many times
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +162,22 @@ def download_file(
                 config.timeouts,
             )
 
-        try:
-            with_retries(attempt, config.retry, stop, on_retry, progress=lambda: part.offset)
-        except ChecksumError:
-            _discard(part.path)
-            raise
-        _install(part, target, remote)
+        for pass_ in range(1 + CHECKSUM_RETRIES):
+            try:
+                with_retries(attempt, config.retry, stop, on_retry, progress=lambda: part.offset)
+            except ChecksumError:
+                _discard(part.path)
+                raise
+            if part.verified() or pass_ == CHECKSUM_RETRIES:
+                break
+            # Corruption in transit (a bad proxy, a flaky CDN node) rarely repeats: fetch the file once more.
+            # The queue keeps no per-block hashes, so the bytes cannot tell where it went wrong.
+            log.warning("%s does not match its %s; downloading it again", remote.filename, remote.checksum.algorithm)
+            if on_retry is not None:
+                on_retry(f"{remote.filename} did not match its checksum; downloading it again", 0.0)
+            part.reset()
+            on_progress(0)
+        _install(part, target, remote, attempts=1 + CHECKSUM_RETRIES)
     finally:
         part.close()
     return target
@@ -187,13 +198,14 @@ def _already_verified(target: Path, remote: RemoteFile) -> bool:
     return False
 
 
-def _install(part: PartFile, target: Path, remote: RemoteFile) -> None:
+def _install(part: PartFile, target: Path, remote: RemoteFile, attempts: int = 1) -> None:
     if not part.verified():
         _discard(part.path)
+        times = f" (downloaded {attempts} times)" if attempts > 1 else ""
         raise ChecksumError(
-            f"{remote.filename} does not match the {remote.checksum.algorithm} the Hub published; "
+            f"{remote.filename} does not match the {remote.checksum.algorithm} the Hub published{times}; "
             "the downloaded bytes were deleted",
-            hint="press Retry to download it again",
+            hint="press Retry to download it again; if it keeps failing, a proxy or the file on the Hub is bad",
         )
     try:
         with open(part.path, "rb+") as handle:

@@ -7,8 +7,10 @@ import re
 from pathlib import Path, PurePosixPath
 
 from app.core.errors import DownloadError
+from app.core.names import MAX_NAME_BYTES, display_name, hidden_characters
 
 PART_SUFFIX = ".part"
+MAX_PART_BYTES = MAX_NAME_BYTES - len(PART_SUFFIX)  # the partial file's name must fit too
 _REPO_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # Names Windows refuses for any file or folder; a shared models folder must work there too.
@@ -34,7 +36,13 @@ def safe_relative_name(filename: str) -> PurePosixPath:
     """A Hub file name as a relative path that cannot leave its repo folder."""
     problem = _name_problem(filename)
     if problem:
-        raise DownloadError(f"Refusing the Hub file name {filename!r}: {problem}")
+        shown = display_name(filename)
+        if len(shown) > 80:
+            shown = shown[:60] + "…" + shown[-15:]
+        raise DownloadError(
+            f"Refusing the Hub file name {shown!r}: {problem}",
+            hint="ask the publisher to rename the file; GGUF Studio will not save it under a misleading name",
+        )
     return PurePosixPath(filename)
 
 
@@ -45,6 +53,9 @@ def _name_problem(filename: str) -> str:
         return "backslashes are not allowed"
     if "\x00" in filename or any(ord(c) < 32 for c in filename):
         return "control characters are not allowed"
+    hidden = hidden_characters(filename)
+    if hidden:
+        return f"it contains invisible or text-reordering characters ({', '.join(dict.fromkeys(hidden))})"
     if filename.startswith("/") or _DRIVE.match(filename):
         return "absolute paths are not allowed"
     for part in filename.split("/"):
@@ -52,6 +63,9 @@ def _name_problem(filename: str) -> str:
             return "path traversal is not allowed"
         if part.split(".")[0].upper() in _RESERVED or part.endswith((" ", ".")) or ":" in part:
             return "not a portable file name"
+        size = len(part.encode("utf-8"))
+        if size > MAX_PART_BYTES:
+            return f"a name in it is {size} bytes long; file systems allow {MAX_PART_BYTES} here"
     if filename.endswith(PART_SUFFIX):
         return "names ending in .part are reserved for partial downloads"
     return ""

@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.errors import AppError, DownloadError
+from app.core.errors import AppError, DownloadError, Stopped
 from app.downloads.items import DownloadEvent, DownloadItem, ItemChanged, ItemProgress, ItemRemoved, ItemState
 from app.downloads.job import DownloadConfig, run_job
 from app.downloads.layout import part_path, safe_relative_name, split_repo_id
 from app.downloads.remote import RemoteFile
 from app.downloads.speed import SpeedMeter, eta_seconds
 from app.downloads.store import BackgroundSaver, QueueStore
-from app.downloads.transfer import Stopped, StopToken
+from app.downloads.transfer import StopToken
 
 log = logging.getLogger("app.downloads")
 

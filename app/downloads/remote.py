@@ -9,10 +9,18 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.core.errors import AppError, DownloadError, NotFoundError, OfflineError, RateLimitedError, ServerError
+from app.core.errors import (
+    AppError,
+    DownloadError,
+    NotFoundError,
+    OfflineError,
+    RateLimitedError,
+    ServerError,
+    TransientError,
+    UnauthorizedError,
+)
 from app.core.hubenv import hub_endpoint, hub_offline
 from app.downloads.checksum import Checksum
-from app.downloads.transfer import TransientError
 
 if TYPE_CHECKING:
     import httpx2
@@ -99,4 +107,34 @@ def translate_error(exc: BaseException, repo_id: str, filename: str) -> Exceptio
         return TransientError(str(error), retry_after=getattr(error, "retry_after", None))
     if isinstance(exc, hf_errors.EntryNotFoundError) and filename:
         return NotFoundError(f"{filename} is not in {repo_id}", hint="the file may have been renamed or removed")
+    if filename and isinstance(exc, hf_errors.HfHubHTTPError) and status in (403, 404) and not isinstance(
+        exc, hf_errors.RepositoryNotFoundError | hf_errors.RevisionNotFoundError
+    ):
+        return _file_refused(exc.response, status, repo_id, filename)
     return error
+
+
+def _file_refused(response: httpx2.Response, status: int, repo_id: str, filename: str) -> AppError:
+    """A 403/404 for one file, often from the download server (CDN) after a redirect: name the file and the
+    server, and blame a token only when one was sent."""
+    from urllib.parse import urlsplit
+
+    from app.hub.errors import token_sent
+
+    host = urlsplit(str(response.url)).hostname or "the server"
+    hub_host = urlsplit(hub_endpoint()).hostname
+    where = "the Hub" if host == hub_host else f"the download server ({host})"
+    if status == 404:
+        return NotFoundError(
+            f"{filename} of {repo_id} was not found: {where} answered 404",
+            hint="the file may have been renamed or removed; reload the repo's file list and try again",
+        )
+    if token_sent(response):
+        return UnauthorizedError(
+            f"Your token may not download {filename} from {repo_id}: {where} answered 403",
+            hint="check the token's permissions, or accept the repo's license on the Hub",
+        )
+    return DownloadError(
+        f"{where[0].upper()}{where[1:]} refused {filename} of {repo_id} (403); no token was sent",
+        hint="if the repo is private or gated, sign in; otherwise press Retry (a download link can expire)",
+    )

@@ -1,4 +1,4 @@
-"""The queue on disk: one JSON file in the data dir, replaced atomically on every state change."""
+"""The queue on disk: one JSON file in the data dir, merged and replaced atomically on every state change."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from app.core.atomic import write_text_atomic
+from app.core.locking import locked
 from app.downloads.items import DownloadItem, ItemState
 
 log = logging.getLogger("app.downloads")
@@ -24,35 +26,70 @@ def default_store_path() -> Path:
 
 
 class QueueStore:
+    """The queue file, shared by every process on this home (app windows, CLI verbs).
+
+    Each save is a read-merge-write under a cross-process lock: entries another process added are kept, so
+    two writers never drop each other's items; an entry this store once held and no longer holds was removed.
+    Files are replaced atomically, so a reader never sees half of one.
+    """
+
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_store_path()
         self._lock = threading.Lock()
         self._saved_version = -1
+        self._known: set[str] = set()  # ids loaded or saved here: missing from a save means removed by us
 
     def load(self) -> list[DownloadItem]:
         """Items as saved; ones that were running when the app stopped are queued again."""
+        with locked(self.path):
+            entries = self._read_entries(keep_broken=True)
+        items: list[DownloadItem] = []
+        for entry in entries:
+            try:
+                items.append(DownloadItem.from_json(entry))
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("dropping an unreadable download queue entry (%s)", exc)
+        with self._lock:
+            self._known.update(i.id for i in items)
+        return [i.with_(state=ItemState.QUEUED) if i.state == ItemState.RUNNING else i for i in items]
+
+    def save(self, items: Iterable[DownloadItem], version: int) -> None:
+        """Write a snapshot; `version` grows with each change: an old snapshot never replaces a new one."""
+        ours = [i.to_json() for i in items]
+        with self._lock:
+            if version <= self._saved_version:
+                return
+            own_ids = {entry["id"] for entry in ours}
+            with locked(self.path):
+                theirs = [
+                    e for e in self._read_entries(keep_broken=False)
+                    if e.get("id") not in own_ids and e.get("id") not in self._known
+                ]
+                text = json.dumps({"version": FORMAT_VERSION, "items": ours + theirs}, indent=1)
+                write_text_atomic(self.path, text)
+            self._known |= own_ids
+            self._saved_version = version
+
+    def _read_entries(self, *, keep_broken: bool) -> list[dict[str, Any]]:
+        """The raw entries on disk (entries of other processes are written back as they are)."""
         try:
             raw = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
         try:
             data = json.loads(raw)
-            items = [DownloadItem.from_json(entry) for entry in data["items"]]
+            entries = data["items"]
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                raise TypeError("items is not a list of objects")
         except (ValueError, KeyError, TypeError) as exc:
-            broken = self.path.with_name(self.path.name + ".broken")
-            log.error("download queue %s is unreadable (%s); keeping it as %s", self.path, exc, broken.name)
-            os.replace(self.path, broken)
+            if keep_broken:
+                broken = self.path.with_name(self.path.name + ".broken")
+                log.error("download queue %s is unreadable (%s); keeping it as %s", self.path, exc, broken.name)
+                os.replace(self.path, broken)
+            else:
+                log.error("download queue %s is unreadable (%s); writing ours over it", self.path, exc)
             return []
-        return [i.with_(state=ItemState.QUEUED) if i.state == ItemState.RUNNING else i for i in items]
-
-    def save(self, items: Iterable[DownloadItem], version: int) -> None:
-        """Write a snapshot; `version` grows with each change: an old snapshot never replaces a new one."""
-        text = json.dumps({"version": FORMAT_VERSION, "items": [i.to_json() for i in items]}, indent=1)
-        with self._lock:
-            if version <= self._saved_version:
-                return
-            write_text_atomic(self.path, text)
-            self._saved_version = version
+        return entries
 
 
 class BackgroundSaver:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.core.errors import ChecksumError, DownloadError
+from app.core.errors import ChecksumError, DownloadError, Stopped, TransientError
 from app.downloads.checksum import Checksum, Hasher, HashPipe, hash_prefix
 from app.downloads.disk import disk_full_error, is_disk_full
 
@@ -34,18 +34,6 @@ _SOCKET_READ = 256 * 1024
 # Written in small pieces: the kernel sizes page-cache folios by the write, and large folios were measured
 # 2× slower to fill on our test VM (1 GiB: 32 KiB writes ≈ 0.9 s, 256 KiB writes ≈ 2 s, beside curl's 16 KiB).
 _WRITE_PIECE = 32 * 1024
-
-
-class TransientError(Exception):
-    """A failure that another attempt may get past (network, stall, 5xx, 429, short body)."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class Stopped(Exception):
-    """The user paused or cancelled; not an error."""
 
 
 class StopToken:

@@ -216,7 +216,7 @@ def kv_sizes(model: ModelShape, settings: LoadSettings) -> KvSizes:
 
 def placement_free(settings: LoadSettings) -> LoadSettings:
     """`settings` with n_gpu_layers fixed, as a cache key for what does not depend on placement."""
-    return replace(settings, n_gpu_layers=0) if settings.n_gpu_layers else settings
+    return replace(settings, n_gpu_layers=0, n_cpu_moe=0) if settings.n_gpu_layers or settings.n_cpu_moe else settings
 
 
 def kv_cache(model: ModelShape, settings: LoadSettings, placement: Placement) -> KvCache:

@@ -14,15 +14,15 @@ counts the weights only and says so. Everything here is pure computation: the Di
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.estimate.hardware import HardwareSpec
 from app.estimate.memory import GPU_RUNTIME_BYTES
 from app.estimate.model import ModelShape
-from app.estimate.planner import DEFAULT_MARGIN, Verdict, VerdictKind, verdict
+from app.estimate.planner import DEFAULT_MARGIN, Verdict, verdict, verdict_context
 from app.estimate.settings import LoadSettings
+from app.estimate.verdict import VerdictKind, verdict_words
 
 USABLE_GPU_SHARE = 0.5
 GIB = 1024**3
@@ -49,20 +49,21 @@ class FileVerdict:
     vram_bytes: int
     exact: bool  # False: weights only, no header to size the KV cache from
     detail: Verdict | None
+    max_ctx: int = 0  # the largest context (a multiple of 256) the verdict holds at; 0: none or unknown
+
+    @property
+    def experts_on_cpu(self) -> int:
+        """Layers whose experts stay in RAM (EXPERTS_CPU: llama.cpp's --n-cpu-moe)."""
+        return self.detail.estimate.experts_on_cpu if self.detail is not None else 0
 
     @property
     def label(self) -> str:
-        if self.detail is not None:
-            return self.detail.label
-        return {
-            VerdictKind.FULL_GPU: "fully on the GPU",
-            VerdictKind.PARTIAL: "partial offload",
-            VerdictKind.CPU_ONLY: "CPU only",
-            VerdictKind.WONT_FIT: "won't fit",
-        }[self.kind]
+        return verdict_words(self.kind, self.n_gpu_layers, self.n_layers, self.experts_on_cpu)
 
     @property
     def usable_partial(self) -> bool:
+        if self.kind is VerdictKind.EXPERTS_CPU:  # attention and the shared weights all on the GPU
+            return True
         if self.kind is not VerdictKind.PARTIAL:
             return False
         return self.detail is None or self.detail.gpu_share >= USABLE_GPU_SHARE
@@ -82,7 +83,7 @@ def _gib(n: int) -> str:
 def _size_only(file: QuantFile, hardware: HardwareSpec, margin: int) -> FileVerdict:
     size = file.size_bytes
     if hardware.has_gpu and size + GPU_RUNTIME_BYTES + margin <= hardware.vram_free:
-        kind, ram, vram = VerdictKind.FULL_GPU, 0, size + GPU_RUNTIME_BYTES
+        kind, ram, vram = VerdictKind.FULL_GPU, 0, size
     elif hardware.has_gpu and size <= hardware.vram_free + hardware.ram_available:
         kind, ram, vram = VerdictKind.PARTIAL, max(size - hardware.vram_free, 0), min(size, hardware.vram_free)
     elif size <= hardware.ram_available:
@@ -92,6 +93,17 @@ def _size_only(file: QuantFile, hardware: HardwareSpec, margin: int) -> FileVerd
     return FileVerdict(file, kind, 0, 0, ram, vram, False, None)
 
 
+def main_type(label: str) -> str | None:
+    """The main ggml type of a quant named like llama-quantize's types ("Q4_K_M" -> "Q4_K"), else None."""
+    from app.core.errors import AppError
+    from app.quantize.types import quant_type
+
+    try:
+        return quant_type(label).base
+    except AppError:
+        return None
+
+
 def judge(
     file: QuantFile,
     settings: LoadSettings,
@@ -99,13 +111,14 @@ def judge(
     reference: ModelShape | None = None,
     margin: int = DEFAULT_MARGIN,
 ) -> FileVerdict:
-    shape = file.shape or (reference.scaled_weights(file.size_bytes) if reference else None)
+    shape = file.shape or (reference.scaled_weights(file.size_bytes, main_type(file.label)) if reference else None)
     if shape is None:
         return _size_only(file, hardware, margin)
     result = verdict(shape, settings, hardware, margin)
     est = result.estimate
+    max_ctx = verdict_context(shape, settings, hardware, result, margin)
     return FileVerdict(
-        file, result.kind, result.n_gpu_layers, result.n_layers, est.ram_bytes, est.vram_bytes, True, result
+        file, result.kind, result.n_gpu_layers, result.n_layers, est.ram_bytes, est.vram_bytes, True, result, max_ctx
     )
 
 
@@ -136,10 +149,13 @@ def recommend(
     partial = _best([v for v in verdicts if v.usable_partial])
     if partial:
         layers = f"{partial.n_gpu_layers} of {partial.n_layers} layers" if partial.n_layers else "part of it"
+        ram = f"{_gib(partial.ram_bytes)} in RAM"
+        if partial.kind is VerdictKind.EXPERTS_CPU:
+            layers = "every layer"
+            ram = f"the experts of {partial.experts_on_cpu} layers in RAM ({_gib(partial.ram_bytes)})"
         reason = (
             f"Nothing fits entirely in the GPU's {_gib(hardware.vram_free)} free; {partial.file.label} is the "
-            f"highest quality that runs with {layers} on the GPU and {_gib(partial.ram_bytes)} in RAM "
-            f"with {ctx}{note}."
+            f"highest quality that runs with {layers} on the GPU and {ram} with {ctx}{note}."
         )
         return Recommendation(verdicts, partial, reason)
     runs = _best([v for v in verdicts if v.kind in (VerdictKind.PARTIAL, VerdictKind.CPU_ONLY)])
@@ -158,8 +174,3 @@ def recommend(
         f"are available.{need} Try a shorter context or a smaller model."
     )
     return Recommendation(verdicts, None, reason)
-
-
-def with_context(settings: LoadSettings, n_ctx: int) -> LoadSettings:
-    """Convenience for the Discover page's context slider."""
-    return dataclasses.replace(settings, n_ctx=n_ctx)

@@ -86,6 +86,8 @@ class LoadSettings:
     kv_unified: bool = False
     offload_kqv: bool = True
     n_outputs_max: int = 0  # 0 = n_batch, as in llama.cpp
+    n_cpu_moe: int = 0  # --n-cpu-moe: the expert tensors of the first N layers stay in host memory
+    repack: bool = True  # --no-repack turns off the CPU backend's extra buffer types (CPU_REPACK)
 
     def __post_init__(self) -> None:
         table = _kv_type_table()
@@ -96,6 +98,8 @@ class LoadSettings:
             raise EstimateError("context, batch sizes and sequence count must be positive")
         if self.n_outputs_max < 0:
             raise EstimateError("n_outputs_max must not be negative")
+        if self.n_cpu_moe < 0:
+            raise EstimateError("the number of layers whose experts stay on the CPU must not be negative")
         if is_quantized_kv(self.type_v) and self.flash_attn is FlashAttn.OFF:
             raise EstimateError(
                 f"a quantized V cache ({self.type_v}) needs flash attention",
@@ -134,7 +138,8 @@ def llama_cpp_kwargs(settings: LoadSettings) -> dict[str, Any]:
     Pass them all: llama-cpp-python's own defaults differ from llama.cpp's (n_batch 512, flash attention
     off, and swa_full left at the C default, true). `Llama` has no "auto" flash attention; auto is
     estimated as on, which is what llama.cpp's auto resolves to on the CPU and CUDA backends. Sequences
-    (n_seq_max), unified KV and n_outputs_max are not `Llama` arguments: it uses 1, false and n_batch.
+    (n_seq_max), unified KV and n_outputs_max are not `Llama` arguments: it uses 1, false and n_batch;
+    nor is n_cpu_moe (the app's engine passes it as tensor buffer-type overrides, app.chat.moe).
     """
     from app.gguf.types import ggml_types_by_name
 

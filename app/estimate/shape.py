@@ -3,10 +3,12 @@
 Architecture-level rules taken from the pinned llama.cpp (llama-model.cpp create_memory, models/*.cpp):
 
 * Encoder-only and diffusion models (BERT family, gemma-embedding, dream, llada, …) have no KV cache.
-* Recurrent and hybrid models (mamba, rwkv, jamba, qwen3next, lfm2, …) keep a recurrent state, and a
-  few recent architectures (DeepSeek 3.2/4, GLM-DSA, MiniMax-M3, …) keep extra indexer caches: their
-  cache is not modelled here, so estimating them raises EstimateError rather than guessing.
-* Multi-token-prediction layers (`nextn_predict_layers`) have no KV cache in the main context.
+* Recurrent and hybrid models (mamba, rwkv, jamba, qwen3next, lfm2, …) keep a recurrent state, hybrids
+  an attention cache only on their attention layers; sparse-attention models (DeepSeek 3.2, GLM-DSA, …)
+  keep an indexer cache (layout.py, state.py). Architectures that are no chat model or whose cache is not
+  modelled are refused by class (classes.py) rather than guessed.
+* Multi-token-prediction layers (`nextn_predict_layers`) have no KV cache in the main context, and most
+  MTP architectures do not even load their tensors (model.py MTP_SKIPPED_ARCHS).
 * Gemma 3n / Gemma 4 layers past `n_layer - shared_kv_layers` reuse earlier layers' caches.
 * MLA: when the file carries both `key_length_mla` and `value_length_mla`, llama.cpp keeps only the
   compressed K (`key_length` × `head_count_kv` values per cell) and no V.
@@ -14,31 +16,20 @@ Architecture-level rules taken from the pinned llama.cpp (llama-model.cpp create
 
 from __future__ import annotations
 
+import dataclasses
+
 from app.core.errors import EstimateError
-from app.estimate.model import ModelShape, group_weights
+from app.estimate.classes import check_estimable, has_no_cache
+from app.estimate.layout import state_layout
+from app.estimate.model import EXPERT_TENSOR, ModelShape, file_layout, group_weights, loaded_layers, moe_widths
 from app.gguf import GGUFHeader, GGUFModel, ModelFacts, model_facts
 
-NO_KV_CACHE = frozenset(
-    {
-        "bert", "jina-bert-v2", "jina-bert-v3", "nomic-bert", "nomic-bert-moe", "neo-bert", "eurobert",
-        "wavtokenizer-dec", "modern-bert", "gemma-embedding", "dream", "llada", "llada-moe", "rnd1",
-    }
-)  # fmt: skip
-NOT_MODELLED = frozenset(
-    {
-        "mamba", "mamba2", "rwkv6", "rwkv6qwen2", "rwkv7", "arwkv7", "jamba", "falcon-h1", "plamo2",
-        "granitehybrid", "lfm2", "lfm2moe", "nemotron_h", "nemotron_h_moe", "qwen3next", "kimi-linear",
-        "bailingmoe3", "kimi-k3", "glm5-next", "qwen35", "qwen35moe", "qwen4exp", "deepseek4",
-        "minimax-01", "minimax-m3", "glm-dsa", "deepseek32", "hy_v4", "dots3note", "dflash",
-        "gemma4-assistant", "eagle3", "t5", "t5encoder",
-    }
-)  # fmt: skip
 GEMMA3N_KV_LAYERS = 20  # llama.cpp hard-codes gemma3n's first 20 layers as the ones owning a cache
 
 
 def _kv_layers(facts: ModelFacts, shared_kv_layers: int) -> tuple[bool, ...]:
     n = facts.n_layer
-    if facts.architecture in NO_KV_CACHE:
+    if has_no_cache(facts.architecture):
         return (False,) * n
     last = n
     if facts.n_nextn_layers and n > facts.n_nextn_layers:
@@ -52,14 +43,13 @@ def _kv_layers(facts: ModelFacts, shared_kv_layers: int) -> tuple[bool, ...]:
 
 def shape_from_facts(facts: ModelFacts, tensors: tuple[tuple[str, int], ...], shared_kv_layers: int = 0) -> ModelShape:
     """`tensors`: (name, bytes) of every tensor of the model."""
-    if facts.architecture in NOT_MODELLED:
-        raise EstimateError(
-            f"memory estimates for {facts.architecture} models are not available yet",
-            hint="this architecture keeps a recurrent state or extra caches that the estimate does not model",
-        )
+    check_estimable(facts.architecture)
     if facts.n_layer < 1:
         raise EstimateError("the model declares no layers")
-    groups = group_weights(tensors, facts.n_layer)
+    n_loaded = loaded_layers(facts.architecture, facts.n_layer, facts.n_nextn_layers)
+    groups = group_weights(tensors, facts.n_layer, n_loaded)
+    layout = state_layout(facts)  # recurrent, hybrid and indexer models: create_memory's own layer filters
+    kv_layers = layout.attention if layout is not None else _kv_layers(facts, shared_kv_layers)
     return ModelShape(
         arch=facts.architecture,
         n_layer=facts.n_layer,
@@ -75,14 +65,25 @@ def shape_from_facts(facts: ModelFacts, tensors: tuple[tuple[str, int], ...], sh
         swa_layers=facts.swa_layers,
         n_swa=facts.sliding_window,
         mla=facts.key_length_mla > 0 and facts.value_length_mla > 0,
-        kv_layers=_kv_layers(facts, shared_kv_layers),
+        kv_layers=kv_layers,
         n_ff=facts.n_ff,
         input_bytes=groups.input_bytes,
         layer_bytes=groups.layer_bytes,
         output_bytes=groups.output_bytes,
         tied_output_bytes=groups.tied_output_bytes,
+        unloaded_bytes=groups.unloaded_bytes,
         n_expert=facts.n_expert,
         n_expert_used=facts.n_expert_used,
+        expert_bytes=groups.expert_bytes,
+        rs_layers=layout.recurrent if layout else (),
+        n_embd_r=layout.n_embd_r if layout else 0,
+        n_embd_s=layout.n_embd_s if layout else 0,
+        indexer_k=layout.indexer_k if layout and any(layout.indexer_k) else (),
+        rs_stage_width=layout.stage_width if layout else 0,
+        rs_stage_quadratic=layout.stage_quadratic if layout else 0,
+        indexer_stage=layout.indexer_stage if layout else 0,
+        sparse_attention=layout.sparse_attention if layout else False,
+        stream_width=layout.stream_width if layout else 0,
     )
 
 
@@ -91,4 +92,37 @@ def shape_from_header(source: GGUFHeader | GGUFModel) -> ModelShape:
     facts = model_facts(source)
     shared = source.metadata.get(f"{facts.architecture}.attention.shared_kv_layers")
     shared_kv = shared if isinstance(shared, int) and not isinstance(shared, bool) else 0
-    return shape_from_facts(facts, tuple((t.name, t.n_bytes) for t in source.tensors), shared_kv)
+    shape = shape_from_facts(facts, tuple((t.name, t.n_bytes) for t in source.tensors), shared_kv)
+    tensors = ((t.name, t.type_name, t.shape, t.n_bytes, t.part, t.offset) for t in source.tensors)
+    n_loaded = loaded_layers(facts.architecture, shape.n_layer, facts.n_nextn_layers)
+    weights, spans = file_layout(tensors, shape.n_layer, n_loaded)
+    experts = frozenset(i for i, t in enumerate(source.tensors) if EXPERT_TENSOR.match(t.name))
+    n_ff_moe = moe_widths(((t.name, t.shape) for t in source.tensors), n_loaded, facts.n_expert_used)
+    n_ff_moe = n_ff_moe + (0,) * (shape.n_layer - len(n_ff_moe)) if n_ff_moe else ()
+    names = {t.name for t in source.tensors}
+    shapes = {t.name: t.shape for t in source.tensors if t.name in _STREAM_TENSORS}
+    gated = "blk.0.ffn_up.weight" not in names or any(
+        f"blk.0.ffn_{x}.weight" in names for x in ("gate", "gate_up", "up_gate")
+    )
+    return dataclasses.replace(
+        shape,
+        matmul_weights=weights,
+        tensor_spans=spans,
+        expert_spans=experts,
+        n_ff_moe=n_ff_moe,
+        ffn_gated=gated,
+        stream_width=shape.stream_width + _held_streams(shapes, shape.n_embd),
+    )
+
+
+_STREAM_TENSORS = ("per_layer_token_embd.weight", "altup_proj.weight")
+
+
+def _held_streams(shapes: dict[str, tuple[int, ...]], n_embd: int) -> int:
+    """f32 values per token that Gemma 3n / Gemma 4 hold through every layer (models/gemma3n.cpp, gemma4.cpp):
+    the per-layer embeddings of all layers (per_layer_token_embd's rows) and Gemma 3n's AltUp streams
+    (altup_proj stacks one matrix per extra stream), three copies of each at the allocator's peak
+    (a fit to the CPU backend's compute buffers of tiny models: within 6% at three settings)."""
+    per_layer = shapes.get("per_layer_token_embd.weight", (0,))[0]
+    altup = shapes["altup_proj.weight"][2] + 1 if len(shapes.get("altup_proj.weight", ())) == 3 else 0
+    return 3 * per_layer + 3 * altup * n_embd

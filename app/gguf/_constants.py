@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 
 
@@ -21,12 +22,15 @@ def gguf_constants() -> ModuleType:
     spec = importlib.util.find_spec("gguf")
     locations = list(spec.submodule_search_locations or []) if spec else []
     for location in locations:
-        sub = importlib.util.spec_from_file_location("app.gguf._gguf_constants", f"{location}/constants.py")
+        path = Path(location) / "constants.py"
+        if not path.is_file():  # a frozen bundle keeps the module in its archive, not as a file
+            continue
+        sub = importlib.util.spec_from_file_location("app.gguf._gguf_constants", path)
         if sub is None or sub.loader is None:
             continue
         module = importlib.util.module_from_spec(sub)
         sub.loader.exec_module(module)
         return module
-    import gguf.constants  # the package layout changed: fall back to the ordinary import
+    import gguf.constants  # frozen, or the package layout changed: the ordinary import
 
     return gguf.constants

@@ -39,6 +39,7 @@ class SwaRule:
     window: int = 0
     fixed_window: bool = False
     disabled_by_zero: bool = False  # llama4: sliding_window == 0 turns chunked attention off
+    attention_layers: bool = False  # lfm2: the window is on every attention layer (those with KV heads)
 
 
 # Architectures of the pinned llama.cpp that use sliding-window attention, by `general.architecture`.
@@ -60,7 +61,49 @@ SWA_RULES: dict[str, SwaRule] = {
     "granite_swa": SwaRule("standard", None),
     "mimo2": SwaRule("standard", None),
     "step35": SwaRule("standard", None),
+    "lfm2": SwaRule("standard", None, conditional=True, attention_layers=True),
+    "dots3note": SwaRule("standard", None),
+    "muse-glimmer": SwaRule("standard", 4),
+    "maple": SwaRule("standard", None),
+    "spark2_5": SwaRule("standard", None),
+    "mellum": SwaRule("standard", 4, conditional=True),
+    "plamo3": SwaRule("standard", 8, conditional=True),
+    "laguna": SwaRule("standard", 4, dense_first=True, conditional=True),
 }
+# Not expressible here: exaone4 uses a 4096 window (pattern 4) only in its 64-layer (32B) model.
+
+
+@dataclass(frozen=True, slots=True)
+class StateFacts:
+    """The header values that size a recurrent state or an extra cache, as the file states them (0 / None:
+    absent). llama.cpp reads them per architecture (src/models/<arch>.cpp, load_arch_hparams); what they
+    mean for memory is app.estimate.layout's business.
+
+    ssm_*: `{arch}.ssm.conv_kernel`, `.inner_size`, `.state_size`, `.time_step_rank`, `.group_count`
+    (Mamba, Mamba-2, the gated delta net of Qwen3-Next / Qwen3.5). wkv_head_size and token_shift_count:
+    RWKV (`{arch}.wkv.head_size`, `{arch}.token_shift_count`, llama.cpp's default 2). shortconv_l_cache:
+    LFM2's short convolution. kda_head_dim: Kimi delta attention. recurrent_layers / full_attention_interval:
+    which layers are recurrent where the file says so. indexer_head_size / indexer_types: the sparse-attention
+    indexer (DeepSeek 3.2, GLM-DSA). n_layer_dense_lead: `{arch}.leading_dense_block_count`.
+    """
+
+    ssm_d_conv: int = 0
+    ssm_d_inner: int = 0
+    ssm_d_state: int = 0
+    ssm_dt_rank: int = 0
+    ssm_n_group: int = 0
+    wkv_head_size: int = 0
+    token_shift_count: int = 2
+    shortconv_l_cache: int = 0
+    kda_head_dim: int = 0
+    recurrent_layers: tuple[bool, ...] | None = None
+    full_attention_interval: int | None = None
+    indexer_head_size: int = 0
+    indexer_types: tuple[int, ...] | None = None
+    indexer_top_k: int = 0
+    indexer_kpool: int = 0
+    hyper_connections: int = 0  # `{arch}.hyper_connection.count`: parallel residual streams (GLM5-Next, HY-V4)
+    n_layer_dense_lead: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +151,7 @@ class ModelFacts:
     eos_token_id: int | None
     n_split: int
     tensor_types: Mapping[str, int]  # ggml type name -> bytes of tensors of that type
+    state: StateFacts = StateFacts()
 
     @property
     def has_chat_template(self) -> bool:
@@ -145,7 +189,7 @@ def model_facts(source: GGUFHeader | GGUFModel) -> ModelFacts:
     default_head = n_embd // head0 if head0 else 0
     head_k = _int(meta, key("attention.key_length"), default_head)
     head_v = _int(meta, key("attention.value_length"), default_head)
-    swa_type, window, swa_layers = _sliding_window(meta, arch, n_layer)
+    swa_type, window, swa_layers = _sliding_window(meta, arch, n_layer, n_head_kv)
 
     n_params = sum(t.n_elements for t in tensors)
     weight_bytes = sum(t.n_bytes for t in tensors)
@@ -186,7 +230,62 @@ def model_facts(source: GGUFHeader | GGUFModel) -> ModelFacts:
         eos_token_id=_opt_int(meta, "tokenizer.ggml.eos_token_id"),
         n_split=n_split,
         tensor_types=_bytes_by_type(tensors),
+        state=_state_facts(meta, arch, n_layer),
     )
+
+
+def _state_facts(meta: Mapping[str, Value], arch: str, n_layer: int) -> StateFacts:
+    def key(suffix: str) -> str:
+        return f"{arch}.{suffix}"
+
+    interval = meta.get(key("full_attention_interval"))
+    return StateFacts(
+        ssm_d_conv=_int(meta, key("ssm.conv_kernel")),
+        ssm_d_inner=_int(meta, key("ssm.inner_size")),
+        ssm_d_state=_int(meta, key("ssm.state_size")),
+        ssm_dt_rank=_int(meta, key("ssm.time_step_rank")),
+        ssm_n_group=_int(meta, key("ssm.group_count")),
+        wkv_head_size=_int(meta, key("wkv.head_size")),
+        token_shift_count=_int(meta, key("token_shift_count"), 2),
+        shortconv_l_cache=_int(meta, key("shortconv.l_cache")),
+        kda_head_dim=_int(meta, key("kda.head_dim")),
+        recurrent_layers=_flags(meta, key("attention.recurrent_layers"), n_layer),
+        full_attention_interval=None if interval is None else _as_int(key("full_attention_interval"), interval),
+        indexer_head_size=_int(meta, key("attention.indexer.key_length")),
+        indexer_types=_opt_per_layer(meta, key("attention.indexer.types"), n_layer),
+        indexer_top_k=_int(meta, key("attention.indexer.top_k")),
+        indexer_kpool=_int(meta, key("attention.indexer.kpool")),
+        hyper_connections=_int(meta, key("hyper_connection.count")),
+        n_layer_dense_lead=_int(meta, key("leading_dense_block_count")),
+    )
+
+
+def _flags(meta: Mapping[str, Value], key: str, n_layer: int) -> tuple[bool, ...] | None:
+    """A per-layer flag llama.cpp reads with get_key_or_arr: one value for every layer, or one per layer."""
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, tuple | ArrayRef):
+        items = as_sequence(value)
+        if len(items) != n_layer:
+            raise GGUFError(f"{key} has {len(items)} entries for {n_layer} layers")
+        return tuple(bool(v) for v in items)
+    if isinstance(value, bool | int):
+        return (bool(value),) * n_layer
+    raise GGUFError(f"{key} should be a flag per layer, not {value!r:.60}")
+
+
+def _opt_per_layer(meta: Mapping[str, Value], key: str, n_layer: int) -> tuple[int, ...] | None:
+    """A per-layer integer array that may cover only the trunk layers (without the MTP ones)."""
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, tuple | ArrayRef):
+        items = as_sequence(value)
+        if len(items) > n_layer:
+            raise GGUFError(f"{key} has {len(items)} entries for {n_layer} layers")
+        return tuple(_as_int(key, v) for v in items)
+    return (_as_int(key, value),) * n_layer
 
 
 def swa_layer_pattern(n_layer: int, n_pattern: int, dense_first: bool = False) -> tuple[bool, ...]:
@@ -198,7 +297,9 @@ def swa_layer_pattern(n_layer: int, n_pattern: int, dense_first: bool = False) -
     return tuple(il % n_pattern < n_pattern - 1 for il in range(n_layer))
 
 
-def _sliding_window(meta: Mapping[str, Value], arch: str, n_layer: int) -> tuple[SwaType, int, tuple[bool, ...]]:
+def _sliding_window(
+    meta: Mapping[str, Value], arch: str, n_layer: int, n_head_kv: tuple[int, ...]
+) -> tuple[SwaType, int, tuple[bool, ...]]:
     none: tuple[SwaType, int, tuple[bool, ...]] = ("none", 0, (False,) * n_layer)
     rule = SWA_RULES.get(arch)
     if rule is None:
@@ -212,7 +313,10 @@ def _sliding_window(meta: Mapping[str, Value], arch: str, n_layer: int) -> tuple
         return none
     if rule.fixed_window or not present:
         window = rule.window
-    layers = _swa_pattern(meta, f"{arch}.attention.sliding_window_pattern", rule, n_layer)
+    if rule.attention_layers:
+        layers = tuple(kv > 0 for kv in n_head_kv)
+    else:
+        layers = _swa_pattern(meta, f"{arch}.attention.sliding_window_pattern", rule, n_layer)
     if window <= 0 or not any(layers):
         return none
     return rule.kind, window, layers

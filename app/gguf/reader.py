@@ -34,6 +34,12 @@ MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
 LAZY_ARRAY_MIN = 257  # arrays of this many elements or more stay in the file as ArrayRef
 MAX_ARRAY_DEPTH = 8  # arrays of arrays nest at most this deep
+# Work limits, far above any real file (tens of keys, a few thousand tensors), so hostile headers are refused
+# at once instead of parsed entry by entry.
+MAX_METADATA_ENTRIES = 65_536
+MAX_TENSORS = 65_536
+MAX_KEY_BYTES = 65_535  # the GGUF specification's limit
+_STRICT_TEXT_FROM = 1 << 16  # strings this long must be valid UTF-8: binary data read as text is refused
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _MIN_KV_BYTES = 8 + 4 + 1  # empty key, type tag, one-byte value
@@ -175,12 +181,20 @@ class _Parser:
         at = self.take(8)
         return int(_U64.unpack_from(self.w.data, at)[0])
 
-    def string(self, what: str) -> str:
+    def string(self, what: str, limit: int | None = None) -> str:
         length = self.u64()
         if length > self.left():
             raise self.error(f"{what}: string length {length} exceeds the {self.left()} bytes left", self.pos - 8)
+        if limit is not None and length > limit:
+            raise self.error(f"{what}: a {length}-byte string is longer than {limit} bytes", self.pos - 8)
         at = self.take(length)
-        return str(self.w.data[at : at + length], "utf-8", "replace")
+        raw = self.w.data[at : at + length]
+        if length < _STRICT_TEXT_FROM:
+            return str(raw, "utf-8", "replace")
+        try:
+            return str(raw, "utf-8")
+        except UnicodeDecodeError as exc:  # a length read from a damaged header runs into tensor data
+            raise self.error(f"{what}: a {length}-byte string that is not UTF-8 text", at + exc.start) from None
 
     # -- metadata values --------------------------------------------------------------------
 
@@ -217,19 +231,19 @@ class _Parser:
             n_bytes = count * fixed[1]
             if lazy:
                 self.pos += n_bytes  # checked above: within the file
-                return ArrayRef(etype, count, self.base + start, n_bytes, self.load)
+                return ArrayRef(etype, count, self.base + start, n_bytes, self.load, decode_array_bytes)
             at = self.take(n_bytes)
             values = struct.unpack_from(f"<{count}{fixed[0]}", self.w.data, at)
             return values
         if etype == ValueType.STRING:
             if lazy:
                 self.skip_strings(count)
-                return ArrayRef(etype, count, self.base + start, self.pos - start, self.load)
+                return ArrayRef(etype, count, self.base + start, self.pos - start, self.load, decode_array_bytes)
             return tuple(self.string(what) for _ in range(count))
         if lazy:
             for _ in range(count):
                 self.skip_nested(what, depth)
-            return ArrayRef(etype, count, self.base + start, self.pos - start, self.load)
+            return ArrayRef(etype, count, self.base + start, self.pos - start, self.load, decode_array_bytes)
         return tuple(self.array(what, depth + 1) for _ in range(count))
 
     def skip_nested(self, what: str, depth: int) -> None:
@@ -250,7 +264,8 @@ class _Parser:
         start = self.pos
         done = 0
         long_run, short_run = regex_run(_RUN), regex_run(_SHORT_RUN)
-        numpy_ok_from = 0  # after numpy proves too little, the regex path covers the next _RUN strings
+        numpy_ok_from = 0  # after numpy proves too little, the regex path covers the next strings
+        numpy_backoff = _RUN  # doubles with each numpy miss in a row: a miss costs a whole block's work
         long_ok_from = 0  # after a long run fails, short runs cover the next _RUN strings
         while done < count:
             data = self.w.data
@@ -261,8 +276,10 @@ class _Parser:
                 if n >= min(_RUN, left) and end <= self.w.size:
                     self.pos = end
                     done += n
+                    numpy_backoff = _RUN
                     continue
-                numpy_ok_from = done + _RUN
+                numpy_ok_from = done + numpy_backoff
+                numpy_backoff = min(numpy_backoff * 2, _RUN * 64)
             if left >= _RUN and done >= long_ok_from:
                 match = long_run.match(data, self.pos)
                 if match is not None:
@@ -319,18 +336,24 @@ class _Parser:
             raise self.error(
                 f"{n_tensors} tensors and {n_kv} metadata entries cannot fit in a {self.w.size}-byte file", 8
             )
+        if n_kv > MAX_METADATA_ENTRIES or n_tensors > MAX_TENSORS:
+            raise self.error(
+                f"{n_tensors} tensors and {n_kv} metadata entries: more than a GGUF file holds "
+                f"(at most {MAX_TENSORS} tensors and {MAX_METADATA_ENTRIES} entries)",
+                8,
+            )
         self.hint = self.pos + n_kv * 64 + n_tensors * 160
 
         metadata: dict[str, Value] = {}
         types: dict[str, tuple[int, ...]] = {}
         for index in range(n_kv):
             key_at = self.pos
-            key = self.string(f"key of metadata entry {index}")
+            key = self.string(f"key of metadata entry {index}", MAX_KEY_BYTES)
             if key in metadata:
-                raise self.error(f"duplicate metadata key {key!r}", key_at)
+                raise self.error(f"duplicate metadata key {_short(key)!r}", key_at)
             vtype = self.u32()
             value_at = self.pos
-            metadata[key] = self.value(vtype, f"value of {key!r}")
+            metadata[key] = self.value(vtype, f"value of {_short(key)!r}")
             types[key] = self.type_path(vtype, value_at)
 
         alignment = self.alignment(metadata, types)
@@ -385,7 +408,7 @@ class _Parser:
         infos: list[TensorInfo] = []
         for index in range(n_tensors):
             name_at = self.pos
-            name = self.string(f"name of tensor {index}")
+            name = self.string(f"name of tensor {index}", GGML_MAX_NAME - 1)
             if len(name.encode()) >= GGML_MAX_NAME:
                 raise self.error(f"tensor name {name[:80]!r} is longer than {GGML_MAX_NAME - 1} bytes", name_at)
             if name in seen:
@@ -473,3 +496,8 @@ def decode_array_bytes(raw: bytes, element_type: int, count: int, offset: int) -
     if element_type == ValueType.ARRAY:
         return tuple(parser.array("array element", 1) for _ in range(count))
     raise parser.error(f"unknown array element type {element_type}")
+
+
+def _short(text: str, most: int = 80) -> str:
+    """A name from the file for an error message: a damaged one can be megabytes long."""
+    return text if len(text) <= most else f"{text[:most]}…"

@@ -8,8 +8,10 @@ Used by the tests, the benchmarks and `gguf-studio --self-test` (so it ships wit
 Per-layer head counts or feed-forward widths (a list) switch the architecture to "deci", the llama
 variant whose tensors llama.cpp sizes per layer (plain "llama" sizes every layer like layer 0).
 llama.cpp (llama-cpp-python) loads these and can generate from them (the output is noise: weights are
-random). With `split=N` the tensors are spread over N files named `stem-0000K-of-0000N.gguf` and the
-path of the first part is returned.
+random). With `n_expert > 0` every layer's feed-forward is a mixture of experts (Mixtral's layout
+under the llama architecture: `ffn_gate_inp` and the 3-D `ffn_{gate,up,down}_exps` stacks of
+`n_ff`-wide experts), the tiny MoE --n-cpu-moe is checked on. With `split=N` the tensors are
+spread over N files named `stem-0000K-of-0000N.gguf` and the path of the first part is returned.
 """
 
 from __future__ import annotations
@@ -46,13 +48,15 @@ class TinySpec:
     n_vocab: int = 512
     context_length: int = 512
     chat_template: str | None = None
-    tensor_type: str = "F32"  # "F32", "F16" or "Q8_0" for the 2-D weights (norms stay F32)
+    tensor_type: str = "F32"  # "F32", "F16", "Q4_0" or "Q8_0" for the 2-D weights (norms stay F32)
     tied_output: bool = False  # no output.weight: the head reuses token_embd
     split: int = 1
     name: str = "Tiny Llama"
     seed: int = 0
     architecture: str | None = None  # None: "llama", or "deci" when a per-layer value is a list
     extra_metadata: tuple[tuple[str, Any], ...] = ()  # (key, value) pairs added with GGUFWriter.add_key_value
+    n_expert: int = 0  # > 0: mixture-of-experts feed-forward layers (llama architecture only)
+    n_expert_used: int = 2
 
     def with_(self, **changes: Any) -> TinySpec:
         return replace(self, **changes)
@@ -120,8 +124,10 @@ def write_tiny_gguf(path: str | Path, spec: TinySpec | None = None) -> Path:
         raise ValueError("n_embd must be a multiple of the first layer's n_head")
     head_dim = spec.n_embd // n_head[0]  # llama.cpp's default head size: n_embd / n_head(0)
     rng = np.random.default_rng(spec.seed)
+    if spec.n_expert and (spec.arch != "llama" or not 0 < spec.n_expert_used <= spec.n_expert):
+        raise ValueError("experts need the llama architecture and 1 … n_expert experts used per token")
 
-    n_tensors = 1 + (0 if spec.tied_output else 1) + 1 + 9 * spec.n_layer
+    n_tensors = 1 + (0 if spec.tied_output else 1) + 1 + (10 if spec.n_expert else 9) * spec.n_layer
     per_part = -(-n_tensors // spec.split) if spec.split > 1 else 0
     writer = gguf.GGUFWriter(path, spec.arch, split_max_tensors=per_part)
     writer.add_name(spec.name)
@@ -136,21 +142,16 @@ def write_tiny_gguf(path: str | Path, spec: TinySpec | None = None) -> Path:
     writer.add_file_type(_FILE_TYPES[spec.tensor_type])
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
 
-    tokens, scores, types = vocabulary(spec.n_vocab)
-    writer.add_tokenizer_model("llama")
-    writer.add_tokenizer_pre("default")
-    writer.add_token_list(tokens)
-    writer.add_token_scores(scores)
-    writer.add_token_types(types)
-    writer.add_unk_token_id(UNK_ID)
-    writer.add_bos_token_id(BOS_ID)
-    writer.add_eos_token_id(EOS_ID)
+    add_vocabulary(writer, spec.n_vocab)
     writer.add_add_bos_token(True)
     writer.add_add_eos_token(False)
     if spec.chat_template is not None:
         writer.add_chat_template(spec.chat_template)
+    if spec.n_expert:
+        writer.add_expert_count(spec.n_expert)
+        writer.add_expert_used_count(spec.n_expert_used)
     for key, value in spec.extra_metadata:
-        _add_value(writer, key, value)
+        add_value(writer, key, value)
 
     def weight(rows: int, cols: int) -> np.ndarray:
         """A (rows, cols) matrix: ggml shape (cols, rows), i.e. `cols` is the row length ne0."""
@@ -180,6 +181,16 @@ def write_tiny_gguf(path: str | Path, spec: TinySpec | None = None) -> Path:
         add_matrix(f"blk.{il}.attn_v.weight", weight(kv, spec.n_embd))
         add_matrix(f"blk.{il}.attn_output.weight", weight(spec.n_embd, n_head[il] * head_dim))
         add_norm(f"blk.{il}.ffn_norm.weight", spec.n_embd)
+        if spec.n_expert:
+            writer.add_tensor(f"blk.{il}.ffn_gate_inp.weight", weight(spec.n_expert, spec.n_embd))
+            for part, rows, cols in (
+                ("gate", n_ff[il], spec.n_embd),
+                ("up", n_ff[il], spec.n_embd),
+                ("down", spec.n_embd, n_ff[il]),
+            ):
+                stack = np.stack([weight(rows, cols) for _ in range(spec.n_expert)])  # ggml (cols, rows, n_expert)
+                add_matrix(f"blk.{il}.ffn_{part}_exps.weight", stack)
+            continue
         add_matrix(f"blk.{il}.ffn_gate.weight", weight(n_ff[il], spec.n_embd))
         add_matrix(f"blk.{il}.ffn_up.weight", weight(n_ff[il], spec.n_embd))
         add_matrix(f"blk.{il}.ffn_down.weight", weight(spec.n_embd, n_ff[il]))
@@ -194,7 +205,21 @@ def write_tiny_gguf(path: str | Path, spec: TinySpec | None = None) -> Path:
     return path
 
 
-def _add_value(writer: Any, key: str, value: Any) -> None:
+def add_vocabulary(writer: Any, n_vocab: int) -> None:
+    """Write `vocabulary(n_vocab)` and its special token ids into a GGUFWriter's header."""
+    tokens, scores, types = vocabulary(n_vocab)
+    writer.add_tokenizer_model("llama")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(tokens)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_unk_token_id(UNK_ID)
+    writer.add_bos_token_id(BOS_ID)
+    writer.add_eos_token_id(EOS_ID)
+
+
+def add_value(writer: Any, key: str, value: Any) -> None:
+    """Add a header key with the GGUF type its Python value implies (lists become arrays)."""
     if isinstance(value, bool):
         writer.add_bool(key, value)
     elif isinstance(value, int):
@@ -207,4 +232,4 @@ def _add_value(writer: Any, key: str, value: Any) -> None:
         writer.add_array(key, list(value))
 
 
-_FILE_TYPES = {"F32": 0, "F16": 1, "Q8_0": 7}
+_FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7}

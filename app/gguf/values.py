@@ -77,7 +77,8 @@ class ArrayRef:
     """A metadata array left in the file: where it is and what it holds, decoded only on request.
 
     `offset` is the absolute file offset of the first element and `n_bytes` the size of all elements.
-    Decoding re-reads those bytes from the source (file, buffer or ranged fetch).
+    Decoding re-reads those bytes from the source (file, buffer or ranged fetch) and hands them to the
+    reader's element decoder, given by the reader that made the reference (so this module never imports it).
     """
 
     element_type: int
@@ -85,6 +86,7 @@ class ArrayRef:
     offset: int
     n_bytes: int
     _load: Loader = field(repr=False, compare=False)
+    _decode: Decoder = field(repr=False, compare=False)
 
     def raw(self) -> bytes:
         """The elements' bytes exactly as stored."""
@@ -95,9 +97,7 @@ class ArrayRef:
 
     def decode(self) -> tuple[Value, ...]:
         """All elements as Python values (str, int, float, bool, or tuples for nested arrays)."""
-        from app.gguf.reader import decode_array_bytes
-
-        return decode_array_bytes(self.raw(), self.element_type, self.count, self.offset)
+        return self._decode(self.raw(), self.element_type, self.count, self.offset)
 
     def to_numpy(self) -> np.ndarray:
         """A numeric array as a numpy array (one copy of the bytes, no per-element objects)."""
@@ -112,6 +112,9 @@ class ArrayRef:
 
 Value = Union[int, float, bool, str, "tuple[Value, ...]", ArrayRef]
 """A metadata value: scalars, small arrays as tuples (nested arrays as tuples of tuples), large arrays lazy."""
+
+Decoder = Callable[[bytes, int, int, int], "tuple[Value, ...]"]
+"""`decode(raw, element_type, count, offset)`: the elements of an array from its bytes (the reader's parser)."""
 
 
 def as_sequence(value: Value) -> Sequence[Value]:

@@ -22,6 +22,9 @@ log = logging.getLogger("app.hardware")
 
 _BACKEND_LIB = re.compile(r"^(?:lib)?ggml-([a-z0-9]+)\.(?:so|dylib|dll)$")
 _NON_DEVICE_LIBS = {"base"}
+# Backends that never mean a local GPU: llama_supports_gpu_offload() is also true for a build whose only
+# offload device is an RPC worker on another machine, and that is not this machine's GPU.
+_NOT_LOCAL_GPU = {"cpu", "rpc", "blas"}
 
 
 def probe_nvidia() -> tuple[tuple[GpuInfo, ...], str]:
@@ -94,15 +97,21 @@ def probe_llama() -> tuple[LlamaBackend | None, str]:
         return None, f"llama-cpp-python unavailable: {exc}"
     lib_dir = Path(llama_cpp.__file__).parent / "lib"
     info = llama_cpp.llama_print_system_info()
+    backends = llama_backend_libraries(lib_dir)
     return (
         LlamaBackend(
             version=importlib.metadata.version("llama-cpp-python"),
-            gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
-            backends=llama_backend_libraries(lib_dir),
+            gpu_offload=local_gpu_offload(bool(llama_cpp.llama_supports_gpu_offload()), backends),
+            backends=backends,
             system_info=_text(info).strip(),
         ),
         "",
     )
+
+
+def local_gpu_offload(supports_offload: bool, backends: tuple[str, ...]) -> bool:
+    """Whether this build can offload to a GPU of this machine."""
+    return supports_offload and any(name not in _NOT_LOCAL_GPU for name in backends)
 
 
 def cpu_name() -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 
 from huggingface_hub import hf_hub_url
 from huggingface_hub.errors import EntryNotFoundError
 
-from app.core.errors import AppError
+from app.core.errors import AppError, HubError
 from app.core.hubenv import hub_endpoint
 from app.gguf.naming import quant_label
 from app.gguf.types import file_type_labels
@@ -21,6 +22,7 @@ from app.hub.remote import remote_header
 log = logging.getLogger("app.hub")
 
 MAX_CARD_BYTES = 512 * 1024
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 
 def strip_front_matter(text: str) -> str:
@@ -42,6 +44,20 @@ def model_card(repo_id: str, revision: str = "main", token: str | None = None) -
             return ""
         data = response.content[:MAX_CARD_BYTES]
     return strip_front_matter(data.decode("utf-8", errors="replace"))
+
+
+def model_config(repo_id: str, revision: str = "main", token: str | None = None) -> dict[str, object]:
+    """config.json of a Transformers repository, alone: what a conversion can be judged by before any weight."""
+    url = hf_hub_url(repo_id, "config.json", revision=revision, endpoint=hub_endpoint())
+    with hub_call(repo_id):
+        response = client.get(url, token=token)
+    try:
+        data = json.loads(response.content[:MAX_CONFIG_BYTES])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HubError(f"config.json of {repo_id} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise HubError(f"config.json of {repo_id} is not a JSON object")
+    return data
 
 
 def label_from_headers(repo_id: str, quants: tuple[Quant, ...], revision: str, token: str | None) -> tuple[Quant, ...]:

@@ -78,8 +78,21 @@ def translate(exc: BaseException, repo_id: str = "") -> AppError:
     return HubError(f"Unexpected answer from the Hub{what}: {exc}")
 
 
+def token_sent(response: httpx2.Response | None) -> bool:
+    """Whether the request that got `response` carried a token (a redirect to the CDN drops it)."""
+    try:
+        return response is not None and "authorization" in response.request.headers
+    except RuntimeError:  # a response built without its request
+        return False
+
+
 def _from_status(response: httpx2.Response | None, text: str, what: str) -> HubError:
     status = response.status_code if response is not None else 0
+    if status in (401, 403) and not token_sent(response):
+        return UnauthorizedError(
+            f"The Hub refused access to{what or ' this item'} ({status}); no token was sent",
+            hint="if it is private or gated, sign in with a token in Settings",
+        )
     if status == 401:
         return UnauthorizedError("The Hub refused your token", hint="sign in again with a valid token")
     if status == 403:

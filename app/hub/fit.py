@@ -1,14 +1,18 @@
 """Which of a repository's quants fit this machine: verdicts from app.estimate for files known by size,
-made exact by one quant's header read remotely (the KV cache and layer layout are the same for all quants)."""
+made exact by one quant's header read remotely (the KV cache and layer layout are the same for all quants;
+the quant whose header was read is judged on its own shape). The load settings are the engine's
+(app.estimate.engine), so the figures are those of the Chat load panel and `gguf-studio estimate`."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from app.chat.protocol import EngineSettings
+from app.estimate.engine import engine_load_settings
 from app.estimate.hardware import HardwareSpec
 from app.estimate.model import ModelShape
-from app.estimate.recommend import FileVerdict, QuantFile, recommend, with_context
-from app.estimate.settings import LoadSettings
+from app.estimate.recommend import FileVerdict, QuantFile, recommend
 from app.hub.models import Quant, RepoDetail
 
 DEFAULT_CTX = 4096
@@ -66,12 +70,14 @@ def fit_quants(
     hardware: HardwareSpec,
     n_ctx: int = DEFAULT_CTX,
     reference: ModelShape | None = None,
-    settings: LoadSettings | None = None,
+    settings: EngineSettings | None = None,
 ) -> RepoFit:
-    """Pure computation: cheap enough to redo on every change of the context length."""
+    """Pure computation: cheap enough to redo on every change of the context length. `reference` is the
+    shape of `reference_quant(detail)`; `settings` how the engine would load (its defaults if None)."""
     ctx = effective_ctx(detail, n_ctx)
-    load = with_context(settings or LoadSettings(), ctx)
-    files = [QuantFile(label=q.label, size_bytes=q.size) for q in detail.quants]
+    load = engine_load_settings(dataclasses.replace(settings or EngineSettings(), n_ctx=ctx))
+    own = reference_quant(detail) if reference is not None else None
+    files = [QuantFile(label=q.label, size_bytes=q.size, shape=reference if q is own else None) for q in detail.quants]
     rec = recommend(files, hardware, load, reference)
     best = rec.best.file if rec.best is not None else None
     fits = tuple(

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.errors import DiskFullError, SidecarError
 from app.library.entries import ModelSummary
-from app.quantize.quality_file import QualityRecord, SidecarError
+from app.quantize.quality_file import QualityRecord
 
 log = logging.getLogger("app.library")
 
@@ -71,6 +72,8 @@ class HeaderIndex:
         try:
             return self._connect()
         except sqlite3.DatabaseError as exc:
+            if _disk_full(exc):
+                raise _index_disk_full(self.path) from exc
             # Only a cache: a damaged one is thrown away and rebuilt from the headers.
             log.warning("library index %s is damaged (%s); rebuilding it", self.path, exc)
             with contextlib.suppress(OSError):
@@ -78,10 +81,15 @@ class HeaderIndex:
             return self._connect()
 
     def load(self) -> dict[str, CachedRow]:
-        with self._lock, contextlib.closing(self._open()) as conn:
-            rows = conn.execute(
-                "SELECT path, signature, summary, error, quality_signature, quality FROM models"
-            ).fetchall()
+        """The cached rows; none when the cache cannot be opened on a full disk (headers are read again)."""
+        try:
+            with self._lock, contextlib.closing(self._open()) as conn:
+                rows = conn.execute(
+                    "SELECT path, signature, summary, error, quality_signature, quality FROM models"
+                ).fetchall()
+        except DiskFullError as exc:
+            log.warning("%s", exc)
+            return {}
         result: dict[str, CachedRow] = {}
         for path, signature, summary, error, quality_signature, quality in rows:
             try:
@@ -96,8 +104,18 @@ class HeaderIndex:
         return result
 
     def update(self, rows: dict[str, CachedRow], keep: Iterable[str]) -> None:
-        """Write `rows` and drop every row whose path is not in `keep`."""
-        keep_set = set(keep)
+        """Write `rows` and drop every row whose path is not in `keep`. The index is only a cache: on a full
+        disk it is left as it was, and the library is listed all the same."""
+        try:
+            self._update(rows, set(keep))
+        except DiskFullError as exc:
+            log.warning("%s", exc)
+        except sqlite3.OperationalError as exc:
+            if not _disk_full(exc):
+                raise
+            log.warning("%s", _index_disk_full(self.path))
+
+    def _update(self, rows: dict[str, CachedRow], keep_set: set[str]) -> None:
         with self._lock, contextlib.closing(self._open()) as conn, conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO models (path, signature, summary, error, quality_signature, quality)"
@@ -116,3 +134,14 @@ class HeaderIndex:
             )
             stale = [(p,) for (p,) in conn.execute("SELECT path FROM models") if p not in keep_set]
             conn.executemany("DELETE FROM models WHERE path = ?", stale)
+
+
+def _disk_full(exc: sqlite3.DatabaseError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+
+
+def _index_disk_full(path: Path) -> DiskFullError:
+    return DiskFullError(
+        f"The library index could not be saved: the disk holding {path.parent} is full",
+        hint="free some space; models are listed meanwhile, only more slowly",
+    )

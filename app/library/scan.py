@@ -141,7 +141,7 @@ def _walk(directory: Path, root: Path, visited: list[Path] | None, sidecars: dic
                 sidecars[os.path.join(directory, model_name_of(name))] = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
                 continue
             if not is_model_file(name):
-                continue  # also skips `*.gguf.part`, projector and imatrix files
+                continue  # also skips `*.part` temporaries, `*.lock` claims, projector and imatrix files
             try:
                 st = entry.stat()
             except FileNotFoundError:

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from app.core.errors import AppError, QuantizeError
+from app.core.errors import QuantizeError
 from app.core.units import format_bytes, format_duration
 from app.quantize import events as ev
 from app.quantize.runner import JobProcess
@@ -76,21 +76,10 @@ def run_job(module: str, spec: Any, verbose: bool = False, stream: TextIO | None
                     return event.outputs
                 if isinstance(event, ev.Failed):
                     printer.finish()
-                    raise _error(event)
+                    raise event.error
                 printer.show(event)
     except KeyboardInterrupt:
         job.cancel()
         raise
     raise QuantizeError("the job ended without a result")
 
-
-def _error(event: ev.Failed) -> AppError:
-    from app.core import errors
-
-    cls = getattr(errors, event.error_type, None)
-    if isinstance(cls, type) and issubclass(cls, AppError):
-        try:
-            return cls(event.message)
-        except TypeError:  # subclasses with extra required arguments
-            pass
-    return QuantizeError(event.message)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.errors import AppError
+
 
 @dataclass(frozen=True, slots=True)
 class Stage:
@@ -54,8 +56,13 @@ class Finished:
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    message: str
-    error_type: str = "QuantizeError"
+    """The job's end when it did not finish: the error itself (a Cancelled one when the user stopped it)."""
+
+    error: AppError
+
+    @property
+    def message(self) -> str:
+        return str(self.error)
 
 
 Event = Stage | Progress | Log | Warning_ | Planned | Output | Finished | Failed

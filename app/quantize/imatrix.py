@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from app.core.errors import QuantizeError
 from app.core.resources import resource
+from app.process import native_log
 from app.quantize import llama_api
 
 if TYPE_CHECKING:  # numpy and gguf load only when a matrix is computed: the page validates through this module
@@ -87,7 +88,7 @@ def compute_imatrix(
     collector = _native.ImatrixCollector(process_output=False, min_tokens=MIN_TOKENS)
     callback, user_data = collector.addresses()
     with (
-        llama_api.captured_log(lambda _level, line: on_log(line) if on_log and line.strip() else None),
+        native_log.captured(lambda _level, line: on_log(line) if on_log and line.strip() else None),
         llama_api.loaded_model(model_path) as model,
     ):
         check_chunk_size(n_ctx, lib.llama_model_n_ctx_train(model) or None, model_path.name)

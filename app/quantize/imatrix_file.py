@@ -13,6 +13,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 
+from app.core.atomic import temp_name
 from app.core.errors import QuantizeError
 
 KEY_DATASETS = "imatrix.datasets"
@@ -53,7 +54,7 @@ def save_imatrix(path: Path, imatrix: Imatrix) -> None:
         entry = imatrix.entries[name]
         writer.add_tensor(f"{name}.in_sum2", np.ascontiguousarray(entry.sums, dtype=np.float32))
         writer.add_tensor(f"{name}.counts", entry.counts.astype(np.float32).reshape(-1, 1))
-    part = path.with_name(path.name + ".part")
+    part = temp_name(path)
     try:
         writer.write_header_to_file(path=part)
         writer.write_kv_data_to_file()

@@ -1,53 +1,20 @@
-"""Small helpers over llama-cpp-python's low-level binding: log capture, model/context lifetime, tokens."""
+"""Small helpers over llama-cpp-python's low-level binding: model/context lifetime, tokens (its log: see
+app.process.native_log)."""
 
 from __future__ import annotations
 
-import ctypes
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import QuantizeError
 
-LineFn = Callable[[int, str], None]  # (ggml log level, one complete line without newline)
-
 
 def llama() -> Any:
-    import llama_cpp
+    from app.process.llama_lib import low_level
 
-    return llama_cpp
-
-
-@contextmanager
-def captured_log(on_line: LineFn) -> Iterator[list[str]]:
-    """Route llama.cpp's log into on_line, one whole line at a time; the lines are also kept."""
-    lib = llama()
-    lines: list[str] = []
-    pending = [""]
-    level_of_line = [1]
-
-    @lib.llama_log_callback
-    def callback(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
-        if level != 5:  # 5 continues the previous message at its level
-            level_of_line[0] = level
-        chunk = pending[0] + text.decode("utf-8", errors="replace")
-        *complete, pending[0] = chunk.split("\n")
-        for line in complete:
-            lines.append(line)
-            on_line(level_of_line[0], line)
-        if pending[0].startswith("[") and "]" in pending[0]:
-            on_line(level_of_line[0], pending[0])  # a tensor's progress line, before its size arrives
-
-    lib.llama_log_set(callback, ctypes.c_void_p(0))
-    try:
-        yield lines
-    finally:
-        if pending[0]:
-            lines.append(pending[0])
-        from llama_cpp import _logger
-
-        lib.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+    return low_level()
 
 
 @contextmanager

@@ -12,15 +12,28 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.errors import QuantizeError
-from app.gguf.types import ggml_types_by_name
+from app.process import native_log
 from app.quantize import llama_api
 from app.quantize.types import QuantType
 
 _F32_ALWAYS = ("_norm.weight", "pos_embd.weight", "token_types.weight", "ffn_gate_inp.weight", "rope_")
 _MORE_BITS = re.compile(r"\.(attn_v|ffn_down)\.weight$")
 _QUANT_SIZE = re.compile(r"quant size\s*=\s*([\d.]+) MiB")
+_FILE_TYPE = re.compile(r"\bgeneral\.file_type\s+u32\s*=\s*(\d+)")
+
+
+if TYPE_CHECKING:
+    from app.gguf.types import GGMLType
+
+
+def ggml_types_by_name() -> dict[str, GGMLType]:
+    # app.gguf (its whole package) loads only when a prediction is made: a job's dry run does not need it.
+    from app.gguf.types import ggml_types_by_name as table
+
+    return table()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,19 +108,32 @@ def header_tensors(path: Path) -> tuple[list[TensorShape], int]:
     return tensors, header.data_offset
 
 
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    size_bytes: int  # llama.cpp's own figure for the quantized tensors
+    file_type: int | None  # the source's general.file_type, as llama.cpp's loader read it
+
+
 def exact_size(path: Path, q: QuantType, pure: bool = False) -> int:
     """llama.cpp's own figure for the quantized tensors (dry run: nothing is written)."""
+    return dry_run(path, q, pure).size_bytes
+
+
+def dry_run(path: Path, q: QuantType, pure: bool = False) -> DryRun:
+    """The size, and from the same pass the source's file type (reading the header again in Python costs
+    as much as the dry run itself on a large vocabulary)."""
     lib = llama_api.llama()
     params = lib.llama_model_quantize_default_params()
     params.ftype = q.ftype
     params.pure = pure
     params.allow_requantize = True
     params.dry_run = True
-    with llama_api.captured_log(lambda _level, _line: None) as lines:
+    with native_log.captured(lambda _level, _line: None) as lines:
         rc = lib.llama_model_quantize(str(path).encode(), b"", ctypes.byref(params))
+    file_type = next((int(m.group(1)) for line in lines if (m := _FILE_TYPE.search(line)) is not None), None)
     for line in reversed(lines):
         if (m := _QUANT_SIZE.search(line)) is not None and rc == 0:
-            return int(float(m.group(1)) * 1024 * 1024)
+            return DryRun(int(float(m.group(1)) * 1024 * 1024), file_type)
     raise QuantizeError(f"llama.cpp could not plan {q.name} for {path.name}")
 
 

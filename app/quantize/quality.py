@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core.errors import QuantizeError
+from app.process import native_log
 from app.quantize import llama_api
 
 
@@ -27,7 +28,7 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 def model_logits(path: Path, tokens: list[int], n_threads: int = 2) -> np.ndarray:
     lib = llama_api.llama()
-    with llama_api.captured_log(lambda _level, _line: None), llama_api.loaded_model(path) as model:
+    with native_log.captured(lambda _level, _line: None), llama_api.loaded_model(path) as model:
         n_vocab = lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(model))
         with llama_api.context(model, len(tokens), n_threads) as ctx:
             llama_api.decode(ctx, tokens)
@@ -36,7 +37,7 @@ def model_logits(path: Path, tokens: list[int], n_threads: int = 2) -> np.ndarra
 
 
 def source_tokens(path: Path, text: str, max_tokens: int) -> list[int]:
-    with llama_api.captured_log(lambda _level, _line: None), llama_api.loaded_model(path, vocab_only=True) as model:
+    with native_log.captured(lambda _level, _line: None), llama_api.loaded_model(path, vocab_only=True) as model:
         tokens = llama_api.tokenize(model, text)[:max_tokens]
     if len(tokens) < 2:
         raise QuantizeError("the text for the quality check is too short")

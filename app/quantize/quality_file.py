@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.atomic import write_atomic
+from app.core.errors import SidecarError
 
 if TYPE_CHECKING:
     from app.quantize.quality import Quality
@@ -38,10 +39,6 @@ KLD_EXPLAINED = (
     "0 means identical; below about 0.01 is usually hard to tell apart, above 0.1 noticeably worse. "
     "Top-1 is how often both pick the same most likely next token."
 )
-
-
-class SidecarError(ValueError):
-    """A sidecar that does not hold a usable quality record."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,14 +6,15 @@ import ctypes
 import logging
 import os
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from app.core.atomic import flushed_while_written
+from app.core.atomic import flushed_while_written, temp_name
 from app.core.errors import DiskFullError, QuantizeError
-from app.gguf.types import ggml_types_by_name
+from app.process import native_log
 from app.quantize import llama_api
 from app.quantize.types import QuantType
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:  # numpy and gguf stay off the GUI's start-up path
 
 log = logging.getLogger("app.quantize")
 
+_NEARLY_FULL = 4 * 1024 * 1024  # free bytes below which a failed write is taken for a full disk
 _TENSOR_LINE = re.compile(r"^\[\s*(\d+)/\s*(\d+)\]\s+(\S+)")
 
 
@@ -47,6 +49,8 @@ LogFn = Callable[[str], None]
 
 
 def _ggml_type_id(name: str) -> int:
+    from app.gguf.types import ggml_types_by_name  # app.gguf stays out of a plain job's start
+
     found = ggml_types_by_name().get(name.strip().upper())
     if found is None:
         raise QuantizeError(f"unknown tensor type {name!r}")
@@ -62,7 +66,7 @@ def quantize_file(
     progress: ProgressFn | None = None,
     on_log: LogFn | None = None,
 ) -> None:
-    """Quantize src into dst (written as dst.part, renamed at the end; removed on failure)."""
+    """Quantize src into dst (written under a unique `*.part` name, renamed at the end; removed on failure)."""
     if qtype.needs_imatrix and imatrix is None:
         raise QuantizeError(f"{qtype.name} needs an importance matrix", hint="compute one from a calibration text")
     lib = llama_api.llama()
@@ -80,7 +84,7 @@ def quantize_file(
         params.tt_overrides = _overrides(lib, options.overrides, keep)
     if imatrix is not None:
         params.imatrix = _imatrix_array(lib, imatrix, keep)
-    part = dst.with_name(dst.name + ".part")
+    part = temp_name(dst)
     last = [0]
 
     def on_line(level: int, line: str) -> None:
@@ -92,9 +96,13 @@ def quantize_file(
             on_log(line)
 
     try:
-        with llama_api.captured_log(on_line) as lines, flushed_while_written(part):
+        with native_log.captured(on_line) as lines, flushed_while_written(part):
             rc = lib.llama_model_quantize(str(src).encode(), str(part).encode(), ctypes.byref(params))
         if rc != 0 or not part.exists():
+            if _disk_nearly_full(dst.parent):  # llama.cpp writes with iostreams: ENOSPC is a bare "iostream error"
+                raise DiskFullError(
+                    f"the disk filled up while writing {dst.name}", hint=f"free some space in {dst.parent}"
+                )
             raise QuantizeError(f"llama.cpp could not quantize {src.name} to {qtype.name}: {_reason(lines)}")
         _fsync(part)
         os.replace(part, dst)
@@ -106,6 +114,14 @@ def quantize_file(
     except BaseException:
         part.unlink(missing_ok=True)
         raise
+
+
+def _disk_nearly_full(directory: Path) -> bool:
+    """Checked while the partial output still takes its space: a failed write with this little left was ENOSPC."""
+    try:
+        return shutil.disk_usage(directory).free < _NEARLY_FULL
+    except OSError:
+        return False
 
 
 def _reason(lines: list[str]) -> str:

@@ -1,79 +1,70 @@
 """Run a job in a child process: a crash or a cancel never reaches the app, and never leaves partial files.
 
-Child side: `serve(conn, work)` runs the work, streams its events, and always ends with Finished or Failed.
-Parent side: `JobProcess` starts the child (spawn), hands out events as they arrive, turns a dead child into
-a Failed event, and on cancel terminates then kills it. Either way every planned output's *.part is removed.
+Child side: `serve(channel, work)` runs the work, streams its events, and always ends with Finished or
+Failed. Parent side: `JobProcess` starts the child on app.process's Supervisor and hands out events as they
+arrive (its log lines as Log events); a dead child becomes Failed with the Outcome's sentence; a cancel
+stops it at once. Either way the child's temporary files of every planned output (`<out>.<pid>-*.part`, see
+app.core.claim) are removed, and no other job's.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-import multiprocessing
 import os
-import threading
-import traceback
+import queue
+import re
 from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from app.core.errors import AppError
+from app.core.claim import remove_unheld, temp_files
+from app.core.errors import AppError, QuantizeError
+from app.process.channel import Channel
+from app.process.messages import LogLine
+from app.process.outcome import Outcome
+from app.process.supervisor import Supervisor
 from app.quantize import events as ev
 
 log = logging.getLogger("app.quantize")
-
-KILL_GRACE_S = 3.0
 
 
 class _Spec(Protocol):
     def planned_outputs(self) -> list[Path]: ...
 
 
-class _PipeLog(logging.Handler):
-    def __init__(self, emit: Callable[[ev.Event], None]) -> None:
-        super().__init__(logging.INFO)
-        self._emit = emit
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._emit(ev.Log(f"{record.levelname.lower()}: {record.getMessage()}"))
-        except Exception:
-            self.handleError(record)
-
-
-def serve(conn: Connection, work: Callable[[Callable[[ev.Event], None]], Sequence[ev.Output]]) -> None:
-    lock = threading.Lock()
-
+def serve(channel: Channel, work: Callable[[Callable[[ev.Event], None]], Sequence[ev.Output]]) -> None:
     def emit(event: ev.Event) -> None:
-        with lock:
-            conn.send(event)
+        channel.send(event)
 
-    handler = _PipeLog(emit)
-    logging.getLogger("app").addHandler(handler)
-    logging.getLogger("app").setLevel(logging.INFO)
     try:
-        emit(ev.Finished(tuple(work(emit))))
+        channel.send(ev.Finished(tuple(work(emit))))
     except AppError as exc:
-        emit(ev.Failed(str(exc), type(exc).__name__))
-    except BaseException as exc:  # a bug: report it with its traceback rather than die silently
-        emit(ev.Failed(f"unexpected {type(exc).__name__}: {exc}\n{traceback.format_exc()}", type(exc).__name__))
+        channel.send(ev.Failed(exc))
+    except Exception as exc:  # a bug: into the log with its traceback, and a clear end for the app
+        log.exception("the job failed")
+        channel.send(ev.Failed(QuantizeError(f"unexpected {type(exc).__name__}: {exc}", hint="see the log")))
     finally:
-        logging.getLogger("app").removeHandler(handler)
-        conn.close()
+        channel.close()
 
 
-def _child(module: str, conn: Connection, spec: Any) -> None:
-    importlib.import_module(module).main(conn, spec)
-
-
-def remove_partials(paths: Sequence[Path]) -> None:
+def remove_partials(paths: Sequence[Path], pid: int) -> None:
+    """The temporary files process `pid` left for `paths`: its names carry its pid, so another job's stay.
+    Its claims' lock files go too, unless another job holds one by now."""
     for path in paths:
-        part = path.with_name(path.name + ".part")
-        try:
-            part.unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("could not remove %s: %s", part, exc)
+        remove_unheld(path)
+        for part in temp_files(path, pid):
+            try:
+                part.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("could not remove %s: %s", part, exc)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """Queued by the supervisor's thread when the child is gone."""
+
+    outcome: Outcome
 
 
 class JobProcess:
@@ -82,39 +73,48 @@ class JobProcess:
     def __init__(self, module: str, spec: _Spec) -> None:
         self.module = module
         self.spec = spec
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child_conn = ctx.Pipe(duplex=False)
-        self._process = ctx.Process(target=_child, args=(module, child_conn, spec), name=module, daemon=True)
-        self._child_conn = child_conn
+        self._queue: queue.Queue[Any] = queue.Queue()
+        subject = "the " + re.split(r"[.:]", module)[-1].replace("_", " ")
+        self._child = Supervisor(
+            module, (spec,), subject=subject, on_message=self._on_message, on_exit=lambda o: self._queue.put(_Ended(o)),
+            on_log=self._queue.put,
+        )
         self.finished = False
         self.cancelled = False
+        self.outcome: Outcome | None = None
 
     def start(self) -> None:
-        self._process.start()
-        self._child_conn.close()
+        self._child.start()
+
+    def _on_message(self, event: ev.Event) -> None:  # on the supervisor's thread
+        if isinstance(event, ev.Stage):
+            self._child.activity = f"in the {event.name} stage"
+        self._queue.put(event)
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid
+        return self._child.pid
 
     def poll(self, timeout: float = 0.0) -> list[ev.Event]:
         """Events that arrived (waiting up to timeout for the first); a terminal event ends the job."""
         out: list[ev.Event] = []
-        if self.finished:
-            return out
-        try:
-            while self._conn.poll(timeout if not out else 0.0):
-                event = self._conn.recv()
-                out.append(event)
-                if isinstance(event, (ev.Finished, ev.Failed)):
-                    self._finish(failed=isinstance(event, ev.Failed))
-                    return out
-        except (EOFError, OSError):
-            self._process.join(KILL_GRACE_S)
-            code = self._process.exitcode
-            self._finish(failed=True)
-            why = "was cancelled" if self.cancelled else f"stopped unexpectedly (exit code {code})"
-            out.append(ev.Failed(f"the {self.module.rsplit('.', 1)[-1].replace('_', ' ')} {why}", "WorkerCrashed"))
+        while not self.finished:
+            try:
+                item = self._queue.get(timeout=timeout) if not out and timeout > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, LogLine):
+                if item.level >= logging.INFO:
+                    out.append(ev.Log(f"{logging.getLevelName(item.level).lower()}: {item.message}"))
+            elif isinstance(item, _Ended):
+                self.outcome = item.outcome
+                error = QuantizeError(item.outcome.sentence, hint=item.outcome.hint)
+                out.append(ev.Failed(error))
+                self._finish(failed=True)
+            else:
+                out.append(item)
+                if isinstance(item, (ev.Finished, ev.Failed)):
+                    self._finish(failed=isinstance(item, ev.Failed))
         return out
 
     def cancel(self) -> None:
@@ -122,12 +122,7 @@ class JobProcess:
         if self.finished:
             return
         self.cancelled = True
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(KILL_GRACE_S)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join(KILL_GRACE_S)
+        self.outcome = self._child.stop()
         self._finish(failed=True)
 
     def wait(self) -> list[ev.Event]:
@@ -138,10 +133,12 @@ class JobProcess:
 
     def _finish(self, failed: bool) -> None:
         self.finished = True
-        self._process.join(KILL_GRACE_S)
         if failed:
-            remove_partials(self.spec.planned_outputs())
-        self._conn.close()
+            self._child.stop()  # a child that reported failure ends by itself; one that died is gone already
+            if self.pid is not None:
+                remove_partials(self.spec.planned_outputs(), self.pid)
+        else:
+            self.outcome = self._child.wait(5.0)
 
 
 def cpu_threads() -> int:

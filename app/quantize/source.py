@@ -51,14 +51,24 @@ def local_source(text: str) -> Path:
     raise QuantizeError(f"{path} does not exist")
 
 
+def convertible_files(repo_id: str, revision: str = "main") -> list[str]:
+    """The files a conversion of a Hub repository fetches, once its config.json alone (fetched first) shows
+    an architecture we convert: an unsupported model is refused before any weight is downloaded."""
+    from app.convert.architectures import check_config
+    from app.hub.detail import model_config, repo_detail
+
+    detail = repo_detail(repo_id, revision)
+    names = hf_files(f.path for f in detail.other_files)  # a Transformers repo has no GGUF quants
+    check_config(model_config(repo_id, revision))
+    return names
+
+
 def fetch_repo(repo_id: str, models_dir: Path, listener: Any, revision: str = "main") -> Path:
     """Download (or resume) what a conversion needs from a Hub repository; returns its folder."""
     from app.downloads.job import run_job
     from app.downloads.layout import repo_dir
     from app.downloads.transfer import StopToken
-    from app.hub.detail import repo_detail
 
-    detail = repo_detail(repo_id, revision)
-    names = hf_files(f.path for f in detail.other_files)  # a Transformers repo has no GGUF quants
+    names = convertible_files(repo_id, revision)
     run_job(repo_id, names, revision, models_dir, StopToken(), listener)
     return repo_dir(models_dir, repo_id)

@@ -13,6 +13,7 @@ from app.core.settings import Settings
 from app.ui.crash import install_crash_handler
 from app.ui.first_paint import AfterFirstPaint
 from app.ui.main_window import MainWindow
+from app.ui.single_instance import SingleInstance, already_running_message
 from app.ui.theme import app_icon, apply_theme
 
 log = logging.getLogger("app.ui")
@@ -77,8 +78,25 @@ def launch() -> MainWindow:
     return window
 
 
+def _bring_forward(window: MainWindow) -> None:
+    if window.isMinimized():
+        window.showNormal()
+    window.show()
+    window.raise_()
+    window.activateWindow()
+
+
 def run_gui() -> int:
+    """The GUI, once per home: a second start brings the running window forward (or explains) and exits."""
+    qt_app = create_application()
+    instance = SingleInstance(qt_app)
+    if not instance.claim():
+        forwarded = instance.ask_first_to_come_forward()
+        print(already_running_message(instance, forwarded), file=sys.stderr)
+        return 0 if forwarded else 1
     window = launch()
-    code: int = create_application().exec()
+    instance.activated.connect(lambda: _bring_forward(window))
+    code: int = qt_app.exec()
+    instance.release()
     log.info("GGUF Studio closed (%s)", window.current_page_name())
     return code

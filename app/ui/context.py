@@ -1,27 +1,48 @@
-"""What every page is given: settings, hardware, navigation and the services later work adds."""
+"""What every page is given: the app's services, each a named field, all created before the first page."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from app.core.settings import Settings
 from app.ui.hardware_watch import HardwareWatch
-from app.ui.messages import MessageBridge
+from app.ui.messages import MessageBridge, message_bridge
+from app.ui.models.download_service import DownloadService
 
 
-@dataclass
+def _stay(_name: str, **_kwargs: Any) -> None:
+    """Navigation for a page shown on its own (tests): nowhere to go."""
+
+
+@dataclass(frozen=True, slots=True)
 class AppContext:
     settings: Settings
-    hardware: HardwareWatch
-    messages: MessageBridge
-    navigate: Callable[..., None] = lambda _name, **_kwargs: None
-    services: dict[str, Any] = field(default_factory=dict)
+    hardware: HardwareWatch  # the hardware probe: `info`, and `ready` when it is known
+    messages: MessageBridge  # the one way a message reaches the user
+    downloads: DownloadService  # the download queue; `completed` when a model arrived
+    navigate: Callable[..., None] = _stay  # navigate("chat", model=path) opens a page with arguments
 
-    def __getattr__(self, name: str) -> Any:
-        # Services registered by later features (ctx.downloads, ctx.library …) read like attributes.
-        services = self.__dict__.get("services", {})
-        if name in services:
-            return services[name]
-        raise AttributeError(name)
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        *,
+        hardware: HardwareWatch | None = None,
+        downloads: DownloadService | None = None,
+        navigate: Callable[..., None] = _stay,
+    ) -> AppContext:
+        """Every service, created now. Each is light to create: the heavy parts (the hardware probe, the
+        download queue) start later, after the first paint or on first use."""
+        return cls(
+            settings=settings,
+            hardware=hardware or HardwareWatch(),
+            messages=message_bridge(),
+            downloads=downloads or DownloadService(settings),
+            navigate=navigate,
+        )
+
+    def shutdown(self) -> None:
+        """Stop the services' threads and transfers (the window calls this when it closes)."""
+        self.downloads.shutdown()

@@ -34,6 +34,15 @@ class _CrashRelay(QObject):
 _relay: _CrashRelay | None = None
 
 
+def report_bug(error: BaseException, where: str, *, level: int = logging.ERROR) -> None:
+    """Log a bug with its traceback and open the crash dialog (from any thread; on the GUI thread's next turn).
+    Without `install_crash_handler` (tests, the self-test) it is only logged."""
+    trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    log.log(level, "%s:\n%s", where, trace)
+    if _relay is not None:
+        _relay.crashed.emit(f"{type(error).__name__}: {error}")
+
+
 def install_crash_handler(app: QApplication) -> None:
     global _relay
     _relay = _CrashRelay(app)
@@ -43,9 +52,7 @@ def install_crash_handler(app: QApplication) -> None:
         if issubclass(kind, KeyboardInterrupt):
             app.quit()
             return
-        log.critical("uncaught exception:\n%s", "".join(traceback.format_exception(kind, value, tb)))
-        if _relay is not None:
-            _relay.crashed.emit(f"{kind.__name__}: {value}")
+        report_bug(value.with_traceback(tb), "uncaught exception", level=logging.CRITICAL)
 
     def thread_excepthook(args: threading.ExceptHookArgs) -> None:
         excepthook(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)

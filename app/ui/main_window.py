@@ -27,7 +27,7 @@ from app.hardware import HardwareInfo
 from app.ui.context import AppContext
 from app.ui.hardware_watch import HardwareWatch
 from app.ui.messages import ERROR, message_bridge
-from app.ui.pages.placeholder import PlaceholderPage
+from app.ui.pages.broken import BrokenPage
 from app.ui.pages.registry import PAGES, PageSpec, page_spec
 from app.ui.tasks import Task, run_task
 from app.ui.theme import app_icon, apply_theme
@@ -80,10 +80,10 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(app_icon())
         self.settings = settings
         self.hardware = hardware or HardwareWatch(self)
-        self.context = AppContext(
-            settings=settings, hardware=self.hardware, messages=message_bridge(), navigate=self.navigate
-        )
+        # Every service exists before the first page is built; each starts its heavy part later.
+        self.context = AppContext.create(settings, hardware=self.hardware, navigate=self.navigate)
         self._pages: dict[str, QWidget] = {}
+        self.broken_pages: dict[str, str] = {}  # page name → the problem, for pages that failed to build
         self._services_task: Task | None = None
         self._closed = False
 
@@ -146,20 +146,18 @@ class MainWindow(QMainWindow):
         self._on_row_changed(self.sidebar.currentRow())
 
     def start_services(self) -> None:
-        """Background services, started after the first paint: hardware probe and the download queue
+        """Start the services' heavy parts after the first paint: the hardware probe and the download queue
         (a queue saved by an earlier run resumes here)."""
         self.hardware.start()
         # Importing the download queue's modules takes ~45 ms (compiling, where bytecode is not cached): a
         # worker does it, the GUI thread only builds the queue.
         self._services_task = run_task(_import_download_queue)
-        self._services_task.finished.connect(self._create_download_queue)
+        self._services_task.finished.connect(self._start_download_queue)
 
-    def _create_download_queue(self, _result: object) -> None:
+    def _start_download_queue(self, _result: object) -> None:
         if self._closed:
             return
-        from app.ui.models.download_service import download_service
-
-        download_service(self.context)
+        self.context.downloads.start()
         self.services_started.emit()
 
     # navigation -------------------------------------------------------------------------------------------
@@ -171,6 +169,13 @@ class MainWindow(QMainWindow):
         page = self._pages.get(name)
         if kwargs and page is not None and hasattr(page, "open_with"):
             page.open_with(**kwargs)
+
+    def open_every_page(self) -> dict[str, str]:
+        """Show every page in turn (building each); the pages that failed to build, name → problem."""
+        for spec in PAGES:
+            self.navigate(spec.name)
+            QApplication.processEvents()
+        return dict(self.broken_pages)
 
     def current_page_name(self) -> str:
         return PAGES[self.sidebar.currentRow()].name
@@ -193,17 +198,12 @@ class MainWindow(QMainWindow):
 
     def _build_page(self, spec: PageSpec) -> QWidget:
         try:
-            module = importlib.import_module(spec.module)
-        except ModuleNotFoundError as exc:
-            if exc.name != spec.module:
-                log.exception("page %s failed to import", spec.name)
-                return PlaceholderPage(spec, problem=str(exc))
-            return PlaceholderPage(spec)
-        try:
-            page: QWidget = getattr(module, spec.class_name)(self.context)
-        except Exception as exc:  # one broken page must not take the window down
-            log.exception("page %s failed to open", spec.name)
-            return PlaceholderPage(spec, problem=f"{type(exc).__name__}: {exc}")
+            page: QWidget = getattr(importlib.import_module(spec.module), spec.class_name)(self.context)
+        except Exception as exc:  # a bug; one broken page must not take the window down
+            problem = f"{type(exc).__name__}: {exc}"
+            log.error("page %s could not be built: %s", spec.name, problem, exc_info=True)
+            self.broken_pages[spec.name] = problem
+            return BrokenPage(spec, problem)
         return page
 
     # chrome -----------------------------------------------------------------------------------------------
@@ -248,10 +248,11 @@ class MainWindow(QMainWindow):
         self._closed = True
         geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
         self.settings.update(window_geometry=geometry)
-        for owner in (*self._pages.values(), *self.context.services.values()):
-            shutdown = getattr(owner, "shutdown", None)
+        for page in self._pages.values():
+            shutdown = getattr(page, "shutdown", None)
             if callable(shutdown):
-                shutdown()  # pages and services stop their child processes and threads
+                shutdown()  # pages stop their child processes and threads
+        self.context.shutdown()
         super().closeEvent(event)
 
 

@@ -3,6 +3,11 @@
 `run_task(fn, *args)` calls `fn(control, *args)` in the global QThreadPool. The function checks
 `control.cancelled` (or calls `control.raise_if_cancelled()`) and reports progress with `control.report`,
 throttled to 10 Hz with the last value always delivered. Business logic stays plain Python.
+
+What the work raises decides what the user sees. An `AppError` (`Cancelled` included) is a message: it is
+the `failed` signal's value, and the page shows it. Anything else is a bug: it is logged at ERROR with its
+traceback and opens the crash dialog, and `failed` still ends the task (so the page can reset), carrying
+an `AppError` that only says a bug stopped the work, never the bug's text as if it were a message.
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
+from app.core import paths
+from app.core.errors import AppError, Cancelled
+from app.ui.crash import report_bug
+
 log = logging.getLogger("app.ui.tasks")
 
 PROGRESS_INTERVAL_S = 0.1
-
-
-class CancelledError(Exception):
-    """Raised inside a task's function when the user cancelled it."""
 
 
 class TaskControl:
@@ -52,7 +57,7 @@ class TaskControl:
 
     def raise_if_cancelled(self) -> None:
         if self.cancelled.is_set():
-            raise CancelledError()
+            raise Cancelled()
 
 
 class Task(QObject):
@@ -61,7 +66,7 @@ class Task(QObject):
 
     progress = Signal(object)
     finished = Signal(object)
-    failed = Signal(object)
+    failed = Signal(object)  # an AppError (Cancelled when the user cancelled)
     _worker_progress = Signal(object)
     _worker_finished = Signal(object)
     _worker_failed = Signal(object)
@@ -116,15 +121,28 @@ class _Runnable(QRunnable):
         try:
             result = self._fn(task.control, *self._args)
         except BaseException as exc:  # every failure becomes the failed signal, never a dead thread
-            error = exc
-            if not isinstance(exc, CancelledError):
-                log.debug("task %s failed", task.name, exc_info=True)
+            error = _as_message(task.name, exc)
         finally:
             task.control.flush()
             if error is None:
                 task._worker_finished.emit(result)
             else:
                 task._worker_failed.emit(error)
+
+
+def _as_message(name: str, error: BaseException) -> AppError:
+    if isinstance(error, Cancelled):
+        log.debug("task %s cancelled", name)
+        return error
+    if isinstance(error, AppError):
+        log.info("task %s failed: %s", name, error)
+        return error
+    report_bug(error, f"bug in task {name}")
+    bug = AppError(
+        "This stopped because of a bug in GGUF Studio", hint=f"the details are in the log file: {paths.log_file()}"
+    )
+    bug.__cause__ = error
+    return bug
 
 
 def _forget(task: Task) -> None:

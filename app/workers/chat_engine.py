@@ -2,7 +2,7 @@
 
 A reader thread takes requests off the pipe as they come, so Stop reaches a running generation or load at
 once (the main thread checks the flag between tokens and llama.cpp checks it between graph nodes).
-Logs, llama.cpp's included, travel back to the app as LogRecord events.
+Logs, llama.cpp's included, travel back to the app through app.process (its log relay).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import logging
 import queue
 import threading
 import time
-from multiprocessing.connection import Connection
 from typing import Any
 
 from app.chat import protocol as p
 from app.core.errors import AppError, EngineError
+from app.process.channel import Channel
 
 log = logging.getLogger("app.chat.worker")
 
@@ -25,41 +25,11 @@ PROGRESS_INTERVAL_S = 0.1
 TOKEN_INTERVAL_S = 0.03
 
 
-class _Outbox:
-    """Sends events; the log handler may send from another thread, hence the lock."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._lock = threading.Lock()
-        self.broken = False
-
-    def send(self, event: Any) -> None:
-        if self.broken:
-            return
-        with self._lock:
-            try:
-                self._conn.send(event)
-            except (OSError, ValueError):
-                self.broken = True  # the app is gone; the reader thread will end the loop
-
-
-class _PipeLogHandler(logging.Handler):
-    def __init__(self, outbox: _Outbox) -> None:
-        super().__init__()
-        self._outbox = outbox
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._outbox.send(p.LogRecord(record.name, record.levelno, record.getMessage()))
-        except Exception:  # logging must never take the engine down
-            self.handleError(record)
-
-
 class _Inbox:
     """Requests in arrival order, numbered; a Stop also raises the stop flag of the job in progress."""
 
-    def __init__(self, conn: Connection, stop_event: threading.Event) -> None:
-        self._conn = conn
+    def __init__(self, channel: Channel, stop_event: threading.Event) -> None:
+        self._channel = channel
         self._stop_event = stop_event
         self._queue: queue.Queue[tuple[int, Any]] = queue.Queue()
         self.last_stop_seq = -1
@@ -70,8 +40,8 @@ class _Inbox:
         seq = 0
         while True:
             try:
-                request = self._conn.recv()
-            except (EOFError, OSError):
+                request = self._channel.recv()
+            except EOFError:
                 request = p.Shutdown()
             seq += 1
             if isinstance(request, (p.Stop, p.Shutdown)):
@@ -92,12 +62,12 @@ class _Inbox:
 
 
 class _Worker:
-    def __init__(self, conn: Connection, outbox: _Outbox) -> None:
+    def __init__(self, channel: Channel) -> None:
         from app.chat.engine_core import Engine
 
-        self.outbox = outbox
+        self.outbox = channel
         self.engine = Engine()
-        self.inbox = _Inbox(conn, self.engine.stop_event)
+        self.inbox = _Inbox(channel, self.engine.stop_event)
 
     def run(self) -> None:
         L = self.engine.L
@@ -122,16 +92,18 @@ class _Worker:
     def _error(exc: Exception, request: Any) -> p.Error:
         if not isinstance(exc, AppError):
             log.exception("engine failure")
-        request_id = request.request_id if isinstance(request, p.Generate) else None
-        message = str(exc) if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
-        kind = type(exc).__name__ if isinstance(exc, AppError) else "EngineError"
-        return p.Error(message, request_id, kind)
+            exc = EngineError(f"{type(exc).__name__}: {exc}", hint="see the log for details")
+        request_id = request.request_id if isinstance(request, (p.Generate, p.Embed)) else None
+        return p.Error(exc, request_id)
 
     def _handle(self, request: Any) -> None:
         if isinstance(request, p.Load):
             self._load(request)
         elif isinstance(request, p.Generate):
             self._generate(request)
+        elif isinstance(request, p.Embed):
+            vectors, n_tokens = self.engine.embed(list(request.texts))
+            self.outbox.send(p.Embedded(request.request_id, tuple(tuple(v) for v in vectors), n_tokens))
         elif isinstance(request, p.Unload):
             self.engine.unload()
             self.outbox.send(p.Unloaded())
@@ -182,16 +154,12 @@ class _Worker:
         send(p.Done(request_id, result.text, result.finish_reason, stats))
 
 
-def main(conn: Connection, log_level: int = logging.INFO) -> None:
-    """Child process entry (multiprocessing spawn target)."""
-    outbox = _Outbox(conn)
-    root = logging.getLogger()
-    root.handlers[:] = [_PipeLogHandler(outbox)]
-    root.setLevel(log_level)
-    logging.getLogger("app").setLevel(log_level)
+def main(channel: Channel) -> None:
+    """Child process entry (see app.process.child.bootstrap)."""
     try:
-        worker = _Worker(conn, outbox)
+        worker = _Worker(channel)
     except Exception as exc:
-        outbox.send(p.Error(f"The chat engine could not start: {type(exc).__name__}: {exc}"))
+        log.exception("the chat engine could not start")
+        channel.send(p.Error(EngineError(f"The chat engine could not start: {type(exc).__name__}: {exc}")))
         return
     worker.run()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from multiprocessing.connection import Connection
-
+from app.process.channel import Channel
 from app.quantize.pipeline import ConvertSpec, run_convert
 from app.quantize.runner import serve
 
 
-def main(conn: Connection, spec: ConvertSpec) -> None:
-    serve(conn, lambda emit: (run_convert(spec, emit),))
+def main(channel: Channel, spec: ConvertSpec) -> None:
+    serve(channel, lambda emit: (run_convert(spec, emit),))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from multiprocessing.connection import Connection
-
+from app.process.channel import Channel
 from app.quantize.pipeline import ImatrixSpec, run_imatrix
 from app.quantize.runner import serve
 
 
-def main(conn: Connection, spec: ImatrixSpec) -> None:
-    serve(conn, lambda emit: (run_imatrix(spec, emit),))
+def main(channel: Channel, spec: ImatrixSpec) -> None:
+    serve(channel, lambda emit: (run_imatrix(spec, emit),))

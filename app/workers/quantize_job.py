@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from multiprocessing.connection import Connection
-
+from app.process.channel import Channel
 from app.quantize.pipeline import QuantizeSpec, run_quantize
 from app.quantize.runner import serve
 
 
-def main(conn: Connection, spec: QuantizeSpec) -> None:
-    serve(conn, lambda emit: tuple(run_quantize(spec, emit)))
+def main(channel: Channel, spec: QuantizeSpec) -> None:
+    serve(channel, lambda emit: tuple(run_quantize(spec, emit)))

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Build the Linux bundle (PyInstaller onedir), a portable tar.gz and a .deb, into dist/.
 # llama.cpp is compiled once for packaging without -march=native (GGML_NATIVE=OFF) so the bundle runs on
-# other x86-64 machines; that wheel is cached outside the checkout. Set CMAKE_ARGS for a GPU backend, e.g.
-# CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_CUDA=on" (LLAMA_BACKEND names it in the bundle: cuda).
+# other x86-64 machines, and with its RPC backend (GGML_RPC) for worker pools; that wheel is cached outside the
+# checkout, in a folder named after the flags. Set CMAKE_ARGS for a GPU backend, e.g.
+# CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_RPC=on -DGGML_CUDA=on" (LLAMA_BACKEND names it in the bundle: cuda).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 PYTHON=${PYTHON:-python3}
 VERSION=$("$PYTHON" -c "import tomllib;print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])")
 LLAMA_VERSION=$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml | head -1 | cut -d= -f3)
-export CMAKE_ARGS=${CMAKE_ARGS:--DGGML_NATIVE=OFF}
+export CMAKE_ARGS=${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_RPC=on}
 LLAMA_BACKEND=${LLAMA_BACKEND:-cpu}
 WHEEL_CACHE=${GGUF_STUDIO_WHEEL_CACHE:-$HOME/.cache/gguf-studio/wheels}/$LLAMA_BACKEND-$(echo "$CMAKE_ARGS" | md5sum | cut -c1-8)
 VENV=build/package-venv

@@ -3,7 +3,7 @@
 # Sign afterwards with: codesign --deep --force --options runtime --sign "Developer ID Application: …" "dist/GGUF Studio.app"
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export CMAKE_ARGS=${CMAKE_ARGS:--DGGML_METAL=on -DGGML_NATIVE=OFF}
+export CMAKE_ARGS=${CMAKE_ARGS:--DGGML_METAL=on -DGGML_NATIVE=OFF -DGGML_RPC=on}
 export LLAMA_BACKEND=${LLAMA_BACKEND:-metal}
 VERSION=$(python3 -c "import tomllib;print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])")
 python3 -m venv build/package-venv

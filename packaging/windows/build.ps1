@@ -3,7 +3,7 @@
 # GPU build: $env:CMAKE_ARGS = "-DGGML_CUDA=on"; $env:LLAMA_BACKEND = "cuda"
 $ErrorActionPreference = "Stop"
 Set-Location (Join-Path $PSScriptRoot "..\..")
-if (-not $env:CMAKE_ARGS) { $env:CMAKE_ARGS = "-DGGML_NATIVE=OFF" }
+if (-not $env:CMAKE_ARGS) { $env:CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_RPC=on" }
 if (-not $env:LLAMA_BACKEND) { $env:LLAMA_BACKEND = "cpu" }
 $version = python -c "import tomllib;print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])"
 python -m venv build\package-venv

@@ -1,6 +1,6 @@
 """A local fake Hugging Face Hub for tests: the real huggingface_hub client runs against it unmodified.
 
-Start it with a fixture (tests/fakehub/fixtures.py; tests/integration and tests/gui conftests import them):
+Start it with a fixture (tests/fakehub/fixtures.py; the root conftest registers them for every test):
 
     def test_x(fake_hub):            # default catalogue; HF_ENDPOINT=fake_hub.url (monkeypatched)
         HfApi(endpoint=fake_hub.url).model_info(LADDER_REPO, files_metadata=True)

@@ -21,6 +21,7 @@ GATED_REPO = "gatedorg/Gated-Fake-1B-GGUF"
 TINY_REPO = "tiny/Tiny-Llama-GGUF"
 GEMMA_REPO = "fakeorg/gemma-3-270m-GGUF"
 NON_GGUF_REPO = "fakeorg/Llama-Fake-1B"
+MOE_REPO = "moeorg/Mixtral-Fake-8x0.1B-GGUF"  # not in the default catalogue: add_moe_repo
 FILLER_AUTHOR = "community"
 N_FILLER = 45
 
@@ -40,6 +41,9 @@ FILLER_SPEC = LlamaSpec(
     with_vocab=False,
 )
 LADDER_TYPES = ("Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
+# a mixture of experts whose experts outweigh the rest: 8 experts per layer, 2 used per token
+MOE_SPEC = LlamaSpec(name="Mixtral Fake 8x0.1B", n_layer=16, n_embd=1024, n_ff=2048, n_expert=8, n_ctx_train=16384)
+MOE_TYPES = ("Q2_K", "Q4_K_M", "Q8_0")
 
 _EPOCH = datetime(2025, 3, 1, tzinfo=timezone.utc)
 
@@ -156,6 +160,20 @@ def add_ladder_repo(hub: FakeHub) -> FakeRepo:
     repo.add_file("Llama-Fake-1B.imatrix.gguf", imatrix_gguf_bytes())
     assert first is not None
     repo.gguf = gguf_summary(LADDER_SPEC, first.n_params)
+    return hub.add_repo(repo)
+
+
+def add_moe_repo(hub: FakeHub) -> FakeRepo:
+    """A mixture-of-experts repository (opt-in: the tests that need one add it)."""
+    repo = FakeRepo(MOE_REPO, downloads=1_200, likes=12, last_modified=_EPOCH, tags=["llama", "moe", "gguf"])
+    repo.set_card(card("Mixtral Fake 8x0.1B GGUF", "A fake **mixture of experts**: 8 experts, 2 used per token."))
+    first = None
+    for quant in MOE_TYPES:
+        g = generated(MOE_SPEC, quant)
+        first = first or g
+        repo.add_file(f"Mixtral-Fake-8x0.1B-{quant}.gguf", VirtualContent(g.header, g.size))
+    assert first is not None
+    repo.gguf = gguf_summary(MOE_SPEC, first.n_params)
     return hub.add_repo(repo)
 
 

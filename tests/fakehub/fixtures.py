@@ -1,7 +1,4 @@
-"""pytest fixtures for the fake Hub. Use them from a conftest with `from tests.fakehub.fixtures import *`.
-
-(`pytest_plugins` is only allowed in the top-level conftest, which the lead owns; the star import is equivalent.)
-"""
+"""pytest fixtures for the fake Hub, registered for the whole suite by tests/conftest.py (`pytest_plugins`)."""
 
 from __future__ import annotations
 

@@ -49,6 +49,8 @@ class LlamaSpec:
     n_head_kv: int = 4
     n_ctx_train: int = 8192
     with_vocab: bool = True  # real files carry the token list; it makes headers hundreds of KB
+    n_expert: int = 0  # > 0: Mixtral-style expert feed-forward layers (`n_ff` per expert)
+    n_expert_used: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,17 @@ def _tensor_plan(spec: LlamaSpec, ftype: LlamaFileType) -> list[tuple[str, tuple
             (f"{b}.attn_v.weight", (kv, e), hi),
             (f"{b}.attn_output.weight", (e, e), main),
             (f"{b}.ffn_norm.weight", (e,), T.F32),
+        ]
+        if spec.n_expert:
+            x = spec.n_expert
+            plan += [
+                (f"{b}.ffn_gate_inp.weight", (x, e), T.F32),
+                (f"{b}.ffn_gate_exps.weight", (x, ff, e), main),
+                (f"{b}.ffn_up_exps.weight", (x, ff, e), main),
+                (f"{b}.ffn_down_exps.weight", (x, e, ff), hi),
+            ]
+            continue
+        plan += [
             (f"{b}.ffn_gate.weight", (ff, e), main),
             (f"{b}.ffn_up.weight", (ff, e), main),
             (f"{b}.ffn_down.weight", (e, ff), hi),
@@ -106,6 +119,9 @@ def _writer(spec: LlamaSpec, ftype: LlamaFileType) -> GGUFWriter:
     w.add_rope_freq_base(10000.0)
     w.add_layer_norm_rms_eps(1e-5)
     w.add_vocab_size(spec.n_vocab)
+    if spec.n_expert:
+        w.add_expert_count(spec.n_expert)
+        w.add_expert_used_count(spec.n_expert_used)
     w.add_tokenizer_model("llama")
     if spec.with_vocab:
         w.add_token_list([f"<t{i}>" for i in range(spec.n_vocab)])

@@ -11,15 +11,12 @@ from PySide6.QtWidgets import QApplication
 
 from app.core.settings import Settings
 from app.ui.context import AppContext
-from app.ui.hardware_watch import HardwareWatch
 from app.ui.main_window import MainWindow
-from app.ui.messages import message_bridge
+from app.ui.pages.chat import ChatPage
 from app.ui.pages.quantize import QuantizePage
 from app.ui.theme import apply_theme
 
-# The fake Hub's fixtures (fake_hub, fake_hub_empty, fake_hub_gemma, autouse hf_token_in_tmp).
-# A star import, because pytest_plugins is only allowed in the top-level conftest.
-from tests.fakehub.fixtures import *  # noqa: F403
+# The fake Hub's fixtures come from the root conftest (pytest_plugins).
 
 
 @pytest.fixture
@@ -39,13 +36,23 @@ def quantize_page(qtbot: Any, tmp_path: Path) -> Iterator[QuantizePage]:
     """A Quantize page on its own, shown at 1100x800, with its models folder in tmp_path."""
     settings = Settings()
     settings.update(models_dir=str(tmp_path / "models"))
-    ctx = AppContext(settings=settings, hardware=HardwareWatch(), messages=message_bridge())
+    ctx = AppContext.create(settings)
     widget = QuantizePage(ctx)
     qtbot.addWidget(widget)
     widget.resize(1100, 800)
     widget.show()
     yield widget
     widget.shutdown()
-    downloads = ctx.services.get("downloads")
-    if downloads is not None:
-        downloads.shutdown()
+    ctx.shutdown()
+
+
+@pytest.fixture
+def chat_page(qtbot: Any) -> Iterator[ChatPage]:
+    """A Chat page on its own with default settings, shown at 1100x750 (made after the fixtures listed before it)."""
+    widget = ChatPage(AppContext.create(Settings()))
+    qtbot.addWidget(widget)
+    widget.resize(1100, 750)
+    widget.show()
+    qtbot.waitExposed(widget)
+    yield widget
+    widget.shutdown()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,26 +12,16 @@ from PySide6.QtWidgets import QApplication
 
 from app.chat import protocol as p
 from app.chat.history import History
-from app.core.settings import Settings
-from app.ui.context import AppContext
-from app.ui.hardware_watch import HardwareWatch
-from app.ui.messages import message_bridge
 from app.ui.pages.chat import ChatPage
 from app.ui.pages.chat_load import ModelFile, memory_view
+from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
 
 SETTINGS = p.EngineSettings(n_ctx=1024, n_threads=2, n_batch=256)
 
 
 @pytest.fixture
-def page(qtbot) -> Iterator[ChatPage]:
-    ctx = AppContext(settings=Settings(), hardware=HardwareWatch(), messages=message_bridge())
-    widget = ChatPage(ctx)
-    qtbot.addWidget(widget)
-    widget.resize(1100, 750)
-    widget.show()
-    qtbot.waitExposed(widget)
-    yield widget
-    widget.shutdown()
+def page(chat_page: ChatPage) -> ChatPage:
+    return chat_page
 
 
 def load(page: ChatPage, qtbot, model: Path) -> p.ModelInfo:
@@ -208,11 +197,10 @@ def test_export_to_an_unwritable_place_is_a_message_not_a_crash(qtbot, monkeypat
 
     from app.core.settings import Settings
     from app.ui.context import AppContext
-    from app.ui.hardware_watch import HardwareWatch
     from app.ui.messages import message_bridge
     from app.ui.pages.chat import ChatPage
 
-    ctx = AppContext(settings=Settings(), hardware=HardwareWatch(), messages=message_bridge())
+    ctx = AppContext.create(Settings())
     page = ChatPage(ctx)
     qtbot.addWidget(page)
     conversation = page.history.create("A chat", model_path="", system_prompt="", settings={})
@@ -226,3 +214,45 @@ def test_export_to_an_unwritable_place_is_a_message_not_a_crash(qtbot, monkeypat
         page._export_clicked()
     assert shown.args[0] == "error" and "Could not export" in shown.args[1]
     page.shutdown()
+
+
+@pytest.fixture
+def aborting_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny GGUF whose vocabulary holds one token string twice: llama.cpp's loader fails a GGML_ASSERT."""
+    from app.gguf import synthetic
+
+    real = synthetic.vocabulary
+
+    def repeated(n_vocab: int) -> tuple[list[str], list[float], list[int]]:
+        tokens, scores, types = real(n_vocab)
+        tokens[-1] = tokens[-2]
+        return tokens, scores, types
+
+    with monkeypatch.context() as patch:
+        patch.setattr(synthetic, "vocabulary", repeated)
+        return synthetic.write_tiny_gguf(tmp_path / "repeated-token.gguf", synthetic.TinySpec(n_vocab=300))
+
+
+def test_a_model_that_makes_llama_cpp_abort_is_a_message_and_the_conversation_stays(
+    page: ChatPage, aborting_model: Path, qtbot, tmp_path: Path
+) -> None:
+    conversation = page.history.create("Kept")
+    page.history.add_message(conversation.id, "user", "Name a colour.")
+    page.history.add_message(conversation.id, "assistant", "Blue.")
+    page.reload_conversations()
+    page.open_conversation(conversation.id)
+
+    with qtbot.waitSignal(page.engineFailed, timeout=60_000) as failed:
+        page.load_model(str(aborting_model), SETTINGS)
+    assertion = "GGML_ASSERT(id_to_token.size() == token_to_id.size()) failed"
+    assert assertion in failed.args[0] and "loading the model" in failed.args[0]
+    assert page.banner.isVisible() and assertion in page.banner.label.text()
+    assert page.banner.button("Reload") is None  # the same file would abort again
+    assert "SIGABRT" not in page.banner.label.text()
+    assert page.isVisible() and page.conversation is not None and page.conversation.id == conversation.id
+    assert [(w.role, w.text) for w in page.messages.widgets] == [("user", "Name a colour."), ("assistant", "Blue.")]
+    assert [m.content for m in page.history.messages(conversation.id)] == ["Name a colour.", "Blue."]
+
+    # The page goes on: another model loads in a new engine process.
+    info = load(page, qtbot, write_tiny_gguf(tmp_path / "fine.gguf", TinySpec(n_vocab=300)))
+    assert page.model_info == info and page.engine.running

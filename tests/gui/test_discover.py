@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,33 +12,32 @@ from PySide6.QtWidgets import QPushButton
 
 from app.core.settings import Settings
 from app.estimate.hardware import spec_from_info
-from app.estimate.planner import VerdictKind
+from app.estimate.verdict import VERDICT_WORDS, VerdictKind
 from app.hardware import GpuInfo, HardwareInfo, LlamaBackend
 from app.hub import repo_detail
 from app.hub.fit import fit_quants, reference_shape
 from app.ui.context import AppContext
 from app.ui.hardware_watch import HardwareWatch
-from app.ui.messages import message_bridge
-from app.ui.models.hub_quants import COL_DOWNLOAD, COL_FIT, COL_QUANT, COL_SIZE, human_size
+from app.ui.models.download_service import DownloadService
+from app.ui.models.hub_quants import (
+    COL_DOWNLOAD,
+    COL_FIT,
+    COL_MAX_CTX,
+    COL_QUANT,
+    COL_SIZE,
+    context_words,
+    human_size,
+)
 from app.ui.pages.discover import RETRY, DiscoverPage
 from tests.fakehub import GATED_REPO, LADDER_REPO, LADDER_TYPES, N_FILLER, SPLIT_REPO, FakeHub
+from tests.fakehub.catalogue import MOE_REPO, MOE_TYPES, add_moe_repo
+from tests.support.hardware import FixedHardware
 
 GIB = 1024**3
 
 
-class FixedHardware(HardwareWatch):
-    """A machine with known memory: 1.5 GiB RAM available and a GPU with 0.9 GiB free."""
-
-    def __init__(self, info: HardwareInfo) -> None:
-        super().__init__()
-        self._fixed = info
-
-    @property
-    def info(self) -> HardwareInfo:
-        return self._fixed
-
-
 def small_machine() -> HardwareInfo:
+    """A machine with known memory: 1.5 GiB RAM available and a GPU with 0.9 GiB free."""
     return HardwareInfo(
         ram_total=4 * GIB,
         ram_available=int(1.5 * GIB),
@@ -50,29 +51,27 @@ def small_machine() -> HardwareInfo:
     )
 
 
-class RecordingDownloads:
-    """Stands in for the download manager's service: records what the page queues."""
+class RecordingDownloads(DownloadService):
+    """The app's download service that records what the page queues instead of downloading it."""
 
     def __init__(self) -> None:
+        super().__init__(Settings())
         self.calls: list[tuple[str, list[str]]] = []
 
-    def enqueue(self, repo_id: str, filenames: list[str], revision: str = "main") -> None:
+    def enqueue(self, repo_id: str, filenames: Sequence[str], revision: str = "main") -> Any:
         self.calls.append((repo_id, list(filenames)))
 
 
 @pytest.fixture
-def downloads() -> RecordingDownloads:
-    return RecordingDownloads()
+def downloads() -> Iterator[RecordingDownloads]:
+    service = RecordingDownloads()
+    yield service
+    service.shutdown()
 
 
 @pytest.fixture
 def page(qtbot: Any, fake_hub: FakeHub, downloads: RecordingDownloads) -> DiscoverPage:
-    ctx = AppContext(
-        settings=Settings(),
-        hardware=FixedHardware(small_machine()),
-        messages=message_bridge(),
-        services={"downloads": downloads},
-    )
+    ctx = AppContext.create(Settings(), hardware=FixedHardware(small_machine()), downloads=downloads)
     page = DiscoverPage(ctx)
     qtbot.addWidget(page)
     page.resize(1280, 800)
@@ -143,7 +142,7 @@ def test_quants_sizes_and_verdicts(
     best_index = model.index(best, COL_QUANT)
     assert best_index.data(Qt.ItemDataRole.FontRole).bold() and best_index.data().startswith("★")
     assert page.detail.reason.isVisible() and f"Recommended: {labels[best]}" in page.detail.reason.text()
-    assert model.index(0, COL_FIT).data() in {"Fits in VRAM", "Partial offload", "CPU only", "Won't fit"}
+    assert model.index(0, COL_FIT).data() in set(VERDICT_WORDS.values())
     assert len(page.detail.ladder.points()) == len(LADDER_TYPES)
     assert "Llama Fake 1B GGUF" in page.detail.card.toPlainText()
 
@@ -151,6 +150,48 @@ def test_quants_sizes_and_verdicts(
     assert isinstance(button, QPushButton) and button.isEnabled()
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert downloads.calls == [(LADDER_REPO, [model.quant(best).first.path])]
+
+
+def test_each_quant_shows_the_largest_context_its_verdict_holds_at(
+    qtbot: Any, page: DiscoverPage, tmp_path: Path
+) -> None:
+    search(qtbot, page, "fake")
+    select(qtbot, page, LADDER_REPO)
+    model = page.detail.model
+    assert model.headerData(COL_MAX_CTX, Qt.Orientation.Horizontal) == "Max context"
+    detail = repo_detail(LADDER_REPO)
+    spec = spec_from_info(small_machine())
+    expected = fit_quants(detail, spec, page.detail.ctx_spin.value(), reference_shape(detail))
+    shown = [model.index(r, COL_MAX_CTX).data() for r in range(model.rowCount())]
+    assert shown == [context_words(f.verdict.max_ctx) for f in expected.fits]
+    assert len(set(shown)) > 1  # on this small machine the quants differ
+    for r, fit in enumerate(expected.fits):
+        if fit.verdict.max_ctx:
+            assert f"{fit.verdict.max_ctx:,} tokens" in model.index(r, COL_MAX_CTX).data(Qt.ItemDataRole.ToolTipRole)
+    assert context_words(32768) == "32k" and context_words(1280) == "1.25k" and context_words(0) == "–"
+    assert page.grab().save(str(tmp_path / "discover-max-context.png"))  # to look at: pytest --basetemp=DIR
+
+
+def test_a_mixture_of_experts_fits_with_some_experts_in_ram(
+    qtbot: Any, page: DiscoverPage, fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    add_moe_repo(fake_hub)
+    search(qtbot, page, "Mixtral")
+    select(qtbot, page, MOE_REPO)
+    model = page.detail.model
+    detail = repo_detail(MOE_REPO)
+    spec = spec_from_info(small_machine())
+    expected = fit_quants(detail, spec, page.detail.ctx_spin.value(), reference_shape(detail))
+    assert [f.verdict.kind for f in expected.fits] == [VerdictKind.EXPERTS_CPU] * len(MOE_TYPES)
+    experts = [f.verdict.experts_on_cpu for f in expected.fits]
+    assert experts == sorted(experts) and 0 < experts[0] < experts[-1]  # larger quants keep more experts in RAM
+    for row, fit in enumerate(expected.fits):
+        words = f"Fits with {fit.verdict.experts_on_cpu} layers' experts on the CPU"
+        assert fit.verdict.label == words and model.index(row, COL_FIT).data() == VERDICT_WORDS[VerdictKind.EXPERTS_CPU]
+        assert words in model.index(row, COL_FIT).data(Qt.ItemDataRole.ToolTipRole)
+        assert model.index(row, COL_MAX_CTX).data() == context_words(fit.verdict.max_ctx) != "–"
+    assert "experts of" in page.detail.reason.text()
+    assert page.grab().save(str(tmp_path / "discover-moe.png"))
 
 
 def test_context_changes_verdicts(qtbot: Any, page: DiscoverPage) -> None:
@@ -226,7 +267,7 @@ def test_download_button_queues_in_the_real_manager_and_the_file_arrives_verifie
     from app.downloads.items import ItemState
     from tests.fakehub import TINY_REPO
 
-    ctx = AppContext(settings=Settings(), hardware=FixedHardware(small_machine()), messages=message_bridge())
+    ctx = AppContext.create(Settings(), hardware=FixedHardware(small_machine()))
     page = DiscoverPage(ctx)
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.results_loaded, timeout=10_000):
@@ -235,9 +276,10 @@ def test_download_button_queues_in_the_real_manager_and_the_file_arrives_verifie
     quant = page.detail.model.quant(0)
     button = page.detail.table.indexWidget(page.detail.model.index(0, COL_DOWNLOAD))
     assert isinstance(button, QPushButton) and button.isEnabled()
-    assert "downloads" not in ctx.services  # looking at a repository does not start the queue; Download does
+    assert not ctx.downloads.started  # looking at a repository does not start the queue; Download does
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    service = ctx.services["downloads"]
+    service = ctx.downloads
+    assert service.started
     try:
         qtbot.waitUntil(lambda: any(i.state is ItemState.DONE for i in service.items()), timeout=60_000)
         (item,) = service.items()
@@ -263,7 +305,7 @@ class LateHardware(HardwareWatch):
 
 def test_verdicts_wait_for_the_hardware_probe(qtbot: Any, fake_hub: FakeHub) -> None:
     hardware = LateHardware()
-    page = DiscoverPage(AppContext(settings=Settings(), hardware=hardware, messages=message_bridge()))
+    page = DiscoverPage(AppContext.create(Settings(), hardware=hardware))
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.results_loaded, timeout=10_000):
         page.show()

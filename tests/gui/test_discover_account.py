@@ -9,14 +9,12 @@ from PySide6.QtCore import Qt
 from app.core.settings import Settings
 from app.hub.auth import stored_token
 from app.ui.context import AppContext
-from app.ui.hardware_watch import HardwareWatch
-from app.ui.messages import message_bridge
 from app.ui.pages.settings_account import AccountBox
 from tests.fakehub import FakeHub
 
 
 def make_box(qtbot: Any) -> AccountBox:
-    ctx = AppContext(settings=Settings(), hardware=HardwareWatch(), messages=message_bridge())
+    ctx = AppContext.create(Settings())
     box = AccountBox(ctx)
     qtbot.addWidget(box)
     qtbot.waitUntil(lambda: box.sign_in_button.isEnabled(), timeout=10_000)  # the initial account check

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QApplication
 from app.core.settings import Settings
 from app.downloads.items import DownloadItem, ItemState
 from app.ui.context import AppContext
-from app.ui.hardware_watch import HardwareWatch
 from app.ui.messages import message_bridge
 from app.ui.models.download_table import COL_PROGRESS, COL_STATUS
 from app.ui.pages import downloads as downloads_page
@@ -23,20 +22,21 @@ TINY_FILE = "Tiny-Llama-F32.gguf"
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> AppContext:
+def ctx(tmp_path: Path) -> Iterator[AppContext]:
     settings = Settings()
     settings.update(models_dir=str(tmp_path / "models"))
-    return AppContext(settings=settings, hardware=HardwareWatch(), messages=message_bridge())
+    context = AppContext.create(settings)
+    yield context
+    context.shutdown()
 
 
 @pytest.fixture
-def page(qtbot: Any, ctx: AppContext, fake_hub: FakeHub) -> Iterator[DownloadsPage]:
+def page(qtbot: Any, ctx: AppContext, fake_hub: FakeHub) -> DownloadsPage:
     widget = DownloadsPage(ctx)
     qtbot.addWidget(widget)
     widget.resize(1100, 420)
     widget.show()
-    yield widget
-    widget.shutdown()
+    return widget
 
 
 def _wait_state(qtbot: Any, page: DownloadsPage, item: DownloadItem, state: ItemState) -> DownloadItem:

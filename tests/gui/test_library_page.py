@@ -13,8 +13,6 @@ from app.core.settings import Settings
 from app.library.manage import ImportMode
 from app.quantize.quality_file import sidecar_path
 from app.ui.context import AppContext
-from app.ui.hardware_watch import HardwareWatch
-from app.ui.messages import message_bridge
 from app.ui.models.library_table import (
     COL_ARCH,
     COL_CONTEXT,
@@ -52,12 +50,14 @@ def nav() -> Navigation:
 
 
 @pytest.fixture
-def ctx(models: Path, nav: Navigation, tmp_path: Path) -> AppContext:
+def ctx(models: Path, nav: Navigation, tmp_path: Path) -> Iterator[AppContext]:
     settings = Settings()
     extra = tmp_path / "extra"
     extra.mkdir()
     settings.update(models_dir=str(models), library_folders=(str(extra),))
-    return AppContext(settings=settings, hardware=HardwareWatch(), messages=message_bridge(), navigate=nav)
+    context = AppContext.create(settings, navigate=nav)
+    yield context
+    context.shutdown()
 
 
 def _model(path: Path, **spec: Any) -> Path:
@@ -216,7 +216,7 @@ def test_settings_change_rescans(qtbot: Any, page: LibraryPage, ctx: AppContext,
 def test_empty_library_says_how_to_fill_it(qtbot: Any, tmp_path: Path) -> None:
     settings = Settings()
     settings.update(models_dir=str(tmp_path / "nothing"))
-    ctx = AppContext(settings=settings, hardware=HardwareWatch(), messages=message_bridge())
+    ctx = AppContext.create(settings)
     page = LibraryPage(ctx)
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.scanned, timeout=10_000):
@@ -226,24 +226,26 @@ def test_empty_library_says_how_to_fill_it(qtbot: Any, tmp_path: Path) -> None:
 
 
 def test_a_finished_download_appears(qtbot: Any, ctx: AppContext, models: Path, fake_hub: Any) -> None:
-    from app.ui.models.download_service import download_service
+    """The Library is built before the download queue starts (as in the app) and still hears it finish."""
     from tests.fakehub import TINY_REPO
 
-    service = download_service(ctx)
     page = LibraryPage(ctx)
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.scanned, timeout=10_000):
         page.show()
-    assert page.model.rowCount() == 0
+    assert page.model.rowCount() == 0 and not ctx.downloads.started
+    page._poll.stop()  # only the download service's signal may bring the new model in
+    page.watcher.blockSignals(True)
     try:
+        with qtbot.waitSignal(ctx.downloads.completed, timeout=30_000):
+            ctx.downloads.enqueue(TINY_REPO, ["Tiny-Llama-F32.gguf"])
         with qtbot.waitSignal(page.scanned, timeout=30_000, check_params_cb=lambda e: len(e) == 1):
-            service.enqueue(TINY_REPO, ["Tiny-Llama-F32.gguf"])
+            pass
         entry = page.model.entry(0)
         assert entry.path == models / "tiny" / "Tiny-Llama-GGUF" / "Tiny-Llama-F32.gguf"
         assert entry.usable
     finally:
         page.shutdown()
-        service.shutdown()
 
 
 def _save_score(model: Path, kld: float, agree: float) -> None:

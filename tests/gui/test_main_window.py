@@ -1,16 +1,18 @@
 from __future__ import annotations
 
-from pathlib import Path
+import logging
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QCheckBox, QTableView
 
+from app.core import paths
 from app.core.settings import Settings
 from app.hardware import HardwareInfo
 from app.ui.main_window import MainWindow
 from app.ui.messages import message_bridge
+from app.ui.pages.broken import BrokenPage
 from app.ui.pages.registry import PAGES
 from app.ui.theme import apply_theme
 
@@ -30,14 +32,62 @@ def _is_blank(image: QImage) -> bool:
     )
 
 
-def test_every_page_opens(window: MainWindow) -> None:
+def check_every_page_opens(window: MainWindow) -> None:
+    """Every page builds (none is replaced by the broken-page notice), shows and paints something."""
     for spec in PAGES:
         window.navigate(spec.name)
         assert window.current_page_name() == spec.name
         page = window.stack.currentWidget()
         assert page is window.page(spec.name)
+        assert not isinstance(page, BrokenPage), f"the {spec.name} page failed to build: {page.problem}"
         assert page.isVisible()
         assert not _is_blank(window.grab().toImage())
+    assert window.open_every_page() == {}
+
+
+def test_every_page_opens(window: MainWindow) -> None:
+    check_every_page_opens(window)
+
+
+class _Boom(Exception):
+    pass
+
+
+def _broken_page(*_args: object, **_kwargs: object) -> None:
+    raise _Boom("the page's constructor raised")
+
+
+def test_a_page_that_fails_to_build_fails_the_check(
+    qtbot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The window stays up and shows what broke, but the check (and so the suite) fails."""
+    from app.ui.pages import library
+
+    monkeypatch.setattr(library, "LibraryPage", _broken_page)
+    window = MainWindow(Settings())
+    qtbot.addWidget(window)
+    window.show()
+    with pytest.raises(AssertionError, match="library page failed to build"):
+        check_every_page_opens(window)
+    assert window.open_every_page() == {"library": "_Boom: the page's constructor raised"}
+    page = window.page("library")
+    assert isinstance(page, BrokenPage)
+    assert "the page's constructor raised" in page.body.text() and str(paths.log_file()) in page.body.text()
+    records = [r for r in caplog.records if r.levelno == logging.ERROR and "library" in r.getMessage()]
+    assert records and records[0].exc_info is not None  # logged at ERROR, with the traceback
+    window.navigate("settings")  # the other pages still work
+    assert not isinstance(window.page("settings"), BrokenPage)
+
+
+def test_the_self_test_fails_when_a_page_fails_to_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import selftest
+    from app.ui.pages import settings
+
+    monkeypatch.setattr(settings, "SettingsPage", _broken_page)
+    monkeypatch.setattr(selftest, "_check_engine", lambda _model: "skipped here")  # the window is the point
+    lines: list[str] = []
+    assert selftest.run_self_test(lines.append) != 0
+    assert any(line.startswith("FAIL  window") and "settings" in line and "_Boom" in line for line in lines), lines
 
 
 def test_keyboard_shortcuts_switch_pages(window: MainWindow, qtbot) -> None:
@@ -83,21 +133,12 @@ def test_settings_page_applies_changes(window: MainWindow) -> None:
     assert Settings().values.threads == 3
 
 
-def test_placeholder_pages_say_which_issue_fills_them(window: MainWindow, tmp_path: Path) -> None:
-    from app.ui.pages.placeholder import PlaceholderPage
-
-    for spec in PAGES:
-        page = window.page(spec.name)
-        if isinstance(page, PlaceholderPage):
-            text = " ".join(label.text() for label in page.findChildren(type(window.hardware_label)))
-            assert f"issue {spec.issue}" in text or "could not be opened" in text
-
-
 def test_services_start_after_paint_and_stop_on_close(window: MainWindow, qtbot) -> None:
+    downloads = window.context.downloads  # every service exists before the first page; none has started
+    assert not downloads.started
     with qtbot.waitSignals([window.hardware.ready, window.services_started], timeout=30_000):
         window.start_services()
-    downloads = window.context.downloads
-    assert downloads is window.context.services["downloads"]
+    assert downloads.started and window.context.downloads is downloads
     assert not downloads.manager._closing.is_set()
     window.close()
     assert downloads.manager._closing.is_set()  # transfers stopped; the queue stays on disk for next time
@@ -140,4 +181,4 @@ def test_a_window_closed_before_its_services_start_starts_none(window: MainWindo
     window.close()
     with qtbot.waitSignal(window._services_task.finished, timeout=30_000):
         pass
-    assert "downloads" not in window.context.services
+    assert not window.context.downloads.started

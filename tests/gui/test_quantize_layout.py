@@ -10,11 +10,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
 from app.core.errors import QuantizeError
+from app.quantize.plan import plan_source
 from app.ui.main_window import MainWindow
 from app.ui.messages import message_bridge
 from app.ui.models.quantize_targets import COL_FIT, COL_SIZE, COL_TYPE
 from app.ui.pages.quantize import IMATRIX_AUTO, IMATRIX_FILE, IMATRIX_TEXT, QuantizePage
-from app.ui.pages.quantize_plan import plan_source
 from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
 
 
@@ -124,7 +124,7 @@ def test_fit_verdicts_arrive_when_the_probe_ends_while_the_source_is_read(
 ) -> None:
     with qtbot.waitSignal(page.ctx.hardware.ready, timeout=30_000):
         page.ctx.hardware.start()
-    stale = plan_source(None, write_tiny_gguf(tmp_path / "tiny.gguf", TinySpec()), None)  # read without hardware
+    stale = plan_source(write_tiny_gguf(tmp_path / "tiny.gguf", TinySpec()), None)  # read without hardware
     page._source_ready(stale)  # its result arrives after the probe's `ready`
     qtbot.waitUntil(lambda: page.plan is not None and bool(page.plan.fits), timeout=20_000)
     assert page.targets.index(0, COL_FIT).data() != "—"

@@ -16,7 +16,6 @@ from app.ui.pages.quantize import QuantizePage
 from tests.support.tiny_hf import make_tiny_hf
 
 pytestmark = pytest.mark.slow
-pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
@@ -74,16 +73,6 @@ def test_job_runs_to_the_end(qtbot: Any, page: QuantizePage, tiny_gguf: Path, tm
     assert str(tmp_path / "out") in page.ctx.settings.values.library_folders  # the Library will list them
 
 
-def test_fit_verdicts_use_the_hardware(tiny_gguf: Path) -> None:
-    from app.hardware.info import HardwareInfo
-    from app.ui.pages.quantize_plan import plan_source
-
-    roomy = HardwareInfo(16 << 30, 8 << 30, "cpu", 2, 2, "linux", "x86_64", (), None)
-    cramped = HardwareInfo(1 << 20, 100 << 10, "cpu", 2, 2, "linux", "x86_64", (), None)
-    assert plan_source(None, tiny_gguf, roomy).fits["Q8_0"] == "CPU only"
-    assert plan_source(None, tiny_gguf, cramped).fits["Q8_0"] == "won't fit"
-
-
 def _start_slow_job(qtbot: Any, page: QuantizePage, tiny_gguf: Path, out: Path) -> int:
     _load(qtbot, page, tiny_gguf)
     page.targets.set_checked({"IQ2_XS"})
@@ -119,7 +108,7 @@ def test_crashed_worker_is_an_error_not_a_dead_window(
     assert run.process.pid is not None
     os.kill(run.process.pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: page.jobs.job(page.jobs.row_of(job_id)).status == "failed", timeout=30_000)
-    assert "unexpectedly" in page.jobs.job(page.jobs.row_of(job_id)).message
+    assert "killed (SIGKILL)" in page.jobs.job(page.jobs.row_of(job_id)).message  # the one process layer's outcome
     assert not [p for p in out.iterdir() if p.name.endswith(".part") or "IQ2_XS" in p.name]
     assert page.isVisible()
 

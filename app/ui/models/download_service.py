@@ -1,6 +1,8 @@
-"""The download manager for the UI: its thread callbacks become Qt signals; one instance per app (`ctx.downloads`).
+"""The download queue for the UI: one instance per app (`ctx.downloads`), created with the window.
 
-Build it with `download_service(ctx)`; Discover calls `ctx.downloads.enqueue(repo_id, filenames, revision)`.
+The object is light: the queue itself (the download manager, its threads and its saved state) is created on
+first use (`start()` after the first paint, or the first command), so building it never delays the window.
+Its thread callbacks become Qt signals; `completed` tells the Library that a model arrived.
 """
 
 from __future__ import annotations
@@ -8,22 +10,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
 
 from app.core.errors import AppError
+from app.core.names import display_name
 from app.core.settings import Preferences, Settings
 from app.downloads.items import DownloadEvent, DownloadItem, ItemChanged, ItemProgress, ItemRemoved, ItemState
-from app.downloads.job import DownloadConfig
-from app.downloads.manager import DownloadManager
-from app.downloads.store import QueueStore
 from app.ui.messages import message_bridge
 
-log = logging.getLogger("app.ui")
+if TYPE_CHECKING:
+    from app.downloads.job import DownloadConfig
+    from app.downloads.manager import DownloadManager
+    from app.downloads.store import QueueStore
 
-SERVICE_NAME = "downloads"
+log = logging.getLogger("app.ui")
 
 
 class DownloadService(QObject):
@@ -42,21 +45,48 @@ class DownloadService(QObject):
     ) -> None:
         super().__init__(parent)
         self._settings = settings
-        self.manager = DownloadManager(
-            settings.models_path,
-            store=store,
-            max_parallel=settings.values.download_parallel,
-            config=config,
-        )
-        self._states = {i.id: i.state for i in self.manager.items()}
+        self._store, self._config = store, config
+        self._manager: DownloadManager | None = None
+        self._closed = False
+        self._states: dict[str, ItemState] = {}
         self._tray: QSystemTrayIcon | None = None
-        self.manager.subscribe(self._on_event)  # runs on manager threads: only emit signals here
         self.item_changed.connect(self._announce)
         self._unsubscribe = settings.subscribe(self._on_settings)
 
+    @property
+    def started(self) -> bool:
+        """Whether the queue exists (and resumed what an earlier run left)."""
+        return self._manager is not None
+
+    @property
+    def manager(self) -> DownloadManager:
+        """The queue, created and started on first use (a queue saved by an earlier run resumes then)."""
+        return self._ensure()
+
+    def _ensure(self) -> DownloadManager:
+        if self._manager is None:
+            from app.downloads.manager import DownloadManager
+
+            manager = DownloadManager(
+                self._settings.models_path,
+                store=self._store,
+                max_parallel=self._settings.values.download_parallel,
+                config=self._config,
+            )
+            self._states = {i.id: i.state for i in manager.items()}
+            manager.subscribe(self._on_event)  # runs on manager threads: only emit signals here
+            self._manager = manager
+            if self._closed:
+                manager.shutdown()  # used after the app closed its services: readable, but transfers nothing
+            else:
+                manager.start()
+        return self._manager
+
     # commands (GUI thread) ---------------------------------------------------------------------------------
     def start(self) -> None:
-        self.manager.start()
+        """Create the queue now (the window calls this after its first paint); safe to call more than once."""
+        if not self._closed:
+            self._ensure()
 
     def enqueue(self, repo_id: str, filenames: Sequence[str], revision: str = "main") -> DownloadItem:
         """Queue a download (all parts of a split set in one call). Raises AppError for a bad repo or file name;
@@ -85,9 +115,13 @@ class DownloadService(QObject):
         return self.manager.progress(item_id)
 
     def shutdown(self) -> None:
-        """Stop transfers (they stay queued on disk); safe to call more than once."""
-        self._unsubscribe()
-        self.manager.shutdown()
+        """Stop transfers (they stay queued on disk); safe to call more than once. A queue never used is
+        never created."""
+        if not self._closed:
+            self._closed = True
+            self._unsubscribe()
+        if self._manager is not None:
+            self._manager.shutdown()
 
     # callbacks ---------------------------------------------------------------------------------------------
     def _on_event(self, event: DownloadEvent) -> None:
@@ -104,12 +138,12 @@ class DownloadService(QObject):
         if before == item.state:
             return
         if item.state == ItemState.DONE:
-            text = f"Downloaded and verified {item.title}"
+            text = f"Downloaded and verified {display_name(item.title)}"
             message_bridge().info(text)
             self._notify("Download finished", text)
             self.completed.emit(item)
         elif item.state == ItemState.FAILED:
-            message_bridge().error(f"Download of {item.title} failed: {item.error}")
+            message_bridge().error(f"Download of {display_name(item.title)} failed: {item.error}")
 
     def _notify(self, title: str, text: str) -> None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -122,18 +156,8 @@ class DownloadService(QObject):
         self._tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 5000)
 
     def _on_settings(self, old: Preferences, new: Preferences) -> None:
-        if old.download_parallel != new.download_parallel:
-            self.manager.set_max_parallel(new.download_parallel)
-
-
-def download_service(ctx: Any) -> DownloadService:
-    """The app's service (`ctx.downloads`), created, registered and started on first use."""
-    service = ctx.services.get(SERVICE_NAME)
-    if service is None:
-        service = DownloadService(ctx.settings)
-        ctx.services[SERVICE_NAME] = service
-        service.start()
-    return service
+        if old.download_parallel != new.download_parallel and self._manager is not None:
+            self._manager.set_max_parallel(new.download_parallel)
 
 
 def reveal_targets(item: DownloadItem) -> Path | None:

@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from app.core.names import display_name
 from app.core.units import format_bytes, format_duration, format_rate
 from app.downloads.items import DownloadItem, ItemProgress, ItemState
 from app.ui.models.table import Index, RowTableModel
@@ -108,7 +109,7 @@ class DownloadTableModel(RowTableModel):
             if column == COL_STATUS and item.error:
                 return item.error
             if column == COL_NAME:
-                return "\n".join(item.filenames)
+                return "\n".join(display_name(n) for n in item.filenames)
             if column == COL_STATUS and progress is not None and progress.note:
                 return progress.note
         if role == Qt.ItemDataRole.ForegroundRole and column == COL_STATUS and item.state == ItemState.FAILED:
@@ -126,9 +127,9 @@ class DownloadTableModel(RowTableModel):
     def _text(self, item: DownloadItem, progress: ItemProgress | None, column: int) -> str:
         running = item.state == ItemState.RUNNING
         if column == COL_NAME:
-            return item.title
+            return display_name(item.title)
         if column == COL_REPO:
-            return item.repo_id
+            return display_name(item.repo_id)
         if column == COL_PROGRESS:
             fraction = self._fraction(item, progress)
             return f"{fraction * 100:.0f}%" if fraction is not None else "–"

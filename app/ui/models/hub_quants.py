@@ -7,23 +7,27 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
 
-from app.estimate.planner import VerdictKind
+from app.core.names import display_name
+from app.estimate.verdict import VERDICT_WORDS
 from app.hub.fit import QuantFit, RepoFit
 from app.hub.models import Quant
 from app.ui.models.table import Index, RowTableModel
 
 FIT_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's QuantFit (None until verdicts are known)
 QUANT_ROLE = Qt.ItemDataRole.UserRole + 2
-COLUMNS = ("Quant", "Bits/weight", "Size", "Fit", "Memory (VRAM | RAM)", "")
-COL_QUANT, COL_BPW, COL_SIZE, COL_FIT, COL_MEMORY, COL_DOWNLOAD = range(6)
+COLUMNS = ("Quant", "Bits/weight", "Size", "Fit", "Max context", "Memory (VRAM | RAM)", "")
+COL_QUANT, COL_BPW, COL_SIZE, COL_FIT, COL_MAX_CTX, COL_MEMORY, COL_DOWNLOAD = range(7)
 GIB = 1024**3
 
-VERDICT_TEXT = {
-    VerdictKind.FULL_GPU: "Fits in VRAM",
-    VerdictKind.PARTIAL: "Partial offload",
-    VerdictKind.CPU_ONLY: "CPU only",
-    VerdictKind.WONT_FIT: "Won't fit",
-}
+
+
+def context_words(n_ctx: int) -> str:
+    """A context length as people say it: 32768 -> "32k", 1280 -> "1.25k", 0 -> "–"."""
+    if n_ctx <= 0:
+        return "–"
+    if n_ctx < 1024:
+        return str(n_ctx)
+    return f"{n_ctx / 1024:.2f}".rstrip("0").rstrip(".") + "k"
 
 
 def human_size(n: int) -> str:
@@ -79,7 +83,7 @@ class QuantTableModel(RowTableModel):
             return self._display(q, fit, col)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(q, fit)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_BPW, COL_SIZE):
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_BPW, COL_SIZE, COL_MAX_CTX):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.FontRole and fit is not None and fit.recommended:
             font = QFont()
@@ -97,14 +101,18 @@ class QuantTableModel(RowTableModel):
         if col == COL_QUANT:
             parts = f"  ({len(q.files)} parts)" if q.is_split else ""
             star = "★ " if fit is not None and fit.recommended else ""
-            return f"{star}{q.label}{parts}"
+            return f"{star}{display_name(q.label)}{parts}"
         if col == COL_BPW:
             bpw = q.bits_per_weight(self._n_params)
             return f"{bpw:.2f}" if bpw else "–"
         if col == COL_SIZE:
             return human_size(q.size)
         if col == COL_FIT:
-            return VERDICT_TEXT[fit.verdict.kind] if fit is not None else "…"
+            return VERDICT_WORDS[fit.verdict.kind] if fit is not None else "…"  # the counts: tooltip
+        if col == COL_MAX_CTX:
+            if fit is None:
+                return ""
+            return context_words(fit.verdict.max_ctx) if fit.verdict.exact else "?"
         if col == COL_MEMORY:
             if fit is None:
                 return ""
@@ -112,13 +120,15 @@ class QuantTableModel(RowTableModel):
         return None
 
     def _tooltip(self, q: Quant, fit: QuantFit | None) -> str:
-        lines = [f"{q.label}: {human_size(q.size)}"]
-        lines += [f"  {f.path}" + (f"\n    sha256 {f.sha256}" if f.sha256 else "") for f in q.files]
+        lines = [f"{display_name(q.label)}: {human_size(q.size)}"]
+        lines += [f"  {display_name(f.path)}" + (f"\n    sha256 {f.sha256}" if f.sha256 else "") for f in q.files]
         if fit is not None:
             v = fit.verdict
             lines.append(f"{v.label}: {human_size(v.vram_bytes)} VRAM, {human_size(v.ram_bytes)} RAM")
             if not v.exact:
                 lines.append("estimated from the file size (header not read yet)")
+            elif v.max_ctx:
+                lines.append(f"The verdict holds up to {v.max_ctx:,} tokens of context")
             if fit.recommended:
                 lines.append(f"Recommended: {self.reason}")
         return "\n".join(lines)

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 
+from app.core.names import display_name
 from app.core.units import format_bytes, format_count
 from app.library.entries import LibraryEntry
 from app.quantize.quality_file import KLD_EXPLAINED
@@ -69,9 +70,9 @@ class LibraryTableModel(RowTableModel):
             return self._sort_key(entry, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             if entry.error:
-                return f"{entry.path}\n\n{entry.error}"
+                return f"{display_name(str(entry.path))}\n\n{entry.error}"
             if column in (COL_NAME, COL_LOCATION):
-                return "\n".join(str(f) for f in entry.files)
+                return "\n".join(display_name(str(f)) for f in entry.files)
             if column == COL_QUALITY:
                 return quality_tooltip(entry)
         if role == Qt.ItemDataRole.ForegroundRole and entry.error and column == COL_ARCH:
@@ -84,11 +85,11 @@ class LibraryTableModel(RowTableModel):
     def _text(entry: LibraryEntry, column: int) -> str:
         summary = entry.summary
         if column == COL_NAME:
-            return entry.name
+            return display_name(entry.name)
         if column == COL_SIZE:
             return format_bytes(entry.size)
         if column == COL_LOCATION:
-            return _location(entry)
+            return display_name(_location(entry))
         if summary is None:
             return f"Unreadable: {entry.error}" if column == COL_ARCH else ""
         if column == COL_ARCH:

@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, QTimer, Signal
 
+from app.core.errors import Cancelled
 from app.core.units import format_duration
 from app.quantize import events as ev
 from app.quantize.pipeline import QuantizeSpec
@@ -63,7 +64,7 @@ class JobRun(QObject):
             return
         self._timer.stop()
         self.process.cancel()
-        self.ended.emit(ev.Failed("cancelled", "Cancelled"))
+        self.ended.emit(ev.Failed(Cancelled("cancelled")))
 
     def _poll(self) -> None:
         for e in self.process.poll(0.0):
@@ -138,7 +139,7 @@ class JobsModel(RowTableModel):
         if isinstance(e, ev.Finished):
             self._update(job_id, status="done", fraction=1.0, eta_s=None, outputs=e.outputs, stage="finished")
         elif isinstance(e, ev.Failed):
-            status = "cancelled" if e.error_type == "Cancelled" else "failed"
+            status = "cancelled" if isinstance(e.error, Cancelled) else "failed"
             self._update(job_id, status=status, eta_s=None, message=e.message)
         self.job_ended.emit(self._rows[self.row_of(job_id)])
 

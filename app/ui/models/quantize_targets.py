@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +88,7 @@ class TargetsModel(RowTableModel):
         self._rows = [dataclasses.replace(r, checked=r.qtype.name in names) for r in self._rows]
         self._changed(COL_TYPE, COL_TYPE)
 
-    def set_estimates(self, sizes: dict[str, int], fits: dict[str, str]) -> None:
+    def set_estimates(self, sizes: Mapping[str, int], fits: Mapping[str, str]) -> None:
         self._rows = [
             dataclasses.replace(r, size=sizes.get(r.qtype.name), fit=fits.get(r.qtype.name, "")) for r in self._rows
         ]

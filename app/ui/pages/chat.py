@@ -39,7 +39,8 @@ from app.chat.history import Conversation, History, ReplyWriter
 from app.chat.prefs import PRESETS, ChatPrefs, load_prefs, sampling_for, save_prefs
 from app.chat.templates import AUTO, BUILTIN_TEMPLATES, RAW
 from app.core.atomic import write_text_atomic
-from app.core.errors import AppError
+from app.core.errors import AppError, Cancelled
+from app.ui.context import AppContext
 from app.ui.models.chat_conversations import ConversationListModel
 from app.ui.pages.chat_engine import EngineBridge
 from app.ui.pages.chat_load import LoadPanel
@@ -96,7 +97,7 @@ class ChatPage(QWidget):
     modelLoaded = Signal(object)  # protocol.ModelInfo
     engineFailed = Signal(str)
 
-    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.prefs: ChatPrefs = load_prefs()
@@ -361,7 +362,7 @@ class ChatPage(QWidget):
             self._loading = False
             self.load_panel.set_loading(False)
             self.model_label.setText("No model loaded" if self.model_info is None else self.model_label.text())
-            if event.kind == "LoadCancelled":
+            if isinstance(event.error, Cancelled):
                 self.model_label.setText("Loading cancelled")
                 return
             self._show_error(str(error_from(event)))
@@ -371,7 +372,7 @@ class ChatPage(QWidget):
         self._show_error(str(error_from(event)))
 
     def _on_crashed(self, event: p.Crashed) -> None:
-        self._loading = False
+        was_loading, self._loading = self._loading, False
         self.load_panel.set_loading(False)
         self.model_info = None
         if self._writer is not None:
@@ -379,11 +380,11 @@ class ChatPage(QWidget):
             self._writer.abandon()
             self._writer = None
         self._set_streaming(False)
-        self.model_label.setText("The chat engine stopped")
-        self._show_error(
-            f"{event.message}. The conversation is saved.",
-            (("Reload", self.reload_model),) if self._load_request else (),
-        )
+        self.model_label.setText("The model could not be loaded" if was_loading else "The chat engine stopped")
+        hint = f" ({event.hint})" if event.hint else ""
+        # A model that stopped llama.cpp while loading would only stop it again: no Reload for that one.
+        reload = (("Reload", self.reload_model),) if self._load_request and not was_loading else ()
+        self._show_error(f"{event.message}{hint}. The conversation is saved.", reload)
         self.engineFailed.emit(event.message)
 
     def _show_error(self, text: str, actions: tuple[tuple[str, Any], ...] = ()) -> None:

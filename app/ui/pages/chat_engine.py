@@ -1,7 +1,12 @@
-"""The engine process seen from the GUI thread: the client's events become a queued Qt signal."""
+"""The engine seen from the GUI thread: the client's events become a queued Qt signal.
+
+A model reference `remote://NAME/MODEL` (app.remote.session) is served by a remote endpoint instead of the
+local engine process: the same events, made on a thread from its stream."""
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,10 +24,13 @@ class EngineBridge(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._client: EngineClient | None = None
+        self._remote: Any = None  # app.remote.session.RemoteChat while a remote model is chosen
+        self._pending = ""  # the remote model being opened; a later load makes its result stale
+        self._remote_ids = itertools.count(1)
 
     @property
     def running(self) -> bool:
-        return self._client is not None and self._client.alive
+        return self._remote is not None or (self._client is not None and self._client.alive)
 
     @property
     def pid(self) -> int | None:
@@ -38,20 +46,69 @@ class EngineBridge(QObject):
         return self._client
 
     def load(self, path: str, settings: p.EngineSettings) -> None:
+        from app.remote.refs import parse_remote_ref
+
+        self._close_remote()
+        self._pending = path
+        if parse_remote_ref(path) is not None:
+            threading.Thread(target=self._open_remote, args=(path,), name="remote-open", daemon=True).start()
+            return
         self._ensure().send(p.Load(path, settings))
 
     def generate(self, messages: Sequence[p.ChatMessage], **kwargs: Any) -> int:
+        remote = self._remote
+        if remote is not None:
+            request_id = next(self._remote_ids)
+            threading.Thread(target=self._stream_remote, args=(remote, list(messages), request_id, kwargs),
+                             name="remote-stream", daemon=True).start()
+            return request_id
         return self._ensure().submit(messages, **kwargs)
 
     def stop(self) -> None:
-        if self.running and self._client is not None:
+        if self._remote is not None:
+            self._remote.stop()
+        elif self.running and self._client is not None:
             self._client.stop()
 
+    # ------------------------------------------------------------------ remote endpoints (threads)
+
+    def _open_remote(self, ref: str) -> None:
+        from app.core.errors import AppError
+        from app.remote.session import open_remote
+
+        try:
+            chat, info = open_remote(ref)
+        except AppError as exc:
+            self.received.emit(p.Error(exc))
+            return
+        if self._pending != ref:
+            chat.close()  # another model was chosen meanwhile
+            return
+        self._remote = chat
+        self.received.emit(p.Loaded(info))
+
+    def _stream_remote(self, remote: Any, messages: list[p.ChatMessage], request_id: int,
+                       kwargs: dict[str, Any]) -> None:
+        from app.core.errors import AppError
+
+        try:
+            for event in remote.stream(messages, sampling=kwargs.get("sampling"), request_id=request_id):
+                self.received.emit(event)
+        except AppError as exc:  # a dropped stream carries its partial text; the page keeps what it showed
+            self.received.emit(p.Error(exc, request_id))
+
+    def _close_remote(self) -> None:
+        remote, self._remote = self._remote, None
+        if remote is not None:
+            remote.close()
+
     def unload(self) -> None:
-        if self.running and self._client is not None:
+        self._close_remote()
+        if self._client is not None and self._client.alive:
             self._client.send(p.Unload())
 
     def close(self) -> None:
+        self._close_remote()
         if self._client is not None:
             self._client.close()
             self._client = None

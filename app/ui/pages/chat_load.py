@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -27,7 +27,12 @@ from PySide6.QtWidgets import (
 
 from app.chat.protocol import CACHE_TYPES, EngineSettings
 from app.core.errors import AppError
+from app.core.names import display_name
 from app.core.units import format_bytes
+from app.estimate.engine import engine_load_settings
+from app.estimate.view import MemoryView, ModelFile, memory_view, read_model_file
+from app.remote.refs import REF_PREFIX as REMOTE_PREFIX
+from app.ui.context import AppContext
 from app.ui.tasks import Task, TaskControl, run_task
 
 log = logging.getLogger("app.ui.chat")
@@ -37,81 +42,8 @@ PART_COLOURS = {"weights": QColor("#5b8def"), "KV cache": QColor("#f4a340"), "co
 OVER_COLOUR = QColor("#d93025")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class ModelFile:
-    """What the panel needs from a GGUF header, read off the GUI thread."""
-
-    path: str
-    name: str
-    n_ctx_train: int
-    n_layer: int
-    shape: Any  # app.estimate.ModelShape, or None when the memory model cannot describe it
-    shape_error: str = ""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class MemoryView:
-    """The memory bar's input: bytes per part on each device, capacities, the verdict in words."""
-
-    vram: tuple[tuple[str, int], ...]
-    ram: tuple[tuple[str, int], ...]
-    vram_cap: int
-    ram_cap: int
-    verdict: str
-    ok: bool
-
-
-def read_model_file(_control: TaskControl, path: str) -> ModelFile:
-    from app.gguf import model_facts, read_header
-
-    header = read_header(path)
-    facts = model_facts(header)
-    shape, error = None, ""
-    try:
-        from app.estimate.shape import shape_from_header
-
-        shape = shape_from_header(header)
-    except AppError as exc:
-        error = str(exc)
-    return ModelFile(path, facts.name or Path(path).stem, facts.context_length or 4096, facts.n_layer, shape, error)
-
-
-def memory_view(model: ModelFile, settings: EngineSettings, hardware: Any) -> MemoryView:
-    """Runs the memory model for the panel's settings (pure computation, fast enough per slider move)."""
-    from app.chat.engine_core import OUTPUTS_MAX
-    from app.estimate import LoadSettings, classify, estimate, parse_flash_attn
-
-    load = LoadSettings(
-        n_ctx=settings.n_ctx,
-        n_gpu_layers=settings.n_gpu_layers,
-        type_k=settings.type_k,
-        type_v=settings.type_v,
-        flash_attn=parse_flash_attn(settings.flash_attn),
-        n_batch=settings.n_batch,
-        n_ubatch=settings.n_batch,
-        swa_full=settings.swa_full,
-        mmap=settings.use_mmap,
-        n_outputs_max=OUTPUTS_MAX,
-    )
-    gpu = bool(hardware is not None and hardware.has_gpu)
-    est = estimate(model.shape, load, gpu_available=gpu)
-    kv = est.kv_device
-    vram = (("weights", est.weights.gpu), ("KV cache", kv.gpu), ("compute", est.compute.gpu + est.fixed.gpu))
-    ram = (
-        ("weights", est.weights.cpu),
-        ("KV cache", kv.cpu),
-        ("compute", est.compute.cpu + est.output_bytes + est.fixed.cpu),
-    )
-    if hardware is None:
-        return MemoryView(vram, ram, 0, 0, "hardware not probed yet", True)
-    kind = classify(est, hardware)
-    words = {
-        "full_gpu": "fits fully on the GPU",
-        "partial": "fits, split between GPU and RAM",
-        "cpu_only": "fits in RAM (CPU only)",
-        "wont_fit": "won't fit",
-    }[kind.value]
-    return MemoryView(vram, ram, hardware.vram_free, hardware.ram_available, words, kind.value != "wont_fit")
+def _read_model_file(_control: TaskControl, path: str) -> ModelFile:
+    return read_model_file(path)
 
 
 def _merged(view: MemoryView) -> list[tuple[str, int]]:
@@ -190,7 +122,7 @@ class LoadPanel(QWidget):
     loadRequested = Signal(str, object)  # path, EngineSettings
     cancelRequested = Signal()
 
-    def __init__(self, ctx: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._ctx = ctx
         self.model: ModelFile | None = None
@@ -208,7 +140,18 @@ class LoadPanel(QWidget):
         self.ngl_slider = QSlider(Qt.Orientation.Horizontal)
         self.ngl_label = QLabel()
         self.auto_button = QPushButton("Auto")
-        self.auto_button.setToolTip("The most GPU layers that fit in free VRAM")
+        self.auto_button.setToolTip(
+            "The most GPU layers that fit in free VRAM (for a mixture-of-experts model: every layer, "
+            "with the experts of as few layers as needed kept in RAM)"
+        )
+        self.cpu_moe = QSpinBox()  # llama.cpp's --n-cpu-moe
+        self.cpu_moe.setSpecialValueText("none")
+        self.cpu_moe.setPrefix("experts of ")
+        self.cpu_moe.setSuffix(" layers in RAM")
+        self.cpu_moe.setToolTip(
+            "Mixture-of-experts models: keep the expert weights of the first N layers in RAM (llama.cpp's "
+            "--n-cpu-moe), so every layer's attention can stay on the GPU"
+        )
         self.type_k = QComboBox()
         self.type_v = QComboBox()
         for combo in (self.type_k, self.type_v):
@@ -240,6 +183,7 @@ class LoadPanel(QWidget):
         ngl_row = QHBoxLayout()
         ngl_row.addWidget(self.ngl_slider, 1)
         ngl_row.addWidget(self.ngl_label)
+        ngl_row.addWidget(self.cpu_moe)
         ngl_row.addWidget(self.auto_button)
         form.addRow("GPU layers", ngl_row)
         kv_row = QHBoxLayout()
@@ -274,6 +218,7 @@ class LoadPanel(QWidget):
         for signal in (
             self.ctx_slider.valueChanged,
             self.ngl_slider.valueChanged,
+            self.cpu_moe.valueChanged,
             self.type_k.currentIndexChanged,
             self.type_v.currentIndexChanged,
             self.flash.currentIndexChanged,
@@ -283,27 +228,20 @@ class LoadPanel(QWidget):
         self.auto_button.clicked.connect(self.auto_layers)
         self.load_button.clicked.connect(self._request_load)
         self.cancel_button.clicked.connect(self.cancelRequested.emit)
-        hardware = getattr(ctx, "hardware", None)
-        if hardware is not None:
-            hardware.ready.connect(self._on_hardware)
-            if hardware.info is not None:
-                self._on_hardware(hardware.info)
+        ctx.hardware.ready.connect(self._on_hardware)
+        if ctx.hardware.info is not None:
+            self._on_hardware(ctx.hardware.info)
         self._fill_library()
+        self.fill_remote()
 
     # ------------------------------------------------------------------ models
 
     def _preferred_threads(self) -> int:
-        try:
-            return int(self._ctx.settings.values.threads)
-        except AttributeError:
-            return 0
+        return int(self._ctx.settings.values.threads)
 
     def _fill_library(self) -> None:
         """Models from the library folders (scanned off the GUI thread)."""
-        try:
-            folders = [self._ctx.settings.models_path(), *map(Path, self._ctx.settings.values.library_folders)]
-        except AttributeError:
-            return
+        folders = [self._ctx.settings.models_path(), *map(Path, self._ctx.settings.values.library_folders)]
 
         def scan(_control: TaskControl, roots: list[Path]) -> list[tuple[str, str]]:
             from app.library.scan import scan_library
@@ -318,10 +256,44 @@ class LoadPanel(QWidget):
         for name, path in items:
             self.add_model_path(path, name, select=False)
 
+    def fill_remote(self) -> None:
+        """Models of the remote endpoints (Settings ▸ Remote engines), listed off the GUI thread; an endpoint
+        that does not answer is left out (its error is in the log)."""
+
+        def listing(_control: TaskControl) -> list[tuple[str, str]]:
+            from app.remote.endpoints import load_endpoints
+            from app.remote.session import RemoteChat, remote_ref
+
+            items = []
+            for endpoint in load_endpoints():
+                try:
+                    with RemoteChat(endpoint, "") as chat:
+                        items += [(f"{m.id} · {endpoint.name}", remote_ref(endpoint.name, m.id))
+                                  for m in chat.models()]
+                except AppError as exc:
+                    log.warning("remote endpoint %s left out: %s", endpoint.name, exc)
+            return items
+
+        self._remote_task = run_task(listing)
+        self._remote_task.finished.connect(self._on_remote)
+        self._remote_task.failed.connect(lambda exc: log.warning("remote endpoints not listed: %s", exc))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if getattr(self, "_remote_task", None) is not None:
+            self.fill_remote()  # endpoints added in Settings since the last look
+
+    def _on_remote(self, items: list[tuple[str, str]]) -> None:
+        for name, ref in items:
+            if self.model_combo.findData(ref) < 0:
+                self.model_combo.addItem(name, ref)
+                self.model_combo.setItemData(self.model_combo.count() - 1, f"remote: {ref}",
+                                             Qt.ItemDataRole.ToolTipRole)
+
     def add_model_path(self, path: str, name: str | None = None, *, select: bool = True) -> None:
         index = self.model_combo.findData(path)
         if index < 0:
-            self.model_combo.addItem(name or Path(path).name, path)
+            self.model_combo.addItem(display_name(name or Path(path).name), path)
             self.model_combo.setItemData(self.model_combo.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
             index = self.model_combo.count() - 1
         if select:
@@ -336,9 +308,14 @@ class LoadPanel(QWidget):
         path = self.model_combo.itemData(index)
         if not path:
             return
+        if path.startswith(REMOTE_PREFIX):  # served elsewhere: no header to read, no memory here to plan
+            self._set_model_controls(None)
+            self.load_button.setEnabled(True)
+            self.verdict.setText("A model of a remote endpoint: it runs on that server, with its settings.")
+            return
         self._set_model_controls(None)
         self.verdict.setText("Reading the model header…")
-        self._task = run_task(read_model_file, path)
+        self._task = run_task(_read_model_file, path)
         self._task.finished.connect(self._on_model_read)
         self._task.failed.connect(lambda exc: self.verdict.setText(f"Cannot read this model: {exc}"))
 
@@ -352,6 +329,11 @@ class LoadPanel(QWidget):
         enabled = model is not None
         for widget in (self.ctx_slider, self.ngl_slider, self.auto_button, self.load_button):
             widget.setEnabled(enabled)
+        moe = model is not None and model.shape is not None and bool(model.shape.expert_bytes)
+        self.cpu_moe.setEnabled(moe)
+        self.cpu_moe.setVisible(moe)
+        self.cpu_moe.setRange(0, model.n_layer if moe and model is not None else 0)
+        self.cpu_moe.setValue(0)
         if model is None:
             self.memory.set_view(None)
             return
@@ -365,10 +347,7 @@ class LoadPanel(QWidget):
         self.refresh_estimate()
 
     def _default_ctx(self) -> int:
-        try:
-            return int(self._ctx.settings.values.default_context)
-        except AttributeError:
-            return 4096
+        return int(self._ctx.settings.values.default_context)
 
     # ------------------------------------------------------------------ settings and memory
 
@@ -385,6 +364,7 @@ class LoadPanel(QWidget):
             type_v=self.type_v.currentText(),
             flash_attn=self.flash.currentText(),  # type: ignore[arg-type]
             n_threads=self.threads.value(),
+            n_cpu_moe=self.cpu_moe.value(),
         )
 
     def set_settings(self, settings: EngineSettings) -> None:
@@ -394,6 +374,7 @@ class LoadPanel(QWidget):
         self.type_v.setCurrentText(settings.type_v)
         self.flash.setCurrentText(settings.flash_attn)
         self.threads.setValue(settings.n_threads)
+        self.cpu_moe.setValue(settings.n_cpu_moe)
 
     def _on_hardware(self, info: Any) -> None:
         from app.estimate import spec_from_info
@@ -408,25 +389,18 @@ class LoadPanel(QWidget):
         if self._hardware is None or not self._hardware.has_gpu:
             self.ngl_slider.setValue(0)
             return
-        from app.estimate import LoadSettings, parse_flash_attn, plan_gpu_layers
+        from app.estimate import plan_cpu_moe, plan_gpu_layers
 
-        s = self.settings()
         try:
-            n = plan_gpu_layers(
-                model.shape,
-                LoadSettings(
-                    n_ctx=s.n_ctx,
-                    type_k=s.type_k,
-                    type_v=s.type_v,
-                    flash_attn=parse_flash_attn(s.flash_attn),
-                    n_batch=s.n_batch,
-                    n_ubatch=s.n_batch,
-                ),
-                self._hardware.vram_free,
-            )
+            load = engine_load_settings(dataclasses.replace(self.settings(), n_cpu_moe=0))
+            n = plan_gpu_layers(model.shape, load, self._hardware.vram_free)
+            experts = None if n > model.n_layer else plan_cpu_moe(model.shape, load, self._hardware)
         except AppError as exc:
             self.verdict.setText(str(exc))
             return
+        if experts is not None:  # every layer on the GPU, the experts of the first few in RAM
+            n = model.n_layer + 1
+        self.cpu_moe.setValue(experts or 0)
         self.ngl_slider.setValue(self.ngl_slider.maximum() if n < 0 else n)
 
     def refresh_estimate(self) -> None:
@@ -462,7 +436,10 @@ class LoadPanel(QWidget):
     # ------------------------------------------------------------------ loading
 
     def _request_load(self) -> None:
-        if self.model is not None:
+        chosen = self.model_combo.currentData()
+        if isinstance(chosen, str) and chosen.startswith(REMOTE_PREFIX):
+            self.loadRequested.emit(chosen, self.settings())
+        elif self.model is not None:
             self.loadRequested.emit(self.model.path, self.settings())
 
     def set_loading(self, loading: bool, fraction: float = 0.0) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import logging
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -335,29 +334,12 @@ class DetailPane(QWidget):
         self.machine.setText(f"This machine: {human_size(spec.ram_available)} RAM available, {gpu}")
 
     # downloads ---------------------------------------------------------------------------------------------------
-    def downloads_service(self, create: bool = True) -> Any:
-        """The app's download queue; `create` makes it on first use (a Download click), never on viewing a repo."""
-        service = getattr(self.ctx, "downloads", None)
-        if service is None and create and self._can_create_downloads():
-            from app.ui.models.download_service import download_service
-
-            service = download_service(self.ctx)  # the app's one queue, created on first use
-        return service
-
-    def _can_create_downloads(self) -> bool:
-        return isinstance(getattr(self.ctx, "services", None), dict)
-
     def _add_download_buttons(self) -> None:
-        enabled = self.downloads_service(create=False) is not None or self._can_create_downloads()
         for row in range(self.model.rowCount()):
             quant = self.model.quant(row)
             button = QPushButton("Download")
             button.setObjectName(f"download-{quant.label}")
-            if not enabled:
-                button.setEnabled(False)
-                button.setToolTip("Downloads arrive with the download manager")
-            else:
-                button.setToolTip(f"Queue {len(quant.files)} file(s), {human_size(quant.size)}")
+            button.setToolTip(f"Queue {len(quant.files)} file(s), {human_size(quant.size)}")
             button.clicked.connect(lambda _checked=False, q=quant: self.request_download(q))
             self.table.setIndexWidget(self.model.index(row, COL_DOWNLOAD), button)
 
@@ -366,11 +348,9 @@ class DetailPane(QWidget):
             return
         repo_id = self.detail.repo_id
         self.download_requested.emit(repo_id, quant)
-        service = self.downloads_service()
-        if service is None:
-            return
         try:
-            service.enqueue(repo_id, list(quant.paths))
+            # The app's one queue; a Download click starts it if it has not started yet (viewing never does).
+            self.ctx.downloads.enqueue(repo_id, list(quant.paths))
         except AppError as exc:
             self._note(error_html(exc), error=True)
             return

@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.names import display_name
 from app.downloads.items import DownloadItem, ItemProgress, ItemState
 from app.ui.context import AppContext
-from app.ui.models.download_service import DownloadService, download_service, reveal_targets
+from app.ui.models.download_service import DownloadService, reveal_targets
 from app.ui.models.download_table import (
     COL_NAME,
     COL_PROGRESS,
@@ -67,7 +68,7 @@ class DownloadsPage(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.service: DownloadService = download_service(ctx)
+        self.service: DownloadService = ctx.downloads
         self.model = DownloadTableModel(self)
 
         title = page_title("Downloads")
@@ -190,7 +191,7 @@ class DownloadsPage(QWidget):
 
             url = f"{hub_endpoint()}/{item.repo_id}"
             text += f' — <a href="{url}">open the license page</a>'
-        self.details.setText(f"<b>{_escape(item.title)}</b>: {text}")
+        self.details.setText(f"<b>{_escape(display_name(item.title))}</b>: {text}")
         self.details.show()
 
     def _update_visibility(self, *_args: object) -> None:
@@ -206,9 +207,6 @@ class DownloadsPage(QWidget):
 
     def progress_of(self, item_id: str) -> ItemProgress | None:
         return self.model.progress_of(item_id)
-
-    def shutdown(self) -> None:
-        self.service.shutdown()  # idempotent; the queue on disk resumes at the next start
 
 
 def _escape(text: str) -> str:

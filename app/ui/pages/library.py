@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.names import display_name
 from app.core.settings import Preferences
 from app.core.units import format_bytes
 from app.library.entries import LibraryEntry
@@ -218,9 +219,7 @@ class LibraryPage(QWidget):
         self._poll.timeout.connect(self._poll_rescan)
         self._poll.start()
         self._unsubscribe = ctx.settings.subscribe(self._on_settings)
-        downloads = ctx.services.get("downloads")
-        if downloads is not None:
-            downloads.completed.connect(self._schedule_rescan)
+        ctx.downloads.completed.connect(self._schedule_rescan)  # a model arrived
 
         self._after_reset()
         self.rescan()
@@ -317,14 +316,15 @@ class LibraryPage(QWidget):
         entry = self.selected_entry()
         if entry is None:
             return
-        names = [f.name for f in entry.files]
+        names = [display_name(f.name) for f in entry.files]
         if entry.quality is not None:
             names.append(f"{sidecar_path(entry.path).name} (its quality score)")
         files = "\n".join(names)
         answer = QMessageBox.question(
             self,
             "Delete model",
-            f"Delete {entry.name} ({format_bytes(entry.size)}) from disk?\n\n{files}\n\nin {entry.folder}",
+            f"Delete {display_name(entry.name)} ({format_bytes(entry.size)}) from disk?\n\n{files}\n\n"
+            f"in {display_name(str(entry.folder))}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
@@ -338,7 +338,7 @@ class LibraryPage(QWidget):
         except AppError as exc:
             message_bridge().error(str(exc))
         else:
-            message_bridge().info(f"Deleted {entry.name}")
+            message_bridge().info(f"Deleted {display_name(entry.name)}")
         self.rescan()
 
     # importing -------------------------------------------------------------------------------------------------
@@ -411,7 +411,7 @@ class LibraryPage(QWidget):
             self.details.setToolTip("")
             self.details.show()
         elif entry is not None and entry.quality is not None:
-            self.details.setText(f"{entry.name}: {entry.quality.describe()}")
+            self.details.setText(f"{display_name(entry.name)}: {entry.quality.describe()}")
             self.details.setToolTip(KLD_EXPLAINED)
             self.details.show()
         else:

@@ -33,13 +33,14 @@ from PySide6.QtWidgets import (
 from app.core.errors import AppError, QuantizeError
 from app.core.units import format_bytes
 from app.quantize.imatrix import DEFAULT_CHUNK, check_chunk_size
+from app.quantize.overrides import TENSOR_TYPES, parse_overrides
 from app.quantize.pipeline import QuantizeSpec
+from app.quantize.plan import SourcePlan, plan_source
 from app.quantize.quantizer import QuantizeOptions
 from app.quantize.runner import cpu_threads
 from app.ui.context import AppContext
 from app.ui.models.quantize_jobs import JobRow, JobsModel
 from app.ui.models.quantize_targets import TargetsModel
-from app.ui.pages.quantize_plan import SourcePlan, plan_source
 from app.ui.tasks import Task, run_task
 from app.ui.widgets.page_header import PAGE_MARGINS, page_subtitle, page_title
 
@@ -51,22 +52,6 @@ JOBS_HEIGHT = 200  # the jobs pane's share of the page's height at first; the ta
 CHUNK_TIP = (
     "Tokens per chunk the calibration text is cut into (llama-imatrix's -c). Longer chunks see more context; "
     "at most the model's training context. Used only when an importance matrix is computed."
-)
-# ggml types a tensor can be given explicitly (quantized ones llama.cpp can write, and the float types).
-TENSOR_TYPES = (
-    "Q8_0",
-    "Q6_K",
-    "Q5_K",
-    "Q4_K",
-    "Q3_K",
-    "Q2_K",
-    "Q5_0",
-    "Q4_0",
-    "IQ4_NL",
-    "IQ4_XS",
-    "F16",
-    "BF16",
-    "F32",
 )
 
 
@@ -364,7 +349,8 @@ class QuantizePage(QWidget):
             return
         self.plan = None
         self.source_info.setText("Reading the model…")
-        self._task = run_task(plan_source, path, self.ctx.hardware.info, name="quantize plan")
+        prefs = self.ctx.settings.values
+        self._task = run_task(_plan_source, path, self.ctx.hardware.info, prefs, name="quantize plan")
         self._task.finished.connect(self._source_ready)
         self._task.failed.connect(self._source_failed)
 
@@ -378,9 +364,8 @@ class QuantizePage(QWidget):
 
     def _enqueue(self, repo_id: str, names: list[str]) -> None:
         from app.downloads.layout import repo_dir
-        from app.ui.models.download_service import download_service
 
-        downloads = download_service(self.ctx)
+        downloads = self.ctx.downloads
         try:
             item = downloads.enqueue(repo_id, names)
         except AppError as exc:
@@ -554,21 +539,15 @@ def _chosen(combo: QComboBox) -> str | None:
     return None if text == "auto" else text
 
 
-def parse_overrides(text: str) -> tuple[tuple[str, str], ...]:
-    """'ffn_down=Q6_K; attn_v=Q8_0' -> (("ffn_down", "Q6_K"), ("attn_v", "Q8_0"))."""
-    out = []
-    for part in text.replace("\n", ";").split(";"):
-        if not part.strip():
-            continue
-        pattern, sep, type_name = part.strip().rpartition("=")
-        if not sep or not pattern or type_name.strip().upper() not in TENSOR_TYPES:
-            raise QuantizeError(f"tensor type override {part.strip()!r} must look like REGEX=TYPE (e.g. ffn_down=Q6_K)")
-        out.append((pattern.strip(), type_name.strip().upper()))
-    return tuple(out)
+def _plan_source(_control: Any, source: Path, hardware: Any, preferences: Any) -> SourcePlan:
+    from app.estimate.engine import engine_settings
+    from app.estimate.hardware import spec_from_info
+
+    spec = spec_from_info(hardware) if hardware is not None else None
+    return plan_source(source, spec, engine_settings(preferences))
 
 
 def _repo_files(_control: Any, repo_id: str) -> list[str]:
-    from app.hub.detail import repo_detail
-    from app.quantize.source import hf_files
+    from app.quantize.source import convertible_files
 
-    return hf_files(f.path for f in repo_detail(repo_id).other_files)
+    return convertible_files(repo_id)  # refuses an unsupported architecture from config.json alone

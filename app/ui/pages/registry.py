@@ -1,4 +1,4 @@
-"""The pages of the sidebar, in order. A page module that does not exist yet shows a plain placeholder."""
+"""The pages of the sidebar, in order: where each page's class lives, its title and what it is for."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ class PageSpec:
     module: str
     class_name: str
     blurb: str
-    issue: int | None = None  # the issue that fills the page while it is still a placeholder
 
 
 PAGES: tuple[PageSpec, ...] = (
@@ -22,7 +21,6 @@ PAGES: tuple[PageSpec, ...] = (
         "app.ui.pages.discover",
         "DiscoverPage",
         "Search the Hugging Face Hub for GGUF models and see which quant fits this machine.",
-        4,
     ),
     PageSpec(
         "downloads",
@@ -30,7 +28,6 @@ PAGES: tuple[PageSpec, ...] = (
         "app.ui.pages.downloads",
         "DownloadsPage",
         "A download queue that resumes after restarts and verifies every file.",
-        5,
     ),
     PageSpec(
         "library",
@@ -38,7 +35,6 @@ PAGES: tuple[PageSpec, ...] = (
         "app.ui.pages.library",
         "LibraryPage",
         "Your local models, with details read from their GGUF headers.",
-        5,
     ),
     PageSpec(
         "quantize",
@@ -46,7 +42,6 @@ PAGES: tuple[PageSpec, ...] = (
         "app.ui.pages.quantize",
         "QuantizePage",
         "Turn a Hugging Face model into any GGUF quant, importance matrix included.",
-        7,
     ),
     PageSpec(
         "chat",
@@ -54,7 +49,6 @@ PAGES: tuple[PageSpec, ...] = (
         "app.ui.pages.chat",
         "ChatPage",
         "Chat with a local model through llama.cpp, with live memory estimates.",
-        6,
     ),
     PageSpec(
         "settings",

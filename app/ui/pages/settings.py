@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -28,6 +27,7 @@ from app.core import paths
 from app.core.errors import AppError
 from app.core.settings import THEMES, Preferences
 from app.ui.context import AppContext
+from app.ui.pages.settings_account import AccountBox
 from app.ui.theme import apply_theme
 from app.ui.widgets.page_header import PAGE_MARGINS, page_title
 
@@ -125,9 +125,8 @@ class SettingsPage(QWidget):
         layout.setSpacing(12)
         layout.addWidget(title)
         layout.addWidget(models_box)
-        account = self._account_box()
-        if account is not None:
-            layout.addWidget(account)
+        layout.addWidget(self._account_box())
+        layout.addWidget(self._remote_box())
         layout.addWidget(engine_box)
         layout.addWidget(look_box)
         layout.addWidget(about_box)
@@ -140,16 +139,19 @@ class SettingsPage(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
 
-    def _account_box(self) -> QWidget | None:
-        try:
-            module = importlib.import_module("app.ui.pages.settings_account")
-        except ModuleNotFoundError as exc:
-            if exc.name != "app.ui.pages.settings_account":
-                log.exception("account box failed to import")
-            return None
+    def _remote_box(self) -> QWidget:
+        from app.ui.pages.settings_remote import RemoteBox
+
+        box = QGroupBox("Remote engines")
+        layout = QVBoxLayout(box)
+        self.remote = RemoteBox()
+        layout.addWidget(self.remote)
+        return box
+
+    def _account_box(self) -> QWidget:
         box = QGroupBox("Hugging Face account")
         layout = QVBoxLayout(box)
-        layout.addWidget(module.AccountBox(self.ctx))
+        layout.addWidget(AccountBox(self.ctx))
         return box
 
     def _update(self, **changes: Any) -> Preferences | None:

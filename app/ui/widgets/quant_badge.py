@@ -6,11 +6,12 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
-from app.estimate.planner import VerdictKind
+from app.estimate.verdict import VerdictKind
 from app.ui.widgets.cell import draw_cell_background
 
 BADGE_COLOURS = {
     VerdictKind.FULL_GPU: QColor("#188038"),
+    VerdictKind.EXPERTS_CPU: QColor("#00796b"),  # teal: all layers on the GPU, some experts in RAM
     VerdictKind.PARTIAL: QColor("#b06000"),
     VerdictKind.CPU_ONLY: QColor("#1a73e8"),
     VerdictKind.WONT_FIT: QColor("#c5221f"),

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from app.estimate.planner import VerdictKind
+from app.estimate.verdict import VERDICT_WORDS, VerdictKind
 from app.ui.widgets.quant_badge import BADGE_COLOURS
 
 GIB = 1024**3
@@ -75,7 +75,7 @@ class QuantLadder(QWidget):
         the first that does not (verdicts include the KV cache and overheads, so the edges are not plain
         free-memory figures). None: no such band."""
         gpu = {VerdictKind.FULL_GPU}
-        runs = {VerdictKind.FULL_GPU, VerdictKind.PARTIAL, VerdictKind.CPU_ONLY}
+        runs = {VerdictKind.FULL_GPU, VerdictKind.EXPERTS_CPU, VerdictKind.PARTIAL, VerdictKind.CPU_ONLY}
         return self._edge(gpu), self._edge(runs)
 
     def _edge(self, kinds: set[VerdictKind]) -> float | None:
@@ -178,14 +178,18 @@ class QuantLadder(QWidget):
         vram_edge, run_edge = self.band_edges()
         start = 0.0
         if vram_edge is not None:
-            bands.append((0.0, vram_edge, BADGE_COLOURS[VerdictKind.FULL_GPU], "fits in VRAM"))
+            bands.append((0.0, vram_edge, BADGE_COLOURS[VerdictKind.FULL_GPU], VERDICT_WORDS[VerdictKind.FULL_GPU]))
             start = vram_edge
         if run_edge is not None and run_edge > start:
-            label = "fits in VRAM + RAM" if vram_edge is not None else "fits in RAM"
-            bands.append((start, run_edge, BADGE_COLOURS[VerdictKind.CPU_ONLY], label))
+            label = VERDICT_WORDS[VerdictKind.PARTIAL if vram_edge is not None else VerdictKind.CPU_ONLY]
+            colour = BADGE_COLOURS[VerdictKind.CPU_ONLY]
+            inside = {pt.kind for pt in self._points if start <= pt.size < run_edge}
+            if inside == {VerdictKind.EXPERTS_CPU}:  # a mixture of experts: every layer on the GPU, experts in RAM
+                label, colour = VERDICT_WORDS[VerdictKind.EXPERTS_CPU], BADGE_COLOURS[VerdictKind.EXPERTS_CPU]
+            bands.append((start, run_edge, colour, label))
             start = run_edge
         if start < x_max:
-            bands.append((start, x_max, BADGE_COLOURS[VerdictKind.WONT_FIT], "too big"))
+            bands.append((start, x_max, BADGE_COLOURS[VerdictKind.WONT_FIT], VERDICT_WORDS[VerdictKind.WONT_FIT]))
         small = QFont(self.font())
         small.setPointSizeF(max(small.pointSizeF() - 1.5, 7))
         p.setFont(small)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app.chat.engine_core import ContextFullError, Engine, LoadCancelled
+from app.chat.engine_core import Engine
 from app.chat.protocol import EngineSettings, Sampling
-from app.core.errors import EngineError
+from app.core.errors import Cancelled, ContextFullError, EngineError
 
 pytestmark = pytest.mark.slow
 
@@ -160,7 +160,7 @@ def test_load_errors(tmp_path: Path) -> None:
 
 def test_load_can_be_cancelled(gemma_model: Path) -> None:
     eng = Engine()
-    with pytest.raises(LoadCancelled):
+    with pytest.raises(Cancelled):
         eng.load(str(gemma_model), SETTINGS, lambda fraction: eng.stop_event.set())
     assert not eng.loaded
 

@@ -13,9 +13,8 @@ import pytest
 
 from app.chat import protocol as p
 from app.chat.client import EngineClient
-from app.chat.engine_core import ContextFullError, LoadCancelled
 from app.chat.history import History, ReplyWriter
-from app.core.errors import EngineError, TemplateError
+from app.core.errors import Cancelled, ContextFullError, EngineError, TemplateError
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +33,7 @@ def test_llama_logs_reach_our_logger(gemma_model: Path, caplog: pytest.LogCaptur
     caplog.set_level(logging.INFO, logger="app")
     with EngineClient() as c:
         c.load(str(gemma_model), SETTINGS)
-    llama_lines = [r.getMessage() for r in caplog.records if r.name == "app.chat.llama"]
+    llama_lines = [r.getMessage() for r in caplog.records if r.name == "app.llama"]
     assert any("gemma3" in line for line in llama_lines)  # llama.cpp's own loader output, relayed
 
 
@@ -120,7 +119,7 @@ def test_stop_cancels_a_load(gemma_model: Path) -> None:
     with EngineClient() as c:
         c.send(p.Load(str(gemma_model), SETTINGS))
         c.stop()
-        with pytest.raises(LoadCancelled):
+        with pytest.raises(Cancelled):
             _wait_load(c)
         # Still usable:
         assert c.load(str(gemma_model), SETTINGS).n_ctx == 1024

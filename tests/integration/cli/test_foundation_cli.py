@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from PySide6.QtGui import QImage
 
-from tests.support.models import REPO_ROOT
-
-
-def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-        timeout=timeout,
-    )
+from tests.support.cli import run_cli
 
 
 def test_doctor_json_reports_this_machine() -> None:

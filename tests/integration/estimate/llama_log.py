@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import re
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.estimate import FlashAttn, LoadSettings
+from app.estimate import FlashAttn, KvLayer, LoadSettings, MemoryEstimate
 
 _FLASH = {FlashAttn.AUTO: -1, FlashAttn.OFF: 0, FlashAttn.ON: 1}
 _LOCK = threading.Lock()  # the log callback is process-wide
@@ -27,8 +28,15 @@ _KV_SIZE = re.compile(
     r"llama_kv_cache: size =\s+([\d.]+) MiB \(\s*(\d+) cells,\s+(\d+) layers,\s+(\d+)/(\d+) seqs\), "
     r"K \((\w+)\):\s+([\d.]+) MiB, V \((\w+)\):\s+([\d.]+) MiB"
 )
+_RS_BUF = re.compile(r"llama_memory_recurrent:\s+(\S+) RS buffer size =\s+([\d.]+) MiB")
+_RS_SIZE = re.compile(
+    r"llama_memory_recurrent: size =\s+([\d.]+) MiB \(\s*(\d+) cells,\s+(\d+) layers,\s+(\d+) seqs\s+(\d+) rs_seq\), "
+    r"R \((\w+)\):\s+([\d.]+) MiB, S \((\w+)\):\s+([\d.]+) MiB"
+)
 _OUTPUT_BUF = re.compile(r"llama_context:\s+(\S+)\s+output buffer size =\s+([\d.]+) MiB")
 _COMPUTE_BUF = re.compile(r"~llama_context:\s+(\S+) compute buffer size is\s+([\d.]+) MiB")
+# logged when the context is created (the line above, with more digits, only when it is freed and at DEBUG)
+_RESERVED_COMPUTE_BUF = re.compile(r"sched_reserve:\s+(\S+) compute buffer size =\s+([\d.]+) MiB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,17 @@ class KvLog:
     v_mib: str
 
 
+@dataclass(frozen=True, slots=True)
+class RsLog:
+    """The `llama_memory_recurrent: size = …` line of a recurrent or hybrid model."""
+
+    size_mib: str
+    cells: int
+    layers: int
+    r_mib: str
+    s_mib: str
+
+
 @dataclass(slots=True)
 class LlamaReport:
     model_size: int = 0  # llama_model_size: bytes of all weights, exact
@@ -51,6 +70,8 @@ class LlamaReport:
     kv: list[KvLog] = field(default_factory=list)
     kv_buffers: list[tuple[str, str]] = field(default_factory=list)  # (buffer name, MiB) per cache
     output_buffers: dict[str, str] = field(default_factory=dict)
+    rs: list[RsLog] = field(default_factory=list)
+    rs_buffers: list[tuple[str, str]] = field(default_factory=list)  # (buffer name, MiB)
     compute_buffers: dict[str, float] = field(default_factory=dict)  # MiB, 4 decimals
     log: str = ""
 
@@ -64,6 +85,25 @@ def mib_float32(n_bytes: int) -> str:
 def mib_double(n_bytes: int) -> str:
     """How llama.cpp prints buffer sizes: bytes / 1024.0 / 1024.0 with %.2f."""
     return f"{n_bytes / 1024.0 / 1024.0:.2f}"
+
+
+def expected_kv(est: MemoryEstimate, has_swa: bool) -> list[tuple[int, int, int, int]]:
+    """(cells, layers, K bytes, V bytes) of each `llama_kv_cache: size = …` line llama.cpp logs, in its order:
+    the attention cache (its full-size part with sliding-window layers), the indexer cache of sparse
+    attention, then the sliding-window part. With a sliding window the full part is logged even when empty."""
+
+    def cache(layers: tuple[KvLayer, ...], cells: int) -> tuple[int, int, int, int]:
+        return cells, len(layers), sum(x.k_bytes for x in layers), sum(x.v_bytes for x in layers)
+
+    full = est.kv.part(swa=False) if has_swa else est.kv.layers
+    caches = [cache(full, est.kv.cells_full)] if full or has_swa else []
+    sizes = est.state.sizes if est.state else None
+    if sizes and sizes.idx_bytes:
+        n_idx = sum(1 for x in sizes.layers if x.idx_bytes)
+        caches.append((est.kv.cells_full, n_idx, sizes.idx_bytes - sizes.idx_v_bytes, sizes.idx_v_bytes))
+    if has_swa:
+        caches.append(cache(est.kv.part(swa=True), est.kv.cells_swa))
+    return caches
 
 
 def _ggml_type(name: str) -> int:
@@ -82,7 +122,13 @@ def parse(text: str) -> LlamaReport:
         )
     report.kv_buffers = [(m.group(1), m.group(2)) for m in _KV_BUF.finditer(text)]
     report.output_buffers = {m.group(1): m.group(2) for m in _OUTPUT_BUF.finditer(text)}
+    report.rs = [
+        RsLog(m.group(1), int(m.group(2)), int(m.group(3)), m.group(7), m.group(9)) for m in _RS_SIZE.finditer(text)
+    ]
+    report.rs_buffers = [(m.group(1), m.group(2)) for m in _RS_BUF.finditer(text)]
     report.compute_buffers = {m.group(1): float(m.group(2)) for m in _COMPUTE_BUF.finditer(text)}
+    if not report.compute_buffers:
+        report.compute_buffers = {m.group(1): float(m.group(2)) for m in _RESERVED_COMPUTE_BUF.finditer(text)}
     return report
 
 
@@ -105,6 +151,31 @@ def captured_log() -> Iterator[list[str]]:
             yield chunks
         finally:
             llama_cpp.llama_log_set(previous, previous_data)
+
+
+class RelayedLines(logging.Handler):
+    """llama.cpp's log as the engine child relays it (its level follows the app logger's)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def relayed_log() -> Iterator[RelayedLines]:
+    """Collect the engine child's llama.cpp lines (relayed at INFO, buffer sizes among them) while the block runs."""
+    logger = logging.getLogger("app")
+    handler, level = RelayedLines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def load_and_log(path: Path, settings: LoadSettings) -> LlamaReport:

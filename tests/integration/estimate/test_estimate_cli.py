@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from app.estimate import LoadSettings, estimate
+from app.chat.protocol import EngineSettings
+from app.estimate.hardware import probe_spec
 from app.estimate.shape import shape_from_header
+from app.estimate.view import engine_estimate
 from app.gguf import read_model
 from tests.fakehub.catalogue import GEMMA_REPO
 from tests.fakehub.server import FakeHub
@@ -35,12 +37,16 @@ def test_json_report(gemma_model: Path) -> None:
     result = cli(str(gemma_model), "--ctx", "2048", "--ngl", "0", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    expected = estimate(shape_from_header(read_model(gemma_model)), LoadSettings(n_ctx=2048, n_gpu_layers=0))
+    # the default is what the app's engine allocates on this machine (CPU features decide the repacking)
+    shape = shape_from_header(read_model(gemma_model))
+    expected = engine_estimate(shape, EngineSettings(n_ctx=2048, n_gpu_layers=0), probe_spec())
     assert data["kv_bytes"] == expected.kv_bytes == 21 * 1024 * 1024
-    assert data["weights"] == {"gpu": 0, "cpu": expected.weights.cpu}
+    plain, repacked = expected.host_weight_buffers
+    assert data["weights"] == {"gpu": 0, "cpu": plain, "cpu_repacked": repacked}
     assert data["compute"] == {"gpu": 0, "cpu": expected.compute.cpu}
     assert data["n_gpu_layers"] == 0 and data["verdict"] in ("cpu_only", "wont_fit")
     assert data["ram_bytes"] == expected.ram_bytes and data["vram_bytes"] == 0
+    assert data["load_settings"]["n_outputs_max"] == 1 and data["as"] == "engine"
     assert data["kv"]["cells_swa"] == 1024
 
 

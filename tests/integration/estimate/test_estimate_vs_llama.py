@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from app.chat.protocol import EngineSettings
 from app.core.errors import EstimateError
-from app.estimate import FlashAttn, LoadSettings, MemoryEstimate, ModelShape, estimate
+from app.estimate import FlashAttn, LoadSettings, MemoryEstimate, ModelShape, estimate, llama_server_load_settings
 from app.estimate.settings import llama_cpp_kwargs
 from app.estimate.shape import shape_from_header
 from app.gguf import read_model
@@ -84,6 +85,8 @@ GEMMA_CASES = [
     pytest.param(LoadSettings(n_ctx=4096, n_seq_max=2, kv_unified=True), id="two-sequences-unified"),
     pytest.param(LoadSettings(n_ctx=2048, n_ubatch=128, n_batch=256), id="small-ubatch"),
     pytest.param(LoadSettings(n_ctx=1024, mmap=False), id="no-mmap"),
+    # `estimate --as llama-server`: four unified slots, 512-row logits (the default is our engine's settings)
+    pytest.param(llama_server_load_settings(EngineSettings(n_ctx=8192)), id="as-llama-server"),
 ]
 
 

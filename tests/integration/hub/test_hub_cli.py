@@ -5,22 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.fakehub import GATED_REPO, LADDER_REPO, LADDER_TYPES, SPLIT_REPO, FakeHub
-from tests.support.models import REPO_ROOT
+from tests.support import cli
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        cwd=REPO_ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return cli.run_cli(*args, env=env, timeout=180)
 
 
 def test_search_json_and_text(fake_hub: FakeHub) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.chat.engine_core import ContextFullError
 from app.chat.prompting import build, reserve_for_reply
 from app.chat.protocol import ChatMessage as M
 from app.chat.protocol import Generate, ModelInfo, Sampling
+from app.core.errors import ContextFullError
 
 
 def info(n_ctx: int) -> ModelInfo:

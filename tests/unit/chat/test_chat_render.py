@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from app.chat.client import describe_exit
 from app.chat.render import close_open_fence, render_markdown
 
 
@@ -23,8 +22,3 @@ def test_streaming_closes_an_open_fence() -> None:
     rendered = render_markdown("see:\n```\nunfinished", streaming=True)
     assert rendered.code_blocks == ("unfinished\n",)
 
-
-def test_exit_descriptions() -> None:
-    assert "SIGKILL" in describe_exit(-9)
-    assert "exit code 3" in describe_exit(3)
-    assert "stopped answering" in describe_exit(None)

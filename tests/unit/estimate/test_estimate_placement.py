@@ -66,9 +66,10 @@ def test_kv_cache_follows_its_layer_unless_kqv_offload_is_off() -> None:
 
 def test_vram_and_ram_totals_add_up() -> None:
     est = estimate(make_shape(), LoadSettings(n_ctx=2048, n_gpu_layers=3))
-    assert est.vram_bytes == est.weights.gpu + est.kv_device.gpu + est.compute.gpu + est.fixed.gpu
-    assert est.ram_bytes == (est.weights.cpu + est.kv_device.cpu + est.output_bytes + est.compute.cpu + est.fixed.cpu)
-    assert sum(p.bytes for p in est.breakdown) == est.ram_bytes + est.vram_bytes
+    assert est.vram_bytes == est.weights.gpu + est.kv_device.gpu + est.compute.gpu  # llama.cpp's buffers
+    assert est.ram_bytes == est.weights.cpu + est.kv_device.cpu + est.output_bytes + est.compute.cpu
+    assert (est.vram_need, est.ram_need) == (est.vram_bytes + est.fixed.gpu, est.ram_bytes + est.fixed.cpu)
+    assert sum(p.bytes for p in est.breakdown) == est.ram_need + est.vram_need
     assert est.compute.gpu > 0 and est.compute.cpu > 0
 
 

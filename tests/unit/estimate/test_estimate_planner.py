@@ -29,8 +29,8 @@ def machine(ram: int = 32 * GIB, vram: int = 0) -> HardwareSpec:
 def test_plan_gpu_layers_is_the_largest_that_fits() -> None:
     shape = make_shape(n_layer=8, layer_bytes=100 * MIB)
     full = estimate(shape, dataclasses.replace(SETTINGS, n_gpu_layers=-1))
-    assert plan_gpu_layers(shape, SETTINGS, full.vram_bytes, margin=0) == 9
-    budget = estimate(shape, dataclasses.replace(SETTINGS, n_gpu_layers=5)).vram_bytes
+    assert plan_gpu_layers(shape, SETTINGS, full.vram_need, margin=0) == 9
+    budget = estimate(shape, dataclasses.replace(SETTINGS, n_gpu_layers=5)).vram_need
     assert plan_gpu_layers(shape, SETTINGS, budget, margin=0) == 5
     assert plan_gpu_layers(shape, SETTINGS, budget - 1, margin=0) == 4
     assert plan_gpu_layers(shape, SETTINGS, budget + 64 * MIB, margin=64 * MIB) == 5
@@ -43,7 +43,7 @@ def test_verdicts() -> None:
     assert full.kind is VerdictKind.FULL_GPU and full.n_gpu_layers == full.n_layers == 9
     partial = verdict(shape, SETTINGS, machine(vram=GPU_RUNTIME_BYTES + 700 * MIB))
     assert partial.kind is VerdictKind.PARTIAL and 0 < partial.n_gpu_layers < 9
-    assert partial.label == f"partial offload ({partial.n_gpu_layers} of 9 layers on the GPU)"
+    assert partial.label == f"Fits in VRAM + RAM ({partial.n_gpu_layers} of 9 layers on the GPU)"
     cpu = verdict(shape, SETTINGS, machine())
     assert cpu.kind is VerdictKind.CPU_ONLY and cpu.estimate.vram_bytes == 0
     assert verdict(shape, SETTINGS, machine(ram=500 * MIB)).kind is VerdictKind.WONT_FIT
@@ -55,9 +55,9 @@ def test_max_context_is_the_largest_that_fits() -> None:
     best = max_context(shape, SETTINGS, hw)
     assert best % 256 == 0 and 0 < best < 131072
     settings = dataclasses.replace(SETTINGS, n_gpu_layers=0)
-    assert estimate(shape, dataclasses.replace(settings, n_ctx=best), gpu_available=False).ram_bytes <= hw.ram_available
+    assert estimate(shape, dataclasses.replace(settings, n_ctx=best), gpu_available=False).ram_need <= hw.ram_available
     over = estimate(shape, dataclasses.replace(settings, n_ctx=best + 256), gpu_available=False)
-    assert over.ram_bytes > hw.ram_available
+    assert over.ram_need > hw.ram_available
     assert max_context(shape, SETTINGS, machine(ram=64 * GIB)) == 131072
     assert max_context(shape, SETTINGS, machine(ram=10 * MIB)) == 0
 
@@ -111,7 +111,7 @@ def test_recommend_without_any_header_counts_weights_only() -> None:
 
 def test_bisection_agrees_with_trying_every_layer_count() -> None:
     shape = make_shape(n_layer=12, layer_bytes=64 * MIB, n_vocab=50_000)
-    needs = [estimate(shape, dataclasses.replace(SETTINGS, n_gpu_layers=n)).vram_bytes for n in range(14)]
+    needs = [estimate(shape, dataclasses.replace(SETTINGS, n_gpu_layers=n)).vram_need for n in range(14)]
     assert needs == sorted(needs)  # each further layer only adds to the GPU
     for budget in range(0, needs[-1] + 2 * GIB // 8, 37 * MIB):
         linear = max(n for n in range(14) if n == 0 or needs[n] <= budget)

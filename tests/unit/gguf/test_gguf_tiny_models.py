@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import llama_cpp
 import pytest
 
 from app.gguf import model_facts, read_model
@@ -39,7 +40,6 @@ def test_spec_shapes_round_trip(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SPECS))
 def test_llama_cpp_loads_and_runs_it(tmp_path: Path, name: str) -> None:
-    llama_cpp = pytest.importorskip("llama_cpp")
     spec = SPECS[name]
     path = write_tiny_gguf(tmp_path / f"{name}.gguf", spec)
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=64, verbose=False)
@@ -54,7 +54,6 @@ def test_llama_cpp_loads_and_runs_it(tmp_path: Path, name: str) -> None:
 
 @pytest.mark.slow
 def test_large_vocabulary_model_loads(tmp_path: Path) -> None:
-    llama_cpp = pytest.importorskip("llama_cpp")
     path = write_tiny_gguf(tmp_path / "large.gguf", LARGE_VOCAB)
     assert path.stat().st_size < 16 * 2**20
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=64, verbose=False)

@@ -1,47 +1,51 @@
+"""The type table against the pinned llama.cpp as installed: the wheel's ggml.h and llama.h enums and the block
+sizes its libggml-base reports (the `gguf` package the table starts from may trail it)."""
+
 from __future__ import annotations
 
-import importlib.util
+import ctypes
 import re
-from pathlib import Path
-from types import ModuleType
+from functools import cache
 
 import pytest
 
 from app.core.errors import GGUFError
 from app.gguf.types import file_type_label, file_type_labels, ggml_type, ggml_types, ggml_types_by_name, tensor_nbytes
-
-PINNED = Path("/work/src/llama_cpp_python-0.3.36/vendor/llama.cpp")
-needs_pinned = pytest.mark.skipif(not PINNED.is_dir(), reason="pinned llama.cpp source not present")
+from tests.support.llama_sources import installed_include, installed_library
 
 
-def _pinned_constants() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("pinned_gguf_constants", PINNED / "gguf-py/gguf/constants.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _enum(header: str, opening: str, prefix: str) -> dict[int, str]:
+    """The live members of a C enum (commented-out, removed values excluded)."""
+    text = (installed_include() / header).read_text()
+    body = text[text.index(opening) :]
+    body = body[: body.index("};")]
+    return {int(v): n for n, v in re.findall(rf"^\s*{prefix}(\w+)\s*=\s*(\d+)\s*,", body, re.MULTILINE)}
 
 
-@needs_pinned
+@cache
+def _ggml_base() -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(installed_library("ggml-base")))
+    lib.ggml_blck_size.restype = ctypes.c_int64
+    lib.ggml_blck_size.argtypes = [ctypes.c_int]
+    lib.ggml_type_size.restype = ctypes.c_size_t
+    lib.ggml_type_size.argtypes = [ctypes.c_int]
+    return lib
+
+
 def test_every_type_of_the_pinned_ggml_is_in_the_table() -> None:
-    header = (PINNED / "ggml/include/ggml.h").read_text()
-    enum = header[header.index("enum ggml_type {") : header.index("GGML_TYPE_COUNT")]
-    pinned = {int(v): n for n, v in re.findall(r"^\s*GGML_TYPE_(\w+)\s*=\s*(\d+),", enum, re.MULTILINE)}
+    pinned = {v: n for v, n in _enum("ggml.h", "enum ggml_type {", "GGML_TYPE_").items() if n != "COUNT"}
     assert {t.id: t.name for t in ggml_types().values()} == pinned
 
 
-@needs_pinned
-def test_block_sizes_match_the_pinned_gguf_py() -> None:
-    pinned = _pinned_constants()
-    expected = {int(t): sizes for t, sizes in pinned.GGML_QUANT_SIZES.items()}
+def test_block_sizes_match_the_pinned_ggml() -> None:
+    lib = _ggml_base()
+    expected = {t: (lib.ggml_blck_size(t), lib.ggml_type_size(t)) for t in ggml_types()}
     assert {t.id: (t.block_size, t.type_size) for t in ggml_types().values()} == expected
 
 
-@needs_pinned
 def test_file_type_labels_match_the_pinned_llama_ftype() -> None:
-    pinned = _pinned_constants()
-    expected = {int(m): m.name.removeprefix("MOSTLY_").removeprefix("ALL_") for m in pinned.LlamaFileType}
-    expected.pop(1024)  # GUESSED is not a file type
+    pinned = _enum("llama.h", "enum llama_ftype {", "LLAMA_FTYPE_")
+    expected = {v: n.removeprefix("MOSTLY_").removeprefix("ALL_") for v, n in pinned.items() if n != "GUESSED"}
     assert file_type_labels() == expected
 
 

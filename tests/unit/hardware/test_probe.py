@@ -79,3 +79,24 @@ def test_summary_on_this_machine() -> None:
     text = probe.summary(probe.probe_hardware())
     assert text.startswith("RAM ")
     assert "llama.cpp" in text
+
+
+def test_an_rpc_only_build_is_not_local_gpu_offload() -> None:
+    from app.hardware.probe import local_gpu_offload
+
+    assert not local_gpu_offload(True, ("cpu", "rpc"))
+    assert local_gpu_offload(True, ("cpu", "cuda", "rpc"))
+    assert not local_gpu_offload(False, ("cpu", "cuda"))
+
+
+def test_the_rpc_build_reports_no_local_gpu_offload() -> None:
+    """`make test` builds llama.cpp with RPC and, without CMAKE_ARGS for a GPU, no GPU backend."""
+    from app.hardware.probe import probe_llama
+
+    backend, problem = probe_llama()
+    assert backend is not None, problem
+    assert "rpc" in backend.backends
+    if set(backend.backends) <= {"cpu", "rpc", "blas"}:
+        assert not backend.gpu_offload
+    else:
+        assert backend.gpu_offload

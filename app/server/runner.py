@@ -1,0 +1,85 @@
+"""uvicorn around the application: `serve` runs it in the foreground; `ServerThread` runs it on a thread
+(tests, and later the app's Server page)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import uvicorn
+
+from app.estimate.hardware import HardwareSpec
+from app.server.app import build_app
+from app.server.catalog import Catalog, settings_folders
+from app.server.config import ServerConfig
+from app.server.endpoint import ServerState
+from app.server.scheduler import Need, Scheduler
+
+log = logging.getLogger("app.server")
+
+
+def memory_budget(config: ServerConfig, hardware: HardwareSpec | None) -> Need:
+    """The memory the loaded models may share: the user's limit, else the RAM free now; the free VRAM."""
+    if hardware is None:
+        from app.hardware.probe import probe_memory
+
+        ram = config.memory_limit or probe_memory()[1]
+        return Need(ram, 0)
+    return Need(config.memory_limit or hardware.ram_available, hardware.vram_free if hardware.has_gpu else 0)
+
+
+def make_state(config: ServerConfig, hardware: HardwareSpec | None) -> ServerState:
+    folders: Callable[[], Sequence[Path]] = (
+        (lambda: list(config.folders or ())) if config.folders is not None else settings_folders
+    )
+    catalog = Catalog(folders)
+    scheduler = Scheduler(catalog, config.engine, memory_budget(config, hardware), hardware, config.models_ttl)
+    return ServerState(config, catalog, scheduler)
+
+
+def uvicorn_server(state: ServerState) -> uvicorn.Server:
+    config = state.config
+    uv = uvicorn.Config(
+        build_app(state), host=config.host, port=config.port, log_config=None, access_log=False,
+        lifespan="on", timeout_graceful_shutdown=5,
+        limit_concurrency=256,
+    )
+    return uvicorn.Server(uv)
+
+
+class ServerThread:
+    """The server on a background thread; `start` returns once it listens, `stop` once it has stopped
+    (its engines closed)."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self._server = uvicorn_server(state)
+        self._thread = threading.Thread(target=self._server.run, name="api-server", daemon=True)
+
+    @property
+    def port(self) -> int:
+        servers = getattr(self._server, "servers", [])
+        for server in servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return self.state.config.port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.state.config.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not self._server.started:
+            self.stop()
+            raise RuntimeError("the API server did not start (see the log)")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)

@@ -1,0 +1,307 @@
+"""Which models are loaded, each in its own engine child, decided on exact bytes.
+
+Before a model is loaded its memory is estimated exactly as the engine will allocate it (app.estimate:
+the engine's own load settings); the sum over loaded models stays within the memory the user allows.
+A model that cannot fit even alone is refused with the numbers (400); one that fits only without the
+others first unloads the least recently used idle ones; when the others are all busy the caller is asked
+to retry (503). Idle models unload after the TTL. One generation at a time per engine (a semaphore);
+loads happen one at a time, so two loads never race for the same memory.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import anyio
+import anyio.to_thread
+
+from app.chat.client import EngineClient
+from app.chat.protocol import EngineSettings, ModelInfo
+from app.core.errors import AppError
+from app.core.units import format_bytes
+from app.estimate.hardware import HardwareSpec
+from app.server.catalog import Catalog, ServedModel
+from app.server.errors import ApiError
+from app.server.model_kind import is_embedding_model
+
+log = logging.getLogger("app.server")
+
+START_TIMEOUT_S = 120.0
+HISTORY = 200  # finished requests kept for the request log
+
+
+@dataclass(frozen=True, slots=True)
+class Need:
+    """Bytes of RAM and VRAM (what the estimate says the engine needs, fixed overheads included)."""
+
+    ram: int
+    vram: int = 0
+
+    def __add__(self, other: Need) -> Need:
+        return Need(self.ram + other.ram, self.vram + other.vram)
+
+    def within(self, budget: Need) -> bool:
+        return self.ram <= budget.ram and self.vram <= budget.vram
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """A loaded model as the API and the log show it."""
+
+    id: str
+    ram: int
+    vram: int
+    busy: bool
+    idle_seconds: float
+
+
+def estimate_need(model: ServedModel, settings: EngineSettings, hardware: HardwareSpec | None) -> Need:
+    """The engine's memory for `model` with `settings` (a header read; run it off the event loop)."""
+    from app.estimate.view import engine_estimate, read_model_file
+
+    shape = read_model_file(model.path).shape
+    if shape is None:  # an architecture the memory model does not describe: its files at least
+        log.warning("no exact estimate for %s; counting its file size", model.id)
+        return Need(model.entry.size)
+    est = engine_estimate(shape, settings, hardware)
+    return Need(est.ram_need, est.vram_need)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """One answered request, for the request log (the Server page will show these)."""
+
+    model_id: str
+    finish_reason: str  # the engine's: eog, length, stop_string, stopped (the client went away), context_full
+    prompt_tokens: int
+    generated_tokens: int
+    tokens_per_second: float
+
+
+class _Slot:
+    def __init__(self, model: ServedModel, need: Need, client: EngineClient, info: ModelInfo) -> None:
+        self.model = model
+        self.need = need
+        self.client = client
+        self.info = info
+        self.gate = anyio.Semaphore(1)  # one generation at a time on this engine
+        self.users = 0  # leases held or waited for: a slot with users is never unloaded
+        self.last_used = time.monotonic()
+
+
+class Lease:
+    """The right to run one generation on a loaded model's engine; `release` exactly once."""
+
+    def __init__(self, scheduler: Scheduler, slot: _Slot) -> None:
+        self._scheduler = scheduler
+        self._slot = slot
+        self._released = False
+
+    @property
+    def client(self) -> EngineClient:
+        return self._slot.client
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self._scheduler
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._slot.info
+
+    @property
+    def model(self) -> ServedModel:
+        return self._slot.model
+
+    def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        slot = self._slot
+        slot.last_used = time.monotonic()
+        slot.users -= 1
+        slot.gate.release()
+
+
+class Scheduler:
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: EngineSettings,
+        budget: Need,
+        hardware: HardwareSpec | None,
+        ttl: float,
+        estimator: Callable[[ServedModel, EngineSettings, HardwareSpec | None], Need] = estimate_need,
+    ) -> None:
+        self._catalog = catalog
+        self._settings = settings
+        self.budget = budget
+        self._hardware = hardware
+        self._ttl = ttl
+        self._estimator = estimator
+        self._slots: dict[str, _Slot] = {}
+        self._needs: dict[tuple[str, int], Need] = {}
+        self._admit = anyio.Lock()  # loads and unloads, one at a time
+        self.history: collections.deque[Finished] = collections.deque(maxlen=HISTORY)
+
+    # ------------------------------------------------------------------ state
+
+    def loaded(self) -> list[LoadedModel]:
+        now = time.monotonic()
+        return [
+            LoadedModel(s.model.id, s.need.ram, s.need.vram, s.users > 0, 0.0 if s.users else now - s.last_used)
+            for s in self._slots.values()
+        ]
+
+    def pid_of(self, model_id: str) -> int | None:
+        """The engine process serving `model_id`, if it is loaded."""
+        slot = self._slots.get(model_id)
+        return slot.client.pid if slot is not None else None
+
+    def record(self, finished: Finished) -> None:
+        self.history.append(finished)  # deque.append is atomic: callable from any thread
+
+    def used(self) -> Need:
+        total = Need(0)
+        for slot in self._slots.values():
+            total = total + slot.need
+        return total
+
+    # ------------------------------------------------------------------ leases
+
+    async def acquire(self, model_id: str) -> Lease:
+        """Waits until `model_id` is loaded and its engine is free; raises ApiError (404, 400, 503, 500)."""
+        model = await anyio.to_thread.run_sync(self._catalog.find, model_id)
+        if model is None:
+            raise ApiError(404, f"The model '{model_id}' is not in the library: GET /v1/models lists the ids",
+                           "model")
+        slot = self._slots.get(model.id)
+        if slot is None or not slot.client.alive:
+            async with self._admit:
+                slot = await self._ensure_loaded(model)
+                slot.users += 1  # before the lock is released: an unload never takes a slot someone waits for
+        else:
+            slot.users += 1
+        try:
+            await slot.gate.acquire()
+        except BaseException:
+            slot.users -= 1
+            raise
+        lease = Lease(self, slot)
+        if not slot.client.alive:  # died while we waited: the next request loads it again
+            lease.release()
+            raise ApiError(503, f"The engine serving '{model.id}' stopped; it is loaded again on the next "
+                                "request", retry_after=1)
+        return lease
+
+    async def _ensure_loaded(self, model: ServedModel) -> _Slot:
+        slot = self._slots.get(model.id)
+        if slot is not None and slot.client.alive:
+            return slot
+        if slot is not None and slot.users == 0:
+            await self._unload(slot, "its engine stopped")
+        elif slot is not None:
+            raise ApiError(503, f"The engine serving '{model.id}' stopped", retry_after=1)
+        need = await self._need(model)
+        self._check_fits_alone(model, need)
+        await self._make_room(model, need)
+        return await self._load(model, need)
+
+    async def _need(self, model: ServedModel) -> Need:
+        key = (model.id, model.entry.size)
+        if key not in self._needs:
+            try:
+                self._needs[key] = await anyio.to_thread.run_sync(
+                    self._estimator, model, self._settings, self._hardware)
+            except AppError as exc:
+                raise ApiError(500, f"The model '{model.id}' cannot be read: {exc}") from exc
+        return self._needs[key]
+
+    def _check_fits_alone(self, model: ServedModel, need: Need) -> None:
+        if need.within(self.budget):
+            return
+        ctx = self._settings.n_ctx
+        if need.ram > self.budget.ram:
+            what = f"{format_bytes(need.ram)} of RAM"
+            allowed = format_bytes(self.budget.ram)
+        else:
+            what = f"{format_bytes(need.vram)} of VRAM"
+            allowed = format_bytes(self.budget.vram)
+        raise ApiError(400, f"The model '{model.id}' needs {what} with a {ctx}-token context, more than the "
+                            f"{allowed} this server may use; it can never be loaded here "
+                            "(start the server with a higher --memory-limit or a shorter --ctx)", "model")
+
+    async def _make_room(self, model: ServedModel, need: Need) -> None:
+        while not (self.used() + need).within(self.budget):
+            idle = sorted((s for s in self._slots.values() if s.users == 0), key=lambda s: s.last_used)
+            if not idle:
+                used = self.used()
+                raise ApiError(503, f"The model '{model.id}' ({format_bytes(need.ram)}) fits only after "
+                                    f"other models unload, and they are all busy ({format_bytes(used.ram)} in "
+                                    f"use of {format_bytes(self.budget.ram)}); retry shortly", retry_after=2)
+            await self._unload(idle[0], f"making room for {model.id}")
+
+    async def _load(self, model: ServedModel, need: Need) -> _Slot:
+        client = EngineClient()
+
+        def start_and_load() -> ModelInfo:
+            settings = self._settings
+            if is_embedding_model(model.path):  # loaded for /v1/embeddings, with the GGUF's pooling
+                settings = replace(settings, embeddings=True)
+            client.start(timeout=START_TIMEOUT_S)
+            return client.load(str(model.path), settings)
+
+        log.info("loading %s (%s of RAM)", model.id, format_bytes(need.ram))
+        try:
+            info = await anyio.to_thread.run_sync(start_and_load)
+        except AppError as exc:
+            await anyio.to_thread.run_sync(client.close)
+            raise ApiError(500, f"The model '{model.id}' could not be loaded: {exc}") from exc
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(client.close)
+            raise
+        slot = _Slot(model, need, client, info)
+        self._slots[model.id] = slot
+        log.info("loaded %s in %.1f s", model.id, info.load_seconds)
+        return slot
+
+    async def _unload(self, slot: _Slot, why: str) -> None:
+        if self._slots.get(slot.model.id) is slot:
+            del self._slots[slot.model.id]
+        log.info("unloading %s (%s)", slot.model.id, why)
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(slot.client.close)
+
+    # ------------------------------------------------------------------ idle models
+
+    async def unload_expired(self) -> list[str]:
+        """Unloads the models idle for longer than the TTL; returns their ids."""
+        if self._ttl <= 0:
+            return []
+        gone = []
+        async with self._admit:
+            now = time.monotonic()
+            for slot in list(self._slots.values()):
+                if slot.users == 0 and now - slot.last_used >= self._ttl:
+                    await self._unload(slot, f"idle for {self._ttl:g} s")
+                    gone.append(slot.model.id)
+        return gone
+
+    async def run_reaper(self) -> None:
+        """Runs until cancelled: unloads expired models (a TTL of 0 keeps them)."""
+        if self._ttl <= 0:
+            return
+        interval = min(max(self._ttl / 4, 0.05), 5.0)
+        while True:
+            await anyio.sleep(interval)
+            await self.unload_expired()
+
+    async def close(self) -> None:
+        with anyio.CancelScope(shield=True):
+            for slot in list(self._slots.values()):
+                await self._unload(slot, "the server stops")

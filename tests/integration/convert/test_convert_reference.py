@@ -1,0 +1,155 @@
+"""Acceptance: every tiny checkpoint converts byte-identically to llama.cpp's own convert_hf_to_gguf.py.
+
+Both converters read the same generated checkpoint; the two GGUF files must hold the same metadata keys and
+values and the same tensors (names, order, shapes, types, bytes). The reference runs once per session for all
+checkpoints (tests/support/reference_convert.py), its outputs cached on disk across sessions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.convert.converter import convert
+from tests.support.reference_convert import ReferenceJob, ReferenceResult, differences, reference_outputs
+from tests.support.tiny_hf import (
+    BPE_PRE_TOKENIZERS,
+    NO_MTP_REFERENCE,
+    PRE_TOKENIZER_CASES,
+    SAMPLE_TEXTS,
+    SPECS,
+    granite4_layer_names,
+    make_tiny_bpe,
+    make_tiny_fp8,
+    make_tiny_hf,
+    make_tiny_mtp,
+    make_tiny_mxfp4,
+    make_tiny_qwen35_vl,
+)
+
+pytestmark = pytest.mark.slow
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+# (spec, weight dtype, output type): every family in F32, and half-precision weights into the other outputs
+# for a dense model and for merged experts.
+# llama.cpp's converter reads Granite hybrid layer types only as Granite 4 spells them (the "granite4" cases).
+CASES = [(name, "float32", "f32") for name in sorted(SPECS) if name != "granitehybrid"]
+CASES += [
+    ("llama3", "bfloat16", "f16"),
+    ("qwen3moe", "bfloat16", "q8_0"),
+    ("mixtral", "float16", "bf16"),
+    ("granitemoe", "bfloat16", "f16"),
+    ("gptoss", "mxfp4", "f16"),  # experts repacked from MXFP4 blocks, the rest converted
+    ("gptoss", "mxfp4", "q8_0"),
+    ("qwen3moe", "sharded", "f16"),  # one layer's experts spread over several shards of an index
+    ("qwen3", "fp8", "f16"),  # E4M3 weights with 128x128 block scales, dequantized on the way
+    ("deepseekv3", "fp8", "q8_0"),  # ... through merged experts and MLA's split kv_b as well
+    ("qwen35moe", "mtp", "f16"),  # a multi-token-prediction layer (merged experts too), kept as llama.cpp does
+    ("qwen3next", "mtp", "f32"),
+    ("granitehybrid", "granite4", "f32"),  # layer types as Granite 4 spells them (see granite4_layer_names)
+    ("granitehybrid", "granite4", "bf16"),
+    ("falconh1", "bfloat16", "f16"),  # multipliers folded into BF16 weights, rounded as llama.cpp's does
+    ("falconh1", "float16", "q8_0"),  # ... and into F16 ones (computed in float32, rounded to F16 in between)
+    ("qwen35", "conditional", "f16"),  # as published: text_config, model.language_model.*, a vision tower
+]
+
+
+def _case_id(case: tuple[str, str, str]) -> str:
+    return "-".join(case)
+
+
+@pytest.fixture(scope="session")
+def references(
+    tmp_path_factory: pytest.TempPathFactory, llama_cpp_sources: Path
+) -> dict[tuple[str, str, str], tuple[Path, ReferenceResult]]:
+    root = tmp_path_factory.mktemp("tiny-hf-reference")
+    folders = {}
+    for name, dtype, _ in CASES:
+        folder = root / f"{name}-{dtype}"
+        if folder.exists():
+            pass
+        elif dtype == "mxfp4":
+            make_tiny_mxfp4(folder, root / f"{name}-mxfp4-dequantized")
+        elif dtype == "sharded":
+            make_tiny_hf(folder, name, max_shard_size="1MB")
+        elif dtype == "granite4":
+            granite4_layer_names(make_tiny_hf(folder, name))
+        elif dtype == "conditional":
+            make_tiny_qwen35_vl(folder)
+        elif dtype == "mtp":
+            make_tiny_mtp(folder, name)
+        elif dtype == "fp8":
+            make_tiny_fp8(folder, root / f"{name}-fp8-dequantized", name)
+        else:
+            make_tiny_hf(folder, name, dtype=dtype)
+        folders[(name, dtype)] = folder
+    jobs = [
+        ReferenceJob(
+            folders[(name, dtype)],
+            outtype,
+            BPE_PRE_TOKENIZERS.get(SPECS[name].tokenizer),
+            ("--no-mtp",) if name in NO_MTP_REFERENCE and dtype != "mtp" else (),
+        )
+        for name, dtype, outtype in CASES
+    ]
+    results = reference_outputs(jobs, llama_cpp_sources)
+    return {case: (folders[case[:2]], result) for case, result in zip(CASES, results, strict=True)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=_case_id)
+def test_identical_to_llama_cpp_converter(
+    references: dict[tuple[str, str, str], tuple[Path, ReferenceResult]], tmp_path: Path, case: tuple[str, str, str]
+) -> None:
+    folder, reference = references[case]
+    assert reference.path is not None, f"llama.cpp's converter failed on {case[0]}: {reference.error}"
+    ours = convert(folder, tmp_path / "ours.gguf", case[2]).path
+    assert differences(ours, reference.path) == []
+
+
+# The no-MTP option against llama.cpp's --no-mtp: a Qwen3.5 MoE with an MTP layer, and GLM-4.5 (whose
+# converter then also leaves out the nextn_predict_layers key).
+NO_MTP_CASES = [("qwen35moe", "mtp", "f32"), ("glm4moe", "float32", "f32")]
+
+
+@pytest.mark.parametrize("case", NO_MTP_CASES, ids=_case_id)
+def test_no_mtp_identical_to_llama_cpp_converter(
+    references: dict[tuple[str, str, str], tuple[Path, ReferenceResult]],
+    llama_cpp_sources: Path,
+    tmp_path: Path,
+    case: tuple[str, str, str],
+) -> None:
+    name, dtype, outtype = case
+    folder = next(f for (n, d, _), (f, _) in references.items() if (n, d) == (name, dtype))
+    job = ReferenceJob(folder, outtype, BPE_PRE_TOKENIZERS.get(SPECS[name].tokenizer), ("--no-mtp",))
+    (reference,) = reference_outputs([job], llama_cpp_sources)
+    assert reference.path is not None, f"llama.cpp's converter failed on {name} --no-mtp: {reference.error}"
+    ours = convert(folder, tmp_path / "ours.gguf", outtype, no_mtp=True).path
+    assert differences(ours, reference.path) == []
+
+
+def test_granite_hybrid_layer_names_of_transformers_5_read_alike(
+    references: dict[tuple[str, str, str], tuple[Path, ReferenceResult]], tmp_path: Path
+) -> None:
+    """Transformers 5 saves Granite 4.0-H layer types as linear_attention / full_attention: the same model."""
+    granite4, _ = references[("granitehybrid", "granite4", "f32")]
+    transformers_names = make_tiny_hf(tmp_path / granite4.name, "granitehybrid")  # same name, same metadata
+    ours = convert(transformers_names, tmp_path / "ours.gguf", "f32").path
+    theirs = convert(granite4, tmp_path / "granite4.gguf", "f32").path
+    assert differences(ours, theirs) == []
+
+
+# Vocabularies whose llama.cpp pre-tokenizer is an approximation (the warning in the job log): still the same
+# GGUF as llama.cpp's converter writes, token types included.
+@pytest.mark.parametrize("case", ["tekken", "gpt-4o", "deepseek-llm"])
+def test_approximate_pre_tokenizers_identical_to_llama_cpp_converter(
+    tmp_path_factory: pytest.TempPathFactory, llama_cpp_sources: Path, tmp_path: Path, case: str
+) -> None:
+    folder = make_tiny_bpe(tmp_path_factory.mktemp("approximate") / case, case, list(SAMPLE_TEXTS))
+    (reference,) = reference_outputs(
+        [ReferenceJob(folder, "f32", PRE_TOKENIZER_CASES[case].expected)], llama_cpp_sources
+    )
+    assert reference.path is not None, f"llama.cpp's converter failed on {case}: {reference.error}"
+    ours = convert(folder, tmp_path / "ours.gguf", "f32").path
+    assert differences(ours, reference.path) == []

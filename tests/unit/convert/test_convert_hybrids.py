@@ -1,0 +1,87 @@
+"""Hybrid families' hyper-parameter readings and row orders (app.convert.hybrids), without any model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.convert.hparams import NO_MTP
+from app.convert.hybrids import (
+    _falcon_in_proj,
+    _scaled,
+    _split_qkvz,
+    _tiled,
+    granite_hybrid_attention_layers,
+    qwen_mtp_prepare,
+    qwen_mtp_rename,
+)
+from app.convert.safetensors_file import TensorRef
+from app.core.errors import ConvertError
+
+
+def _ref(name: str, shape: tuple[int, ...]) -> TensorRef:
+    return TensorRef(name=name, dtype="F32", shape=shape, path=Path("/nonexistent"), offset=0, nbytes=0)
+
+
+def test_mtp_layers_counted_from_the_checkpoint_and_dropped_on_request() -> None:
+    tensors = {n: _ref(n, (4,)) for n in ("model.layers.0.x", "mtp.layers.0.x", "mtp.layers.1.x", "mtp.fc.weight")}
+    hp = {"num_hidden_layers": 2}
+    assert qwen_mtp_prepare(hp, tensors)["_n_mtp"] == 2
+    assert qwen_mtp_prepare({**hp, NO_MTP: True}, tensors)["_n_mtp"] == 0
+    # no MTP tensors: none written, even where the config names some (llama.cpp's converter would stop there)
+    assert qwen_mtp_prepare({**hp, "mtp_num_hidden_layers": 1}, {"model.layers.0.x": _ref("a", (4,))})["_n_mtp"] == 0
+    prepared = qwen_mtp_prepare(hp, tensors)
+    assert qwen_mtp_rename("mtp.layers.1.mlp.gate.weight", prepared) == "model.layers.3.mlp.gate.weight"
+    assert qwen_mtp_rename("mtp.pre_fc_norm_hidden.weight", prepared) == "model.layers.2.hnorm.weight"
+    assert qwen_mtp_rename("mtp.fc.weight", {**hp, "_n_mtp": 0}) is None
+
+
+def test_qkvz_rows_regrouped_from_per_head_to_per_projection() -> None:
+    hp = {"linear_num_key_heads": 2, "linear_num_value_heads": 2, "linear_key_head_dim": 1, "linear_value_head_dim": 1}
+    # per key head: q, k, v, z (one row each)
+    qkv, z = _split_qkvz("model.layers.3.linear_attn.in_proj_qkvz.weight", _ref("w", (8, 16)), hp)
+    assert (qkv.name, z.name) == ("blk.3.attn_qkv.weight", "blk.3.attn_gate.weight")
+    assert qkv.rows is not None and z.rows is not None
+    assert qkv.rows.tolist() == [0, 4, 1, 5, 2, 6] and z.rows.tolist() == [3, 7]
+
+
+def test_value_heads_tiled_by_key_head() -> None:
+    # two key heads with two value heads each: grouped [k0v0, k0v1, k1v0, k1v1] -> tiled [k0v0, k1v0, k0v1, k1v1]
+    assert _tiled(2, 2, 1).tolist() == [0, 2, 1, 3]
+    assert _tiled(2, 2, 2, offset=10).tolist() == [10, 11, 14, 15, 12, 13, 16, 17]
+
+
+@pytest.mark.parametrize(
+    ("layer_types", "expected"),
+    [(["mamba", "attention", "mamba"], [1]), (["linear_attention", "full_attention", "linear_attention"], [1])],
+)
+def test_granite_hybrid_reads_both_spellings_of_layer_types(layer_types: list[str], expected: list[int]) -> None:
+    assert granite_hybrid_attention_layers({"num_hidden_layers": 3, "layer_types": layer_types}) == expected
+
+
+def test_granite_hybrid_needs_some_way_to_place_attention() -> None:
+    with pytest.raises(ConvertError):
+        granite_hybrid_attention_layers({"num_hidden_layers": 3})
+
+
+def test_multipliers_round_once_each_in_their_order() -> None:
+    x = np.array([[1.1, -3.3]], dtype=np.float32)
+    got = _scaled(0.390625, 1.1)(x, np.array([0]))
+    assert got.tobytes() == ((x * np.float32(0.390625)) * np.float32(1.1)).tobytes()
+    half = _scaled(1.1)(x.astype(np.float16), np.array([0]))
+    assert half.dtype == np.float16
+
+
+def test_falcon_in_proj_multiplies_each_part_of_its_rows() -> None:
+    hp = {
+        "mamba_d_ssm": 2,
+        "mamba_n_groups": 1,
+        "mamba_d_state": 1,
+        "ssm_multipliers": [2.0, 3.0, 5.0, 7.0, 11.0],
+        "ssm_in_multiplier": 1.0,
+    }
+    rows = np.arange(8)  # z z x x B C dt dt
+    got = _falcon_in_proj(hp)(np.ones((8, 1), dtype=np.float32), rows)
+    assert got[:, 0].tolist() == [2, 2, 3, 3, 5, 7, 11, 11]
