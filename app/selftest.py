@@ -28,7 +28,7 @@ def _check_window() -> str:
     broken = window.open_every_page()
     image = window.grab().toImage()
     colours = {image.pixel(x, y) for x in range(0, image.width(), 40) for y in range(0, image.height(), 40)}
-    window.close()
+    window.close_now()
     if broken:
         raise RuntimeError("pages failed to open: " + "; ".join(f"{name} ({why})" for name, why in broken.items()))
     if len(colours) < 3:

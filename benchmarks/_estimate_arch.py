@@ -6,17 +6,24 @@ gets a row that says so.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import EstimateError
-from app.estimate import LoadSettings, estimate
+from app.estimate import FlashAttn, LoadSettings, estimate
 from app.estimate.classes import ARCH_CLASSES, REFUSED_CLASSES
 from app.estimate.layout import INDEXER_ARCHS, RECURRENT_ARCHS
 from app.estimate.shape import shape_from_header
 from app.gguf import read_model
-from app.gguf.synthetic_arch import DEFAULT_SPECS, TRANSFORMER_SPECS, write_arch_gguf
-from tests.integration.estimate.llama_log import expected_kv, load_and_log, mib_double, mib_float32
+from app.gguf.synthetic_arch import DEFAULT_SPECS, FLASH_ATTN_OFF, TRANSFORMER_SPECS, write_arch_gguf
+from tests.integration.estimate.llama_log import (
+    expected_dsv4_states,
+    expected_kv,
+    load_and_log,
+    mib_double,
+    mib_float32,
+)
 
 MIB = 1024 * 1024
 SETTINGS = (
@@ -27,10 +34,6 @@ SETTINGS = (
 # Text-generation architectures of the pinned llama.cpp without a synthetic model, and why.
 NO_SYNTHETIC = {
     "gptj": "llama.cpp of this version cannot load it (unsupported model architecture 'gptj')",
-    "plm": "no synthetic model: the files tried load, but llama.cpp's graph asserts (ggml_mul_mat shapes)",
-    "chameleon": "no synthetic model: its graph needs a vocabulary of image tokens (asserts on 512 tokens)",
-    "graniteswitch": "no synthetic model yet (adapter keys, adapters.count)",
-    "hrm_text": "no synthetic model yet (hierarchical reasoning stacks, hrm.* keys)",
 }
 # Loads that abort the process inside llama.cpp (a GGML_ASSERT), so they are not attempted.
 ABORTS = {("minimax-01", "ctx 2048 3 seqs"): "llama.cpp aborts: GGML_ASSERT(ggml_can_repeat) in its minimax-01 graph"}
@@ -50,7 +53,7 @@ def _row(arch: str, path: Path, label: str, settings: LoadSettings) -> dict[str,
         row["status"] = f"no estimate: {error}"
         return row
     sizes = est.state.sizes if est.state else None
-    rs_bytes = sizes.r_bytes + sizes.s_bytes if sizes else 0
+    rs_bytes = sizes.r_bytes + sizes.s_bytes + sizes.p_bytes if sizes else 0
     caches = expected_kv(est, shape.has_swa)  # attention cache, indexer cache, sliding-window part
     kv_same = [(x.cells, x.layers, x.size_mib) for x in log.kv] == [
         (cells, n, mib_float32(k + v)) for cells, n, k, v in caches
@@ -58,6 +61,8 @@ def _row(arch: str, path: Path, label: str, settings: LoadSettings) -> dict[str,
     rs_same = [x.size_mib for x in log.rs] == ([mib_float32(rs_bytes)] if rs_bytes else []) and all(
         x.cells == sizes.rows for x in log.rs if sizes
     )
+    rs_same = rs_same and log.dsv4_states == expected_dsv4_states(est)  # DeepSeek-V4's compressor states
+    rs_same = rs_same and all(x.p_mib == mib_float32(sizes.p_bytes) for x in log.rs if sizes)  # Qwen4-Exp's PLE
     weights_log = log.model_buffers.get("CPU_Mapped", 0.0) * MIB
     mapped = est.host_weight_buffers[0]
     compute_log = log.compute_buffers.get("CPU", 0.0) * MIB
@@ -85,6 +90,8 @@ def arch_rows(tmp: Path) -> list[dict[str, Any]]:
     for arch, spec in {**DEFAULT_SPECS, **TRANSFORMER_SPECS}.items():
         path = write_arch_gguf(tmp / f"{arch}.gguf", spec)
         for label, settings in SETTINGS:
+            if arch in FLASH_ATTN_OFF:  # its graph aborts with flash attention: the row says so
+                label, settings = f"{label} fa=off", dataclasses.replace(settings, flash_attn=FlashAttn.OFF)
             aborts = ABORTS.get((arch, label))
             rows.append(
                 {"arch": arch, "settings": label, "status": aborts} if aborts else _row(arch, path, label, settings)

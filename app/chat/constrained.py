@@ -51,11 +51,12 @@ class ConstrainedSampler:
             return None
         return int(array.data[array.selected].id)  # the samplers may sort or move the candidates
 
-    def sample(self, chain: Any, ctx: Any) -> int:
+    def sample(self, chain: Any, ctx: Any, idx: int = -1) -> int:
+        """The token for the logits of batch position `idx` (-1: the last output)."""
         L = self.L
-        token = int(L.llama_sampler_sample(chain, ctx, -1))
+        token = int(L.llama_sampler_sample(chain, ctx, idx))
         if not self._allowed(token):
-            logits = np.ctypeslib.as_array(L.llama_get_logits_ith(ctx, -1), shape=(self._n_vocab,))
+            logits = np.ctypeslib.as_array(L.llama_get_logits_ith(ctx, idx), shape=(self._n_vocab,))
             short = np.argpartition(logits, -SHORTLIST)[-SHORTLIST:] if self._n_vocab > SHORTLIST else self._ids
             shortlist = np.zeros(len(short), dtype=_TOKEN_DATA)
             shortlist["id"], shortlist["logit"] = short, logits[short]

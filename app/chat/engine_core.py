@@ -84,6 +84,7 @@ class Engine:
         self._n_batch = 0
         self._cached: list[int] = []  # tokens whose K/V are in the cache, position = index
         self._overrides: TensorOverrides | None = None
+        self._projector: Any = None  # app.chat.mtmd.Projector while a projector is loaded
         self._pool: Any = None
         self._rpc_used = False  # once a worker is registered, every load names its devices
         self._piece_buf = ctypes.create_string_buffer(256)
@@ -177,6 +178,8 @@ class Engine:
         self._batch = L.llama_batch_init(settings.n_batch, 0, 1)
         self._cached = []
         self.settings = settings
+        if settings.mmproj:
+            self._load_projector(settings, threads)
         self.info = self._describe(path, time.perf_counter() - started)
         log.info("loaded %s: n_ctx=%d threads=%d", path, self.info.n_ctx, threads)
         return self.info
@@ -209,7 +212,8 @@ class Engine:
         return ModelInfo(
             path=path,
             description=buf.value.decode("utf-8", errors="replace"),
-            n_ctx=L.llama_n_ctx(self._ctx),
+            # each of n_parallel sequences has n_ctx of the context's cells (app.chat.batch)
+            n_ctx=L.llama_n_ctx(self._ctx) // max(1, self.settings.n_parallel if self.settings else 1),
             n_ctx_train=L.llama_model_n_ctx_train(model),
             n_layer=L.llama_model_n_layer(model),
             n_vocab=L.llama_vocab_n_tokens(vocab),
@@ -219,10 +223,31 @@ class Engine:
             eos_text=self.token_text(eos) if eos >= 0 else "",
             add_bos=bool(L.llama_vocab_get_add_bos(vocab)),
             load_seconds=seconds,
+            vision=bool(self._projector and self._projector.vision),
+            audio=bool(self._projector and self._projector.audio),
         )
+
+    def _load_projector(self, settings: EngineSettings, threads: int) -> None:
+        from app.chat.mtmd import Projector
+
+        try:
+            self._projector = Projector(settings.mmproj, self._model, self.L.llama_model_n_embd_inp(self._model),
+                                        n_threads=threads, use_gpu=settings.n_gpu_layers != 0,
+                                        flash_attn=_FLASH[settings.flash_attn])
+        except BaseException:
+            self.unload()
+            raise
+
+    @property
+    def projector(self) -> Any:
+        """The loaded app.chat.mtmd.Projector, or None."""
+        return self._projector
 
     def unload(self) -> None:
         L = self.L
+        if self._projector is not None:
+            self._projector.free()
+            self._projector = None
         if self._batch is not None:
             L.llama_batch_free(self._batch)
             self._batch = None
@@ -388,6 +413,7 @@ class Engine:
         tokens: list[int],
         sampling: Sampling,
         on_text: Callable[[str], None] | None = None,
+        media: Any = None,
     ) -> Generation:
         """Evaluates the prompt (reusing the cache) and samples until EOG, max tokens, a stop string,
         a full context or `stop_event`. `on_text` receives displayable text as it is decided."""
@@ -401,7 +427,10 @@ class Engine:
         started = time.perf_counter()
         keep = self._reuse_cache(tokens)
         evaluated = len(tokens) - keep
-        if not self._evaluate(tokens, keep):
+        # a prompt with images (app.chat.mtmd.MediaPrompt, whose units are `tokens`) evaluates them through mtmd
+        evaluated_ok = (self._evaluate(tokens, keep) if media is None
+                        else self._projector.evaluate(self, media, keep, _SEQ))
+        if not evaluated_ok:
             now = time.perf_counter()
             stats = Stats(len(tokens), evaluated, now - started, 0, 0.0, 0.0, len(self._cached), n_ctx)
             return Generation("", "stopped", stats, ())
@@ -484,6 +513,7 @@ class Engine:
             ttft_seconds=(first_at - started) if first_at else 0.0,
             context_used=len(self._cached),
             context_size=n_ctx,
+            media_tokens=media.media_tokens if media is not None else 0,
         )
         return Generation("".join(parts), reason, stats, tuple(generated))
 

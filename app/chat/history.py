@@ -12,10 +12,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from app.chat import attachments
+from app.chat.protocol import MediaPart
 from app.core import paths
 from app.core.errors import HistoryError
 
@@ -39,8 +41,16 @@ CREATE TABLE IF NOT EXISTS messages (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation_id, id);
-"""
+""" + attachments.TABLE
+# Columns added after the first release, created on open when a history file lacks them.
+ADDED_COLUMNS = {
+    "messages": (
+        ("alternatives_json", "TEXT NOT NULL DEFAULT ''"),  # the other versions of a regenerated reply
+        ("variant", "INTEGER NOT NULL DEFAULT 0"),  # this version's place among all of them
+    ),
+}
 SAVE_INTERVAL_S = 1.0
+MESSAGE_COLUMNS = "id, conversation_id, role, content, stats_json, complete, created, alternatives_json, variant"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +65,19 @@ class Conversation:
 
 
 @dataclass(frozen=True, slots=True)
+class Version:
+    """One answer of a reply that was regenerated."""
+
+    content: str
+    stats: dict[str, Any] | None = None
+    complete: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
+    """`content`, `stats` and `complete` are the version shown (and sent to the model); `alternatives` the
+    others, in order, with this one at position `variant` among them all."""
+
     id: int
     conversation_id: int
     role: str
@@ -63,6 +85,14 @@ class Message:
     stats: dict[str, Any] | None
     complete: bool
     created: float
+    alternatives: tuple[Version, ...] = ()
+    variant: int = 0
+    media: tuple[MediaPart, ...] = ()  # images and audio sent with the message (app.chat.attachments)
+
+    @property
+    def versions(self) -> tuple[Version, ...]:
+        shown = Version(self.content, self.stats, self.complete)
+        return (*self.alternatives[: self.variant], shown, *self.alternatives[self.variant :])
 
 
 def default_path() -> Path:
@@ -81,8 +111,16 @@ class History:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(SCHEMA)
+            self._add_columns()
         except sqlite3.Error as exc:
             raise HistoryError(f"The chat history at {self.path} cannot be opened: {exc}") from exc
+
+    def _add_columns(self) -> None:
+        for table, columns in ADDED_COLUMNS.items():
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, declaration in columns:
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
     def close(self) -> None:
         with self._lock:
@@ -168,29 +206,33 @@ class History:
 
     def messages(self, conversation_id: int) -> list[Message]:
         rows = self._query(
-            "SELECT id, conversation_id, role, content, stats_json, complete, created FROM messages"
+            f"SELECT {MESSAGE_COLUMNS} FROM messages"
             " WHERE conversation_id = ? ORDER BY id", (conversation_id,))
-        return [_message(row) for row in rows]
+        return _with_media(self._query, [_message(row) for row in rows])
 
     def add_message(self, conversation_id: int, role: str, content: str, *,
-                    stats: dict[str, Any] | None = None, complete: bool = True) -> Message:
+                    stats: dict[str, Any] | None = None, complete: bool = True,
+                    alternatives: Sequence[Version] = (), media: Sequence[MediaPart] = ()) -> Message:
+        """`alternatives`: earlier versions of this reply (a regenerated answer comes after them)."""
         now = time.time()
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO messages(conversation_id, role, content, stats_json, complete, created)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation_id, role, content, json.dumps(stats) if stats else "", int(complete), now))
+                "INSERT INTO messages(conversation_id, role, content, stats_json, complete, created,"
+                " alternatives_json, variant) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (conversation_id, role, content, json.dumps(stats) if stats else "", int(complete), now,
+                 _versions_json(alternatives), len(alternatives)))
             db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
             message_id = int(cur.lastrowid or 0)
+            attachments.save(db, message_id, media)
         return self.message(message_id)
 
     def message(self, message_id: int) -> Message:
         rows = self._query(
-            "SELECT id, conversation_id, role, content, stats_json, complete, created FROM messages"
+            f"SELECT {MESSAGE_COLUMNS} FROM messages"
             " WHERE id = ?", (message_id,))
         if not rows:
             raise HistoryError(f"Message {message_id} does not exist")
-        return _message(rows[0])
+        return _with_media(self._query, [_message(rows[0])])[0]
 
     def update_message(self, message_id: int, content: str, *, stats: dict[str, Any] | None = None,
                        complete: bool | None = None) -> None:
@@ -200,6 +242,35 @@ class History:
                 db.execute("UPDATE messages SET stats_json = ? WHERE id = ?", (json.dumps(stats), message_id))
             if complete is not None:
                 db.execute("UPDATE messages SET complete = ? WHERE id = ?", (int(complete), message_id))
+
+    def show_version(self, message_id: int, index: int) -> Message:
+        """Makes version `index` of a regenerated reply the one shown and sent to the model."""
+        versions = self.message(message_id).versions
+        if not 0 <= index < len(versions):
+            raise HistoryError(f"Message {message_id} has no version {index + 1}")
+        self._set_versions(message_id, versions, index)
+        return self.message(message_id)
+
+    def drop_version(self, message_id: int) -> None:
+        """Removes the version shown (a regenerated reply that failed empty): the one before it comes back;
+        a reply with no other version goes with everything after it."""
+        message = self.message(message_id)
+        if not message.alternatives:
+            self.delete_from(message.conversation_id, message_id)
+            return
+        versions = list(message.versions)
+        del versions[message.variant]
+        self._set_versions(message_id, versions, max(0, message.variant - 1))
+
+    def _set_versions(self, message_id: int, versions: Sequence[Version], index: int) -> None:
+        shown = versions[index]
+        others = [*versions[:index], *versions[index + 1 :]]
+        with self._tx() as db:
+            db.execute(
+                "UPDATE messages SET content = ?, stats_json = ?, complete = ?, alternatives_json = ?, variant = ?"
+                " WHERE id = ?",
+                (shown.content, json.dumps(shown.stats) if shown.stats else "", int(shown.complete),
+                 _versions_json(others), index, message_id))
 
     def delete_from(self, conversation_id: int, message_id: int) -> None:
         """Removes a message and everything after it (regenerate, edit and resend)."""
@@ -218,6 +289,8 @@ class History:
             lines += ["## System", "", conversation.system_prompt, ""]
         for message in self.messages(conversation_id):
             lines += [f"## {message.role.capitalize()}", "", message.content, ""]
+            if message.media:
+                lines += [*attachments.markdown(message.media), ""]
         return "\n".join(lines)
 
     def export_json(self, conversation_id: int) -> str:
@@ -226,7 +299,8 @@ class History:
             "conversation": asdict(conversation),
             "messages": [
                 {"role": m.role, "content": m.content, "stats": m.stats, "complete": m.complete,
-                 "created": m.created}
+                 "created": m.created, **({"media": attachments.as_json(m.media)} if m.media else {}),
+                 **({"alternatives": [asdict(v) for v in m.alternatives]} if m.alternatives else {})}
                 for m in self.messages(conversation_id)
             ],
         }
@@ -236,12 +310,14 @@ class History:
 class ReplyWriter:
     """Saves a streaming reply: the row exists from the first token and is rewritten at most once a second."""
 
-    def __init__(self, history: History, conversation_id: int, *, interval: float = SAVE_INTERVAL_S) -> None:
+    def __init__(self, history: History, conversation_id: int, *, interval: float = SAVE_INTERVAL_S,
+                 alternatives: Sequence[Version] = ()) -> None:
         self._history = history
         self._interval = interval
         self._parts: list[str] = []
         self._saved_at = time.monotonic()
-        self.message = history.add_message(conversation_id, "assistant", "", complete=False)
+        self.message = history.add_message(conversation_id, "assistant", "", complete=False,
+                                           alternatives=alternatives)
 
     @property
     def text(self) -> str:
@@ -268,5 +344,25 @@ def _conversation(row: tuple[Any, ...]) -> Conversation:
     return Conversation(row[0], row[1], row[2], row[3], json.loads(row[4] or "{}"), row[5], row[6])
 
 
+def _versions_json(versions: Sequence[Version]) -> str:
+    return json.dumps([asdict(v) for v in versions]) if versions else ""
+
+
+def _version(raw: Any) -> Version:
+    if not isinstance(raw, dict):
+        return Version(str(raw))
+    stats = raw.get("stats")
+    return Version(str(raw.get("content", "")), stats if isinstance(stats, dict) else None,
+                   bool(raw.get("complete", True)))
+
+
+def _with_media(query: attachments.Query, messages: list[Message]) -> list[Message]:
+    media = attachments.load(query, [m.id for m in messages])
+    return [replace(m, media=media[m.id]) if m.id in media else m for m in messages]
+
+
 def _message(row: tuple[Any, ...]) -> Message:
-    return Message(row[0], row[1], row[2], row[3], json.loads(row[4]) if row[4] else None, bool(row[5]), row[6])
+    alternatives = tuple(_version(v) for v in json.loads(row[7])) if row[7] else ()
+    variant = max(0, min(int(row[8] or 0), len(alternatives)))
+    return Message(row[0], row[1], row[2], row[3], json.loads(row[4]) if row[4] else None, bool(row[5]), row[6],
+                   alternatives, variant)

@@ -1,5 +1,5 @@
-"""The chat page's remembered choices (last model, load settings, preset, template, context policy),
-in config_dir()/chat.json, written atomically."""
+"""The chat page's remembered choices (last model, load settings per model, preset, template, context
+policy), in config_dir()/chat.json, written atomically."""
 
 from __future__ import annotations
 
@@ -33,6 +33,33 @@ class ChatPrefs:
     template: str = "auto"
     context_policy: str = "drop_oldest"
     seed: int | None = None  # None: a new random seed for every reply
+    # The load settings each model was last loaded with (path -> settings), newest last.
+    models: dict[str, EngineSettings] = field(default_factory=dict)
+
+
+MODELS_KEPT = 64
+
+
+def remembered_settings(prefs: ChatPrefs, path: str) -> EngineSettings | None:
+    """The settings `path` was last loaded with (the last model's from before per-model memory)."""
+    if path in prefs.models:
+        return prefs.models[path]
+    return prefs.engine if path and path == prefs.model_path else None
+
+
+def remember(prefs: ChatPrefs, path: str, settings: EngineSettings) -> ChatPrefs:
+    """`prefs` with `path` loaded last, with `settings`."""
+    models = {k: v for k, v in prefs.models.items() if k != path}
+    models[path] = settings
+    kept = dict(list(models.items())[-MODELS_KEPT:])
+    return dataclasses.replace(prefs, model_path=path, engine=settings, models=kept)
+
+
+def _engine_settings(raw: Any) -> EngineSettings:
+    engine_fields = {f.name for f in dataclasses.fields(EngineSettings)}
+    stored: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v  # JSON has no tuples
+                              for k, v in (raw if isinstance(raw, dict) else {}).items() if k in engine_fields}
+    return EngineSettings(**stored)
 
 
 def _file() -> Any:
@@ -42,12 +69,12 @@ def _file() -> Any:
 def load_prefs() -> ChatPrefs:
     try:
         raw = json.loads(_file().read_text(encoding="utf-8"))
-        engine_fields = {f.name for f in dataclasses.fields(EngineSettings)}
-        stored: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v  # JSON has no tuples
-                                  for k, v in raw.get("engine", {}).items() if k in engine_fields}
-        engine = EngineSettings(**stored)
-        known = {f.name for f in dataclasses.fields(ChatPrefs)} - {"engine"}
-        return ChatPrefs(engine=engine, **{k: v for k, v in raw.items() if k in known})
+        engine = _engine_settings(raw.get("engine", {}))
+        models_raw = raw.get("models", {})
+        models = {str(path): _engine_settings(value)
+                  for path, value in (models_raw.items() if isinstance(models_raw, dict) else ())}
+        known = {f.name for f in dataclasses.fields(ChatPrefs)} - {"engine", "models"}
+        return ChatPrefs(engine=engine, models=models, **{k: v for k, v in raw.items() if k in known})
     except FileNotFoundError:
         return ChatPrefs()
     except (OSError, ValueError, TypeError) as exc:

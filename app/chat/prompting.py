@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from app.chat import templates, tool_calls
+from app.chat import media, templates, tool_calls
 from app.chat.protocol import ChatMessage, Generate, ModelInfo
 from app.core.errors import ContextFullError
 
@@ -27,6 +27,14 @@ def reserve_for_reply(n_ctx: int, max_tokens: int) -> int:
 
 def _render(request: Generate, messages: list[ChatMessage], info: ModelInfo, tokenize: Tokenize) -> list[int]:
     tools = json.loads(request.tools) if request.tools else None
+    # A conversation that ends in a started assistant reply (an API's prefill) continues that reply: the
+    # turns before it are rendered up to the assistant's turn, and its text follows.
+    last = messages[-1] if messages else None
+    prefill = last.content if last is not None and last.role == "assistant" and last.content \
+        and not last.tool_calls else ""
+    if prefill:
+        messages = messages[:-1]
+    messages = [media.placed(m) for m in messages]  # one marker per image or clip, none typed by a user
     source = templates.template_source(request.template, info.chat_template)
     family = tool_calls.family_of(source)
     if family.short_ids:
@@ -46,7 +54,7 @@ def _render(request: Generate, messages: list[ChatMessage], info: ModelInfo, tok
         request.template, messages, model_template=info.chat_template,
         bos_text=info.bos_text, eos_text=info.eos_text, add_bos=info.add_bos, tools=tools,
     )
-    return tokenize(rendered.text, rendered.add_special)
+    return tokenize(rendered.text + prefill, rendered.add_special)
 
 
 def _short_ids(message: ChatMessage, family: tool_calls.Family) -> ChatMessage:

@@ -40,6 +40,11 @@ class EngineSettings:
     # the CPU backend's repacked weight layouts (llama.cpp's --repack/--no-repack); RPC workers never repack,
     # so a pool's greedy output equals a local run's only without them
     repack: bool = True
+    # requests decoded together, each on its own llama.cpp sequence with n_ctx tokens (the server's --parallel)
+    n_parallel: int = 1
+    # the multimodal projector (an mmproj GGUF) loaded beside the model for images and audio; "" for none
+    # (app.chat.projector.projector_for finds the one beside a model)
+    mmproj: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +78,28 @@ class ToolCall:
     arguments: str
 
 
+MediaKind = Literal["image", "audio"]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPart:
+    """An image or audio clip of a message, as the file's bytes (PNG, JPEG, WebP...; WAV, MP3, FLAC)."""
+
+    kind: MediaKind
+    data: bytes
+    mime: str = ""
+    name: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     role: str  # "system" | "user" | "assistant" | "tool"
-    content: str
+    content: str  # with media: app.chat.media.MEDIA_MARKER where each part goes (missing ones go first)
     tool_calls: tuple[ToolCall, ...] = ()  # assistant messages that called tools
     tool_call_id: str | None = None  # tool messages: the call they answer
     name: str | None = None  # tool messages: the function that answered
     reasoning: str | None = None  # assistant messages: thinking text kept apart from the content
+    media: tuple[MediaPart, ...] = ()  # images and audio, in the order of their markers in `content`
 
 
 # ---------------------------------------------------------------- requests (app -> engine)
@@ -117,6 +136,8 @@ class Embed:
 @dataclass(frozen=True, slots=True)
 class Stop:
     """Ends the running load or generation (whichever is in progress)."""
+
+    request_id: int | None = None  # with several sequences (n_parallel > 1): only this request
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +183,8 @@ class ModelInfo:
     eos_text: str
     add_bos: bool
     load_seconds: float
+    vision: bool = False  # a projector that takes images is loaded
+    audio: bool = False  # a projector that takes audio is loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +203,10 @@ class Token:
 
     request_id: int
     text: str
+    # Where the reply stands (0 when unknown, e.g. a remote stream): tokens generated so far and the
+    # context they and the prompt fill, so the app's meter moves while the reply streams.
+    generated: int = 0
+    context_used: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +220,7 @@ class Stats:
     context_used: int
     context_size: int
     dropped_messages: int = 0
+    media_tokens: int = 0  # of prompt_tokens, the positions images and audio took (as mtmd counts them)
 
     @property
     def prompt_tokens_per_second(self) -> float:
@@ -263,6 +291,8 @@ __all__ = [
     "Load",
     "LoadProgress",
     "Loaded",
+    "MediaKind",
+    "MediaPart",
     "ModelInfo",
     "Pooling",
     "Ready",

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.core.errors import TemplateError
+from app.core.errors import Cancelled, TemplateError
 
 RENDER_DEADLINE_S = 2.0  # bounds how long Stop can wait for a render
 MAX_OUTPUT_CHARS = 4_000_000  # a prompt larger than any context
@@ -42,10 +42,17 @@ class Budget:
     seconds: float
     ticks: int = 0
     depth: int = 0
+    stop: threading.Event | None = None  # the engine's Stop: honoured as the template runs
 
     def tick(self) -> None:
         self.ticks += 1
-        if self.ticks % _CLOCK_EVERY == 0 and time.monotonic() > self.deadline:
+        if self.ticks % _CLOCK_EVERY == 0:
+            self.check()
+
+    def check(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise Cancelled("Stopped while the chat template was being rendered")
+        if time.monotonic() > self.deadline:
             raise over_budget("time", f"{self.seconds:g} s")
 
 
@@ -56,7 +63,7 @@ class rendering:
     """Makes a budget current on this thread for the duration of one render."""
 
     def __init__(self, seconds: float) -> None:
-        self.budget = Budget(time.monotonic() + seconds, seconds)
+        self.budget = Budget(time.monotonic() + seconds, seconds, stop=getattr(_local, "stop", None))
 
     def __enter__(self) -> Budget:
         self._previous = getattr(_local, "budget", None)
@@ -65,6 +72,20 @@ class rendering:
 
     def __exit__(self, *_exc: object) -> None:
         _local.budget = self._previous
+
+
+class stoppable:
+    """Renders on this thread end with `Cancelled` soon after `stop` is set (the engine's Stop)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def __enter__(self) -> None:
+        self._previous = getattr(_local, "stop", None)
+        _local.stop = self._stop
+
+    def __exit__(self, *_exc: object) -> None:
+        _local.stop = self._previous
 
 
 def checkpoint() -> None:
@@ -76,8 +97,8 @@ def checkpoint() -> None:
 
 def check_clock() -> None:
     budget: Budget | None = getattr(_local, "budget", None)
-    if budget is not None and time.monotonic() > budget.deadline:
-        raise over_budget("time", f"{budget.seconds:g} s")
+    if budget is not None:
+        budget.check()
 
 
 class nested_call:

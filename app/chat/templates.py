@@ -302,3 +302,13 @@ def stop_strings(template: str, model_template: str | None) -> tuple[str, ...]:
     source = template_source(template, model_template) or ""
     markers = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "</s>")
     return tuple(m for m in markers if m in source)
+
+
+_FAMILY_FORMATS = (("gemma", "gemma"), ("llama", "llama3"), ("mistral", "mistral"), ("mixtral", "mistral"))
+
+
+def suggested_builtin(description: str) -> str:
+    """The built-in chat format to propose for a model without a template, from its description
+    (llama.cpp's "gemma3 270M Q4_K - Medium"); ChatML when the family is not one we know."""
+    lowered = description.lower()
+    return next((name for key, name in _FAMILY_FORMATS if key in lowered), "chatml")

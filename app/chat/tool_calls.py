@@ -9,6 +9,11 @@ One row per family, detected from the template's own text:
   harmony   gpt-oss: <|channel|>commentary to=functions.name <|constrain|>json<|message|>{...}
   deepseek  <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>name<｜tool▁sep｜>{...}<｜tool▁call▁end｜> (V3.1), or
             function<｜tool▁sep｜>name\\n```json\\n{...}\\n```  (R1)
+  kimi      Kimi K2: <|tool_calls_section_begin|><|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{...}…
+  command-r Command R7B / R+: <|START_ACTION|>[{"tool_call_id": "0", "tool_name": ..., "parameters": {...}}]
+            <|END_ACTION|>
+  granite   Granite 3.x: <|tool_call|>[{"name": ..., "arguments": {...}}] (Granite 4 writes hermes)
+  glm       GLM 4.5-4.7: <tool_call>name\\n<arg_key>k</arg_key>\\n<arg_value>v</arg_value>\\n</tool_call>
 A template with no tool syntax of its own gets the hermes syntax (its instructions go in a system message).
 """
 
@@ -60,7 +65,8 @@ class Family:
     call: Callable[[str, str], str]  # GBNF of one call: (literal of the name, rule of its arguments)
     parse_calls: Callable[[str], tuple[str, list[tuple[str, Any]]]]  # text -> (content, [(name, args)])
     short_ids: bool = False  # the template insists on call ids of 9 letters and digits (Mistral)
-    xml_arguments: bool = False  # arguments are <parameter=name> elements, one per property, not a JSON object
+    xml_arguments: bool = False  # arguments are elements, one per property, not a JSON object
+    element: Callable[[str], tuple[str, str]] | None = None  # an argument's opening and closing text (XML)
 
     def example(self, name: str, arguments: str) -> str:
         """One call written in this syntax (for instructions in a system message)."""
@@ -69,7 +75,8 @@ class Family:
                 values = json.loads(arguments)
             except ValueError:
                 values = {"<parameter-name>": "<value>"}
-            arguments = "".join(f"<parameter={k}>\n{v if isinstance(v, str) else json.dumps(v)}\n</parameter>\n"
+            element = self.element or _qwen_element
+            arguments = "".join(element(k)[0] + (v if isinstance(v, str) else json.dumps(v)) + element(k)[1]
                                 for k, v in (values.items() if isinstance(values, dict) else ()))
         return _literal_text(self.call(_quote(name), _quote(arguments)))
 
@@ -332,6 +339,118 @@ def _deepseek_r1_call(name: str, args: str) -> str:
             f'"\\n```{_DS_END}{_DS_CALLS_END}"')
 
 
+# ---------------------------------------------------------------- Command-R
+
+
+_COHERE_ACTION, _COHERE_ACTION_END = "<|START_ACTION|>", "<|END_ACTION|>"
+_COHERE_MARKERS = re.compile(r"<\|(?:START|END)_RESPONSE\|>|<\|START_THINKING\|>.*?<\|END_THINKING\|>", re.S)
+
+
+def _parse_command_r(text: str) -> tuple[str, list[tuple[str, Any]]]:
+    start = text.find(_COHERE_ACTION)
+    if start < 0:
+        return _COHERE_MARKERS.sub("", text), []
+    parsed = _json_at(text, start + len(_COHERE_ACTION))
+    if parsed is None or not isinstance(parsed[0], list):
+        return _COHERE_MARKERS.sub("", text), []
+    calls = [(c["tool_name"], c.get("parameters", {})) for c in parsed[0]
+             if isinstance(c, dict) and isinstance(c.get("tool_name"), str)]
+    end = text.find(_COHERE_ACTION_END, parsed[1])
+    pos = end + len(_COHERE_ACTION_END) if end >= 0 else parsed[1]
+    return _COHERE_MARKERS.sub("", text[:start] + text[pos:]), calls
+
+
+def _command_r_call(name: str, args: str) -> str:
+    return (f'"{_COHERE_ACTION}[\\n    {{\\"tool_call_id\\": \\"0\\", \\"tool_name\\": \\"" {name} '
+            f'"\\", \\"parameters\\": " {args} "}}\\n]{_COHERE_ACTION_END}"')
+
+
+# ---------------------------------------------------------------- Granite 3.x
+
+
+_GRANITE = "<|tool_call|>"
+
+
+def _parse_granite(text: str) -> tuple[str, list[tuple[str, Any]]]:
+    start = text.find(_GRANITE)
+    parsed = _json_at(text, start + len(_GRANITE)) if start >= 0 else None
+    if parsed is None:
+        return text, []
+    items = parsed[0] if isinstance(parsed[0], list) else [parsed[0]]
+    calls = [c for c in map(_named, items) if c is not None]
+    return (text[:start] + text[parsed[1]:], calls) if calls else (text, [])
+
+
+def _granite_call(name: str, args: str) -> str:
+    return f'"{_GRANITE}[{{\\"name\\": \\"" {name} "\\", \\"arguments\\": " {args} "}}]"'
+
+
+# ---------------------------------------------------------------- Kimi K2
+
+
+_KIMI_SECTION, _KIMI_SECTION_END = "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>"
+_KIMI_CALL, _KIMI_ARGS, _KIMI_END = "<|tool_call_begin|>", "<|tool_call_argument_begin|>", "<|tool_call_end|>"
+_KIMI_ID = re.compile(r"\s*(?:functions\.)?(.+?)(?::\d+)?\s*$", re.S)
+
+
+def _parse_kimi(text: str) -> tuple[str, list[tuple[str, Any]]]:
+    start = text.find(_KIMI_SECTION)
+    if start < 0:
+        start = text.find(_KIMI_CALL)
+    if start < 0:
+        return text, []
+    calls: list[tuple[str, Any]] = []
+    pos = start
+    while (begin := text.find(_KIMI_CALL, pos)) >= 0:
+        args_at = text.find(_KIMI_ARGS, begin)
+        name = _KIMI_ID.match(text[begin + len(_KIMI_CALL):args_at]) if args_at >= 0 else None
+        parsed = _json_at(text, args_at + len(_KIMI_ARGS)) if name else None
+        if name is None or parsed is None:
+            break
+        calls.append((name.group(1), parsed[0]))
+        end = text.find(_KIMI_END, parsed[1])
+        pos = end + len(_KIMI_END) if end >= 0 else parsed[1]
+    tail = text.find(_KIMI_SECTION_END, pos)
+    if tail >= 0:
+        pos = tail + len(_KIMI_SECTION_END)
+    return text[:start] + text[pos:], calls
+
+
+def _kimi_call(name: str, args: str) -> str:
+    return f'"{_KIMI_SECTION}{_KIMI_CALL}functions." {name} ":0{_KIMI_ARGS}" {args} "{_KIMI_END}{_KIMI_SECTION_END}"'
+
+
+# ---------------------------------------------------------------- GLM 4.5-4.7
+
+
+_GLM_CALL = re.compile(r"<tool_call>([^\n<]+)(.*?)(?:</tool_call>|\Z)", re.S)
+_GLM_ARG = re.compile(r"<arg_key>(.*?)</arg_key>\s*<arg_value>(.*?)</arg_value>", re.S)
+
+
+def _parse_glm(text: str) -> tuple[str, list[tuple[str, Any]]]:
+    start = text.find(_HERMES_OPEN)
+    if start < 0:
+        return text, []
+    calls = [(m.group(1).strip(), {k.strip(): _xml_value(v) for k, v in _GLM_ARG.findall(m.group(2))})
+             for m in _GLM_CALL.finditer(text, start)]
+    end = text.rfind(_HERMES_CLOSE)
+    rest = text[end + len(_HERMES_CLOSE):] if end > start else ""
+    return text[:start] + rest, calls
+
+
+def _glm_call(name: str, args: str) -> str:
+    # `args` is a rule of <arg_key>/<arg_value> pairs (see _xml_parameters), not a JSON object.
+    return f'"<tool_call>" {name} "\\n" {args} "</tool_call>"'
+
+
+def _glm_element(key: str) -> tuple[str, str]:
+    return f"<arg_key>{key}</arg_key>\n<arg_value>", "</arg_value>\n"
+
+
+def _qwen_element(key: str) -> tuple[str, str]:
+    return f"<parameter={key}>\n", "\n</parameter>\n"
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -344,6 +463,11 @@ FAMILIES: tuple[Family, ...] = (
     Family("mistral-v11", lambda t: _MISTRAL in t and _MISTRAL_ARGS in t, (_MISTRAL,), True,
            _mistral_v11_call, _parse_mistral, short_ids=True),
     Family("mistral", lambda t: _MISTRAL in t, (_MISTRAL,), True, _mistral_call, _parse_mistral, short_ids=True),
+    Family("kimi", lambda t: _KIMI_SECTION in t, (_KIMI_SECTION, _KIMI_CALL), True, _kimi_call, _parse_kimi),
+    Family("command-r", lambda t: _COHERE_ACTION in t, (_COHERE_ACTION,), True, _command_r_call, _parse_command_r),
+    Family("granite", lambda t: _GRANITE in t, (_GRANITE,), True, _granite_call, _parse_granite),
+    Family("glm", lambda t: _HERMES_OPEN in t and "<arg_key>" in t, (_HERMES_OPEN,), True, _glm_call, _parse_glm,
+           xml_arguments=True, element=_glm_element),
     Family("qwen3-xml", lambda t: _HERMES_OPEN in t and "<function=" in t and "<parameter=" in t, (_HERMES_OPEN,),
            False, _xml_call, _parse_xml, xml_arguments=True),
     Family("hermes", lambda t: _HERMES_OPEN in t, (_HERMES_OPEN,), False, _hermes_call, _parse_hermes),
@@ -385,7 +509,7 @@ def forced_call_grammar(family: Family, tools: Sequence[Tool], name: str | None 
     for i, tool in enumerate(chosen):
         where = f"the parameters of tool {tool.name!r}"
         if family.xml_arguments:
-            args = _xml_parameters(rules, tool.parameters or {}, f"tool{i}", where)
+            args = _xml_parameters(rules, tool.parameters or {}, f"tool{i}", where, family.element or _qwen_element)
         else:
             args = rules.schema_rule(tool.parameters or {"type": "object"}, f"tool{i}-args", where)
         alternatives.append(rules.add(f"tool{i}-call", family.call(g.literal(tool.name), args)))
@@ -393,15 +517,16 @@ def forced_call_grammar(family: Family, tools: Sequence[Tool], name: str | None 
     return rules.text()
 
 
-def _xml_parameters(rules: Any, schema: dict[str, Any], prefix: str, where: str) -> str:
-    """The required parameters as <parameter=name> elements, each value JSON of its own schema (the
-    parser reads JSON first, so a string comes back as that string)."""
+def _xml_parameters(rules: Any, schema: dict[str, Any], prefix: str, where: str,
+                    element: Callable[[str], tuple[str, str]]) -> str:
+    """The required parameters as elements (<parameter=name>, GLM's <arg_key>/<arg_value>), each value JSON
+    of its own schema (the parser reads JSON first, so a string comes back as that string)."""
     properties = schema.get("properties") or {}
     required = [k for k in schema.get("required") or [] if k in properties]
     parts = []
     for j, key in enumerate(required):
         value = rules.schema_rule(properties[key], f"{prefix}-p{j}", f"{where} ({key})")
-        opening, closing = g.literal(f"<parameter={key}>\n"), g.literal("\n</parameter>\n")
+        opening, closing = (g.literal(part) for part in element(key))
         parts.append(f"{opening} {value} {closing}")
     return rules.add(f"{prefix}-args", " ".join(parts) if parts else '""')
 

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from app.remote.rpc_probe import parse_endpoints
 
     workers = tuple(parse_endpoints(args.rpc))
+    _check_model(args.model, args.ctx)
     ngl = args.ngl if args.ngl is not None else (999 if workers else 0)
     settings = p.EngineSettings(n_ctx=args.ctx, n_gpu_layers=ngl, n_threads=args.threads, rpc_workers=workers)
     with EngineClient() as client:
@@ -57,6 +58,23 @@ def run(args: argparse.Namespace) -> int:
         if args.prompt is not None:
             return _one_shot(client, args, sampling)
         return _interactive(client, args, sampling)
+
+
+def _check_model(path: str, n_ctx: int) -> None:
+    """A file that is no GGUF model is said so before llama.cpp tries it; a context past the trained one is
+    allowed, with a warning."""
+    from pathlib import Path
+
+    from app.commands.inspect import read_local
+    from app.core.errors import EngineError
+
+    if not Path(path).is_file():
+        raise EngineError(f"Model file not found: {path}", hint="give the path of a .gguf file")
+    model = read_local(path)
+    trained = model.metadata.get(f"{model.architecture}.context_length")
+    if isinstance(trained, int) and 0 < trained < n_ctx:
+        print(f"warning: a context of {n_ctx:,} tokens is longer than the {trained:,} this model was trained on; "
+              "replies past that length are likely to degrade", file=sys.stderr)
 
 
 def _remote(args: argparse.Namespace, sampling: Any) -> int:
@@ -144,6 +162,8 @@ def _interactive(client: Any, args: argparse.Namespace, sampling: Any) -> int:
                 sys.stdout.flush()
             else:
                 s = event.stats
-                print(f"\n[{s.generated_tokens} tokens, {s.tokens_per_second:.1f} tok/s, "
+                n = s.generated_tokens
+                speed = f", {s.tokens_per_second:.1f} tok/s" if n > 1 and s.tokens_per_second > 0 else ""
+                print(f"\n[{n} token{'' if n == 1 else 's'}{speed}, "
                       f"context {s.context_used}/{s.context_size}]", file=sys.stderr)
         turns.append(p.ChatMessage("assistant", reply))

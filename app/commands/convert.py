@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "Supported: Llama 2/3, Mistral, Mixtral, Qwen2/2.5/3 and their MoE, Gemma 2, Gemma 3 (text), Phi-3, "
         "SmolLM3, Granite 3 (dense, MoE), OLMo 2/3, OLMoE, GLM-4, GLM-4.5 MoE, ERNIE 4.5 (dense, MoE), EXAONE 4, "
         "Command R7B, Seed-OSS, Apertus, DeepSeek V2/V3, gpt-oss (BF16 or MXFP4 experts), Llama 4 (text), LFM2 "
-        "(dense, MoE), Mamba-2, Qwen3-Next, Qwen3.5 (dense, MoE), Jamba, Granite 4.0-H, Falcon-H1.",
+        "(dense, MoE), Mamba-2, Qwen3-Next, Qwen3.5 (dense, MoE), Jamba, Granite 4.0-H, Falcon-H1, Nemotron-H (dense).",
     )
     p.add_argument("source", metavar="SRC", help="model folder (with config.json) or Hub repo id (owner/name)")
     p.add_argument("--outtype", default="f16", choices=("f16", "bf16", "q8_0", "f32"), help="default f16")
@@ -22,7 +22,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument(
         "--no-mtp",
         action="store_true",
-        help="leave multi-token-prediction layers out (Qwen3-Next, Qwen3.5, GLM-4.5), as llama.cpp's --no-mtp",
+        help="leave multi-token-prediction layers out (Qwen3-Next, Qwen3.5, GLM-4.5; needed for Nemotron 3's), "
+        "as llama.cpp's --no-mtp",
+    )
+    p.add_argument(
+        "--mmproj",
+        action="store_true",
+        help="write the vision projector (mmproj-<name>-<TYPE>.gguf) instead of the text model, as llama.cpp's "
+        "--mmproj (Gemma 3, Qwen2-VL, Qwen2.5-VL, Qwen3-VL)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="show the worker's log")
     p.set_defaults(func=run)
@@ -34,12 +41,23 @@ def run(args: argparse.Namespace) -> int:
     from app.quantize.pipeline import ConvertSpec
 
     folder = resolve_folder(args.source)
+    if getattr(args, "mmproj", False):
+        return run_mmproj(folder, args)
     check_folder(folder)
     out = Path(args.out).expanduser() if args.out else default_output(folder, args.outtype)
     spec = ConvertSpec(folder, out, args.outtype, no_mtp=args.no_mtp)
     outputs = run_job("app.workers.convert_job", spec, args.verbose)
     for o in outputs:
         print(o.path)
+    return 0
+
+
+def run_mmproj(folder: Path, args: argparse.Namespace) -> int:
+    """The projector is the vision tower alone (tens to hundreds of MiB): converted here, without a worker."""
+    from app.convert.mmproj import convert_mmproj, default_output
+
+    out = Path(args.out).expanduser() if args.out else default_output(folder, args.outtype)
+    print(convert_mmproj(folder, out, args.outtype).path)
     return 0
 
 

@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from app.downloads.job import run_job
+    from app.downloads.job import DownloadConfig, run_job
     from app.downloads.select import choose_quant, expand_split
     from app.downloads.transfer import StopToken
 
@@ -40,11 +40,18 @@ def run(args: argparse.Namespace) -> int:
         filenames = choose_quant(repo_detail(args.repo, args.revision), args.quant)
     models_dir = Path(args.dir).expanduser() if args.dir else _models_dir()
     listener = _Printer(sys.stderr)
-    paths = run_job(args.repo, filenames, args.revision, models_dir, StopToken(), listener)
+    config = DownloadConfig(segments=_segments())
+    paths = run_job(args.repo, filenames, args.revision, models_dir, StopToken(), listener, config)
     listener.finish()
     for path in paths:
         print(path)
     return 0
+
+
+def _segments() -> int:
+    from app.core.settings import Settings
+
+    return Settings().values.download_segments
 
 
 def _models_dir() -> Any:

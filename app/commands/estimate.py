@@ -55,6 +55,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=FRONT_ENDS,
         help="whose load settings: this app's engine (default) or llama-server's defaults",
     )
+    p.add_argument(
+        "--mmproj",
+        metavar="FILE",
+        help="count this vision projector too: its weights and the compute buffer for one image",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -162,6 +167,26 @@ def report(est: MemoryEstimate, kind: VerdictKind, hardware: HardwareSpec, front
     }
 
 
+def with_projector(data: dict[str, Any], path: str, *, flash_attn: bool, on_gpu: bool) -> None:
+    """Adds a projector's memory (app.estimate.projector) to a report: its own section, breakdown lines and
+    the totals. The engine gives mtmd the GPU when it offloads layers, as llama-server does."""
+    from app.estimate.projector import projector_memory
+    from app.gguf.reader import read_header
+
+    memory = projector_memory(read_header(path), flash_attn=flash_attn)
+    device = "gpu" if on_gpu else "cpu"
+    data["projector"] = {"path": path, "type": memory.projector_type, "device": device,
+                         "weights_bytes": memory.weights, "compute_bytes": memory.compute,
+                         "compute_exact": memory.exact_compute}
+    data["breakdown"] += [
+        {"label": "projector weights", "device": device, "bytes": memory.weights, "exact": True},
+        {"label": "projector compute", "device": device, "bytes": memory.compute, "exact": memory.exact_compute},
+    ]
+    total = "vram" if on_gpu else "ram"
+    data[f"{total}_bytes"] += memory.total
+    data[f"{total}_need_bytes"] += memory.total
+
+
 def _text(data: dict[str, Any], source: str, hw_source: str) -> str:
     def mib(n: int) -> str:
         return f"{n / MIB:10.1f} MiB"
@@ -241,25 +266,32 @@ def _auto_cpu_moe(shape: ModelShape, settings: LoadSettings, hardware: HardwareS
 
 def run(args: argparse.Namespace) -> int:
     from app.estimate import classify, estimate, parse_gpu_layers, verdict
+    from app.estimate.projector import hardware_left, images_verdict, projector_file_memory, projector_on_gpu
 
     shape = _load_shape(args.model)
     hardware, hw_source = _hardware()
     settings = load_settings(args)
+    images = 0  # with --mmproj the verdict counts the projector on the device mtmd gives it
+    if getattr(args, "mmproj", None):
+        images = projector_file_memory(args.mmproj, flash_attn=settings.flash_attn.value != "off").total
     auto_moe = args.n_cpu_moe is not None and args.n_cpu_moe.strip().lower() == "auto"
     if auto_moe:
         settings = _auto_cpu_moe(shape, settings, hardware)
         if args.ngl.strip().lower() != "auto":
             settings = dataclasses.replace(settings, n_gpu_layers=parse_gpu_layers(args.ngl))
         est = estimate(shape, settings, gpu_available=hardware.gpu_offload_supported, cpu=hardware.cpu)
-        kind = classify(est, hardware)
+        kind = classify(est, hardware_left(hardware, images, projector_on_gpu(est.n_gpu_layers, hardware)))
     elif args.ngl.strip().lower() == "auto":
-        result = verdict(shape, settings, hardware)
+        result = images_verdict(shape, settings, hardware, images)[0] if images else verdict(shape, settings, hardware)
         est, kind = result.estimate, result.kind
     else:
         settings = dataclasses.replace(settings, n_gpu_layers=parse_gpu_layers(args.ngl))
         est = estimate(shape, settings, gpu_available=hardware.gpu_offload_supported, cpu=hardware.cpu)
-        kind = classify(est, hardware)
+        kind = classify(est, hardware_left(hardware, images, projector_on_gpu(est.n_gpu_layers, hardware)))
     data = report(est, kind, hardware, args.front_end)
+    if getattr(args, "mmproj", None):
+        with_projector(data, args.mmproj, flash_attn=settings.flash_attn.value != "off",
+                       on_gpu=est.n_gpu_layers > 0 and hardware.gpu_offload_supported)
     if args.json:
         print(json.dumps(data, indent=2))
     else:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from app.commands import print_report
 
 if TYPE_CHECKING:
+    from app.core.errors import GGUFError
     from app.gguf import GGUFHeader, GGUFModel, ModelFacts
 
 
@@ -40,11 +41,46 @@ def _facts(model: GGUFModel) -> ModelFacts | None:
     return model_facts(model)
 
 
+def naming_the_file(exc: GGUFError, source: str) -> GGUFError:
+    """The reader's error with the file's name in front ("notes.gguf is not a GGUF file: …")."""
+    from app.core.errors import GGUFError
+
+    name = source.partition("?")[0].rstrip("/").rpartition("/")[2] or source
+    message = exc.message
+    if name in message:
+        return exc
+    if exc.offset == 0:
+        message = message.removesuffix(" (at byte 0)")  # says nothing more than "it starts with"
+    joined = f"{name} is {message}" if message.startswith("not a GGUF file") else f"{name}: {message}"
+    error = GGUFError(joined, hint=exc.hint)
+    error.offset = exc.offset
+    return error
+
+
+def read_local(path: str) -> GGUFModel:
+    """A local model's header, or a GGUFError that names the file."""
+    from app.core.errors import GGUFError
+    from app.gguf import read_model
+
+    try:
+        return read_model(path)
+    except GGUFError as exc:
+        raise naming_the_file(exc, path) from exc
+
+
 def _read(source: str) -> GGUFModel:
-    from app.gguf import merge_parts, read_model
+    from app.core.errors import GGUFError
 
     if not source.startswith(("http://", "https://")):
-        return read_model(source)
+        return read_local(source)
+    try:
+        return _read_url(source)
+    except GGUFError as exc:
+        raise naming_the_file(exc, source) from exc
+
+
+def _read_url(source: str) -> GGUFModel:
+    from app.gguf import merge_parts
     from app.gguf.naming import parse_split
     from app.gguf.remote import read_header_url
     from app.gguf.split import split_count

@@ -30,7 +30,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         type=int,
         help="tokens per chunk when an importance matrix is computed (default 512, at most the model's context)",
     )
-    p.add_argument("--out-dir", metavar="D", help="output folder (default: beside the source)")
+    p.add_argument(
+        "--out-dir",
+        metavar="D",
+        help="output folder (default: the source's folder inside the models folder, else <models>/local/<name>)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist (refused otherwise)")
+    p.add_argument(
+        "--keep-f16", action="store_true", help="keep the F16 a Hugging Face source is converted to (removed otherwise)"
+    )
     p.add_argument("--pure", action="store_true", help="every weight in the target type (no mixes)")
     p.add_argument("--output-type", metavar="T", help="type of output.weight (e.g. Q8_0)")
     p.add_argument("--embedding-type", metavar="T", help="type of token_embd.weight")
@@ -38,15 +46,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--tensor-type", metavar="REGEX=T", action="append", default=[], help="override matching tensors' type"
     )
     p.add_argument("--quality", action="store_true", help="score each quant against its source (KL divergence)")
+    p.add_argument(
+        "--mmproj-type",
+        choices=("f16", "q8_0", "none"),
+        default="f16",
+        help="a vision model's projector, written beside the quants so they keep their images (default f16; "
+        "a GGUF source's projector is copied, or re-typed when that type is not beside it)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show llama.cpp's log")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from app.core.errors import QuantizeError
+    from app.gguf.reader import read_header
     from app.quantize.console import run_job
     from app.quantize.imatrix import DEFAULT_CHUNK, check_chunk_size, chunk_summary, training_context
     from app.quantize.pipeline import QuantizeSpec
+    from app.quantize.plan import requantize_warnings
     from app.quantize.quantizer import QuantizeOptions
     from app.quantize.runner import cpu_threads
     from app.quantize.source import is_repo_id, local_source
@@ -84,7 +101,13 @@ def run(args: argparse.Namespace) -> int:
         token_embedding_type=args.embedding_type,
         overrides=tuple(overrides),
     )
-    out_dir = Path(args.out_dir).expanduser() if args.out_dir else (source if source.is_dir() else source.parent)
+    if args.out_dir:
+        out_dir = Path(args.out_dir).expanduser()
+    else:
+        from app.core.settings import Settings
+        from app.quantize.destination import default_out_dir
+
+        out_dir = default_out_dir(source, Settings().models_path())
     spec = QuantizeSpec(
         source=source,
         targets=tuple(t.name for t in types),
@@ -95,9 +118,15 @@ def run(args: argparse.Namespace) -> int:
         options=options,
         quality=args.quality,
         n_threads=cpu_threads(),
+        overwrite=args.overwrite,
+        keep_intermediate=args.keep_f16,
+        projector="" if args.mmproj_type == "none" else args.mmproj_type,
     )
+    if not source.is_dir():
+        for warning in requantize_warnings(source.name, read_header(source).metadata.get("general.file_type")):
+            print(f"warning: {warning}", file=sys.stderr)
     for o in run_job("app.workers.quantize_job", spec, args.verbose):
-        if o.kind == "quant":
+        if o.kind in ("quant", "mmproj"):
             print(o.path)
         elif o.kind == "imatrix":
             print(f"{o.path.name}: {chunk_summary(o.path)}", file=sys.stderr)

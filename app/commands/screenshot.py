@@ -12,7 +12,8 @@ from app.core.errors import AppError
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("screenshot", help="render a page of the window to a PNG (offscreen)")
-    parser.add_argument("--page", required=True, help="discover, downloads, library, quantize, chat or settings")
+    parser.add_argument("--page", required=True,
+                        help="discover, downloads, library, quantize, chat, server or settings")
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument("--size", default="1280x800", help="window size WxH (default 1280x800)")
     parser.add_argument("--theme", choices=("system", "light", "dark"), help="theme for this shot")
@@ -67,5 +68,5 @@ def run(args: argparse.Namespace) -> int:
     if image.isNull() or not image.save(args.out, "PNG"):
         raise AppError(f"could not write {args.out}")
     print(args.out)
-    window.close()
+    window.close_now()
     return 0

@@ -18,9 +18,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--memory-limit", default=None, metavar="SIZE",
                    help="RAM the loaded models may share, e.g. 12G (default: the RAM free at start)")
     p.add_argument("--ctx", type=int, default=None, help="context length per model (default: the Settings page's)")
+    p.add_argument("--gpu-layers", type=int, default=None, metavar="N",
+                   help="layers offloaded to the GPU and RPC workers (-1: all; default 0, or all with --rpc)")
+    p.add_argument("--rpc", default=None, metavar="HOST:PORT,...",
+                   help="llama.cpp RPC workers whose devices join every model's pool (probed first; their free "
+                        "memory joins the budget)")
+    p.add_argument("--parallel", type=int, default=1, metavar="N",
+                   help="requests one model answers at once, each on its own sequence with the full context "
+                        "(default 1; the memory estimate counts N caches)")
     p.add_argument("--chat-template", default=None, metavar="NAME|FILE",
                    help="template for models whose GGUF has none: chatml, llama3, gemma, mistral, or a Jinja "
                         "file (e.g. a Qwen-style template, to give a base model tool calls)")
+    p.add_argument("--fetch-remote-images", action="store_true",
+                   help="fetch images given by http(s) URL (off: callers could make the server request any address "
+                   "it reaches, your LAN included; data URLs always work)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="let web pages from ORIGIN call the API (repeatable; CORS is off by default)")
     p.set_defaults(func=run)
@@ -69,6 +80,13 @@ def run(args: argparse.Namespace) -> int:
     engine = engine_settings(stored_preferences())
     if args.ctx is not None:
         engine = dataclasses.replace(engine, n_ctx=args.ctx)
+    engine = dataclasses.replace(engine, n_parallel=args.parallel)
+    if args.rpc:
+        from app.remote.rpc_probe import parse_endpoints
+
+        engine = dataclasses.replace(engine, rpc_workers=tuple(parse_endpoints(args.rpc)), n_gpu_layers=-1)
+    if args.gpu_layers is not None:
+        engine = dataclasses.replace(engine, n_gpu_layers=args.gpu_layers)
     config = ServerConfig(
         host=args.host,
         port=DEFAULT_PORT if args.port is None else args.port,
@@ -78,11 +96,13 @@ def run(args: argparse.Namespace) -> int:
         cors_origins=tuple(args.cors_origin),
         engine=engine,
         fallback_template=template,
+        fetch_remote_images=getattr(args, "fetch_remote_images", False),
     )
     state = make_state(config, probe_spec())
     budget = state.scheduler.budget
     print(f"Serving the library at http://{config.host}:{config.port}/v1 "
-          f"({'key required' if config.api_key else 'no key'}; models may use {format_bytes(budget.ram)} of RAM)",
+          f"({'key required' if config.api_key else 'no key'}; models may use {format_bytes(budget.ram)} of RAM; "
+          f"{engine.n_parallel} request{'s' if engine.n_parallel != 1 else ''} at once per model)",
           flush=True)
     # uvicorn re-raises Ctrl-C once it has shut down (engines closed): a normal stop
     with contextlib.suppress(KeyboardInterrupt):

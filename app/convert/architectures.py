@@ -5,15 +5,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import gguf
 import numpy as np
 
 from app.convert import families as fam
+from app.convert import gemma3n as g3n
+from app.convert import gemma4 as g4
 from app.convert import hybrids as hyb
 from app.convert.experts import Experts
-from app.convert.hparams import Rope, first, rope
+from app.convert.hparams import Rope, first, flatten_config, rope
 from app.convert.pieces import Rewrite
 from app.convert.safetensors_file import TensorRef
 from app.convert.text_params import text_params
@@ -32,7 +35,7 @@ class Architecture:
     norm_plus_one: bool = False  # Gemma's RMSNorm multiplies by (1 + w)
     drop_lm_head: bool = False
     trim_embeddings: bool = False  # Gemma 3 pads embeddings past the vocabulary
-    vocab: str = "auto"  # "spm", "bpe", or "auto" (tokenizer.model if present)
+    vocab: str = "auto"  # "spm", "bpe", "gemma4" or "auto" (tokenizer.model if present)
     literal_added_tokens: bool = False  # Phi-3's way with a SentencePiece vocabulary's added tokens
     extra_tensors: Callable[[Params], list[tuple[str, np.ndarray]]] | None = None
     experts: Experts | None = None  # per-expert tensors merged into 3-D *_exps tensors
@@ -51,19 +54,23 @@ class Architecture:
     rename: Callable[[str, Params], str | None] | None = None
     shift_exempt: tuple[str, ...] = ()  # norms, among norm_plus_one's, that keep their values (name suffixes)
     newer_tensors: tuple[gguf.MODEL_TENSOR, ...] = ()  # per-block tensors the gguf package's lists lack
+    # refuses (ConvertError) a config.json this family's conversion cannot take, before any weight is fetched
+    check: Callable[[Params], object] | None = None
+    # the architecture a config.json's model converts as when not this one (Nemotron-H with experts)
+    variant: Callable[[Params], Architecture | None] | None = None
 
     @property
     def name(self) -> str:
         return gguf.MODEL_ARCH_NAMES[self.arch]
 
 
-def _common(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
+def _common(w: gguf.GGUFWriter, hp: Params, ftype: int, *, experts: bool = False) -> None:
     w.add_block_count(int(hp["num_hidden_layers"]))
     if (n_ctx := first(hp, "max_position_embeddings", "n_positions")) is not None:
         w.add_context_length(int(n_ctx))
     w.add_embedding_length(int(first(hp, "hidden_size", required=True)))
-    if (n_ff := hp.get("intermediate_size")) is not None:
-        w.add_feed_forward_length(int(n_ff))
+    if (n_ff := hp.get("intermediate_size")) is not None:  # one width, or one per layer (Gemma 3n)
+        w.add_feed_forward_length([int(n) for n in n_ff] if isinstance(n_ff, list) else int(n_ff))
     w.add_head_count(int(first(hp, "num_attention_heads", required=True)))
     if (n_kv := hp.get("num_key_value_heads")) is not None:
         w.add_head_count_kv(int(n_kv))
@@ -75,6 +82,11 @@ def _common(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
         w.add_rope_freq_base_swa(rp.theta_swa)
     if (eps := hp.get("rms_norm_eps")) is not None:
         w.add_layer_norm_rms_eps(float(eps))
+    if experts:  # where llama.cpp's converter writes them (Gemma 4 with experts)
+        if (n_expert := first(hp, "num_local_experts", "num_experts", "n_routed_experts")) is not None:
+            w.add_expert_count(int(n_expert))
+        if (n_used := first(hp, "num_experts_per_tok", "num_experts_per_token", "top_k_experts")) is not None:
+            w.add_expert_used_count(int(n_used))
     if (head_dim := hp.get("head_dim")) is not None:
         w.add_key_length(int(head_dim))
         w.add_value_length(int(head_dim))
@@ -161,7 +173,7 @@ def _gemma2_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
     w.add_sliding_window(int(hp["sliding_window"]))
 
 
-def _gemma3_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
+def _gemma3_params(w: gguf.GGUFWriter, hp: Params, ftype: int, *, experts: bool = False) -> None:
     # Gemma 3 configs omit several values; these are the model's documented defaults.
     hp = {
         "max_position_embeddings": 131072,
@@ -174,7 +186,7 @@ def _gemma3_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
     rp = rope(hp)
     if rp.theta is None:
         hp["rope_theta"] = 1_000_000.0
-    _common(w, hp, ftype)
+    _common(w, hp, ftype, experts=experts)
     if hp.get("attn_logit_softcapping") is not None:
         raise ConvertError("a Gemma 3 config with attention soft-capping is not a Gemma 3 model llama.cpp runs")
     if hp.get("final_logit_softcapping"):
@@ -277,6 +289,29 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         _gemma3_params,
         norm_plus_one=True,
         trim_embeddings=True,
+    ),
+    Architecture(
+        ("Gemma3nForCausalLM", "Gemma3nForConditionalGeneration"),
+        gguf.MODEL_ARCH.GEMMA3N,
+        "Gemma 3n (text)",
+        partial(g3n.write_params, gemma3_params=_gemma3_params),
+        vocab="auto",
+        check=g3n.check,
+        rename=g3n.rename,
+        rewrite=g3n.rewrite,
+        experts=g3n.ALTUP_STACKS,  # not experts: AltUp's projections, stacked the same way
+    ),
+    Architecture(
+        ("Gemma4ForCausalLM", "Gemma4ForConditionalGeneration"),
+        gguf.MODEL_ARCH.GEMMA4,
+        "Gemma 4 (text)",
+        partial(g4.write_params, gemma3_params=partial(_gemma3_params, experts=True)),
+        trim_embeddings=True,
+        vocab="gemma4",
+        extra_tensors=g4.rope_freqs,
+        check=g4.check,
+        rename=g4.rename,
+        rewrite=g4.rewrite,
     ),
     Architecture(
         ("Phi3ForCausalLM",),
@@ -536,6 +571,19 @@ HYBRIDS: tuple[Architecture, ...] = (
         vocab_size=hyb.granite_hybrid_vocab_size,
     ),
     Architecture(
+        ("NemotronHForCausalLM",),
+        gguf.MODEL_ARCH.NEMOTRON_H,
+        "Nemotron-H",
+        hyb.nemotron_h_params,
+        permute_qk=True,
+        rewrite=hyb.nemotron_h_rewrite,
+        prepare=hyb.nemotron_h_prepare,
+        check=hyb.nemotron_h_layers,
+        vocab="bpe",
+        vocab_size=hyb.granite_hybrid_vocab_size,
+        variant=lambda hp: _nemotron_h_variant(hp),
+    ),
+    Architecture(
         ("FalconH1ForCausalLM",),
         gguf.MODEL_ARCH.FALCON_H1,
         "Falcon-H1",
@@ -545,6 +593,30 @@ HYBRIDS: tuple[Architecture, ...] = (
     ),
 )
 ARCHITECTURES = ARCHITECTURES + MOE_AND_NEWER + HYBRIDS
+# Reached only through the dense Nemotron-H's variant: both come as NemotronHForCausalLM.
+NEMOTRON_H_MOE: Architecture = Architecture(
+    ("NemotronHForCausalLM",),
+    gguf.MODEL_ARCH.NEMOTRON_H_MOE,
+    "Nemotron-H with experts (Nemotron 3)",
+    hyb.nemotron_h_moe_params,
+    permute_qk=True,
+    rewrite=hyb.nemotron_h_rewrite,
+    prepare=hyb.nemotron_h_prepare,
+    rename=hyb.nemotron_h_rename,
+    check=hyb.nemotron_h_layers,
+    vocab="bpe",
+    vocab_size=hyb.granite_hybrid_vocab_size,
+    experts=hyb.NEMOTRON_H_EXPERTS,
+)
+
+
+def _nemotron_h_variant(hp: Params) -> Architecture | None:
+    return NEMOTRON_H_MOE if hyb.nemotron_h_has_experts(hp) else None
+
+
+def resolve(arch: Architecture, hp: Params) -> Architecture:
+    """The architecture this model converts as: `arch`, or the variant its config.json calls for."""
+    return (arch.variant(hp) if arch.variant is not None else None) or arch
 
 
 def supported_names() -> str:
@@ -565,4 +637,8 @@ def find_architecture(hf_arch: str) -> Architecture:
 def check_config(config: dict[str, Any]) -> Architecture:
     """The architecture of a config.json we can convert, judged from that file alone (before any weight)."""
     names = config.get("architectures") or []
-    return find_architecture(str(names[0]) if isinstance(names, list) and names else "")
+    arch = find_architecture(str(names[0]) if isinstance(names, list) and names else "")
+    hp = flatten_config(config)
+    if arch.check is not None:
+        arch.check(hp)
+    return resolve(arch, hp)

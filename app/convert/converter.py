@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import logging
 import os
 import shutil
@@ -19,12 +20,12 @@ from gguf import GGMLQuantizationType as QT
 
 from app.convert import fp8, kernels, mxfp4
 from app.convert.accel import NATIVE_SOURCES, default_threads, native
-from app.convert.architectures import Architecture, find_architecture
+from app.convert.architectures import Architecture, find_architecture, resolve
 from app.convert.checkpoint import Checkpoint, open_checkpoint, read_json_if_exists
 from app.convert.hparams import NO_MTP, flatten_config
 from app.convert.plan import FILE_TYPES, OUT_TYPES, TensorPlan, plan_tensors
 from app.convert.safetensors_file import MappedFiles, bf16_to_f32, read_values
-from app.convert.vocab import Vocab, add_vocab, bpe_vocab, sentencepiece_vocab, special_roles
+from app.convert.vocab import Vocab, add_vocab, bpe_vocab, gemma4_vocab, sentencepiece_vocab, special_roles
 from app.core.atomic import flushed_while_written, temp_name
 from app.core.errors import Cancelled, ConvertError, DiskFullError
 
@@ -60,6 +61,8 @@ def default_output(folder: Path, outtype: str) -> Path:
 
 def load_vocab(ckpt: Checkpoint, arch: Architecture, hp: dict) -> Vocab:
     folder = ckpt.folder
+    if arch.vocab == "gemma4":
+        return gemma4_vocab(folder)
     size = arch.vocab_size(hp) if arch.vocab_size else hp.get("vocab_size")
     use_spm = arch.vocab == "spm" or (arch.vocab == "auto" and (folder / "tokenizer.model").is_file())
     cfg = folder / "tokenizer_config.json"
@@ -81,17 +84,8 @@ def convert(
     """`no_mtp` leaves multi-token-prediction layers out, as llama.cpp's converter does with --no-mtp."""
     if outtype not in OUT_TYPES:
         raise ConvertError(f"output type {outtype!r} is not one of {', '.join(OUT_TYPES)}")
-    ckpt = open_checkpoint(folder)
-    arch = find_architecture(ckpt.architecture)
-    hp = flatten_config(ckpt.config)
-    if no_mtp:
-        hp[NO_MTP] = True
-    if arch.prepare is not None:
-        hp = arch.prepare(hp, ckpt.tensors)
-    vocab = load_vocab(ckpt, arch, hp)
-    plans = plan_tensors(ckpt, arch, hp, OUT_TYPES[outtype], len(vocab.tokens))
+    arch, plans, writer = _plan(folder, outtype, no_mtp)
     out = out or default_output(folder, outtype)
-    writer = _prepare_writer(ckpt, arch, hp, vocab, plans, OUT_TYPES[outtype])
     part = temp_name(out)
     try:
         _write(writer, part, plans, progress, cancelled or (lambda: False))
@@ -100,6 +94,34 @@ def convert(
         part.unlink(missing_ok=True)
         raise
     return ConvertResult(out, arch.name, len(plans), out.stat().st_size)
+
+
+def _plan(folder: Path, outtype: str, no_mtp: bool) -> tuple[Architecture, list[TensorPlan], gguf.GGUFWriter]:
+    ckpt = open_checkpoint(folder)
+    hp = flatten_config(ckpt.config)
+    arch = resolve(find_architecture(ckpt.architecture), hp)
+    if no_mtp:
+        hp[NO_MTP] = True
+    if arch.prepare is not None:
+        hp = arch.prepare(hp, ckpt.tensors)
+    vocab = load_vocab(ckpt, arch, hp)
+    plans = plan_tensors(ckpt, arch, hp, OUT_TYPES[outtype], len(vocab.tokens))
+    return arch, plans, _prepare_writer(ckpt, arch, hp, vocab, plans, OUT_TYPES[outtype])
+
+
+def planned_layout(folder: Path, outtype: str = "f16") -> tuple[list[TensorPlan], int]:
+    """The tensors a conversion writes and the exact size of its header (metadata, vocabulary, tensor
+    infos, padding), without reading a weight or writing a file: what a quant of the folder's model keeps."""
+    _arch, plans, writer = _plan(folder, outtype, no_mtp=False)
+    buffer = io.BytesIO()
+    memory: Any = writer  # the writer serialises into memory: it never opens a file here
+    memory.fout = [buffer]
+    memory.state = gguf.gguf_writer.WriterState.EMPTY
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    size = buffer.tell()
+    return plans, size + (-size) % writer.data_alignment
 
 
 def _prepare_writer(
@@ -124,13 +146,16 @@ def _prepare_writer(
     except KeyError as exc:
         raise ConvertError(f"config.json lacks {exc}, which the {arch.label} conversion needs") from exc
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    if arch.name in ("gemma2", "gemma3") and vocab.model == "llama":
+    if arch.name in ("gemma2", "gemma3", "gemma3n") and vocab.model == "llama":
         writer.add_add_space_prefix(False)
     elif arch.name == "llama" or arch.llama_vocab or arch.prefix_space:
         prefix = read_json_if_exists(ckpt.folder / "tokenizer_config.json").get("add_prefix_space")
         if prefix is not None:
             writer.add_add_space_prefix(bool(prefix))
     add_vocab(writer, ckpt.folder, vocab, special_roles(vocab, arch.special_roles))
+    if vocab.model == "gemma4":  # after the vocabulary's keys, as llama.cpp's converter writes them
+        writer.add_add_space_prefix(False)
+        writer.add_add_bos_token(True)
     if (arch.name == "llama" or arch.llama_vocab) and hp.get("vocab_size") == 49152:
         writer.add_add_bos_token(False)  # llama.cpp's rule for Granite's and SmolLM's small vocabularies
     return writer
@@ -257,6 +282,11 @@ def _write_tensor(fout: _Output, files: MappedFiles, plan: TensorPlan, cancelled
         stop = min(n_rows, start + step)
         block = _convert_block(src, rows, start, stop, plan)
         fout.write(block.tobytes() if not block.flags.c_contiguous else block.data.cast("B"))
+        written += block.nbytes
+    for start in range(0, plan.pad_rows, step):
+        zeros = np.zeros((min(step, plan.pad_rows - start), src.shape[1]), dtype=np.float32)
+        block = kernels.convert_rows(zeros, plan.qtype)
+        fout.write(block.tobytes())
         written += block.nbytes
     return written
 

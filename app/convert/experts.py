@@ -22,6 +22,7 @@ class Experts:
     order: tuple[str, ...]  # projections in the order llama.cpp's converter writes the merged tensors
     merged: str  # the merged tensor's checkpoint-style name (format fields bid, w) that llama.cpp's map knows
     count_keys: tuple[str, ...] = ("num_local_experts", "num_experts")
+    count_less: int = 0  # stacks hold this many fewer than the count key says (Gemma 3n's altup: inputs - 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,24 +38,27 @@ class ExpertMerger:
     def __init__(self, spec: Experts, hp: dict[str, Any]) -> None:
         self._spec = spec
         self._re = re.compile(spec.pattern)
-        self._n = int(first(hp, *spec.count_keys, required=True))
-        self._pending: dict[int, dict[tuple[int, str], TensorRef]] = {}
+        self._n = int(first(hp, *spec.count_keys, required=True)) - spec.count_less
+        # by layer; a pattern without a bid group (model-wide stacks, Gemma 3n's altup) by projection instead
+        self._pending: dict[int | str, dict[tuple[int, str], TensorRef]] = {}
 
     def add(self, name: str, ref: TensorRef) -> list[MergedExperts] | None:
         """None when `name` is not an expert's tensor; else the merged tensors this one completes (maybe none)."""
         m = self._re.fullmatch(name)
         if m is None:
             return None
-        bid, xid, proj = int(m["bid"]), int(m["xid"]), m["w"]
+        xid, proj = int(m["xid"]), m["w"]
         if proj not in self._spec.order or not 0 <= xid < self._n:
             raise ConvertError(f"tensor {name!r} is not an expert this model's config.json describes")
+        bid: int | str = int(m["bid"]) if "bid" in self._re.groupindex else proj
+        projections = self._spec.order if isinstance(bid, int) else (proj,)
         layer = self._pending.setdefault(bid, {})
         layer[(xid, proj)] = ref
-        if len(layer) < self._n * len(self._spec.order):
+        if len(layer) < self._n * len(projections):
             return []
         del self._pending[bid]
         merged = []
-        for proj in self._spec.order:
+        for proj in projections:
             parts = tuple(layer[(x, proj)] for x in range(self._n))
             if len({(p.shape, p.dtype) for p in parts}) != 1:
                 raise ConvertError(f"the experts of layer {bid} ({proj}) differ in shape or type")
@@ -64,7 +68,7 @@ class ExpertMerger:
     def finish(self) -> None:
         if self._pending:
             bid, layer = next(iter(self._pending.items()))
-            expected = self._n * len(self._spec.order)
+            expected = self._n * (len(self._spec.order) if isinstance(bid, int) else 1)
             raise ConvertError(
                 f"layer {bid} has {len(layer)} of its {expected} expert tensors; the checkpoint is incomplete"
             )

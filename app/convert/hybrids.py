@@ -433,3 +433,141 @@ def falcon_h1_rewrite(name: str, ref: TensorRef, hp: Params) -> list[Piece] | No
     if (scale := _falcon_scale(name, hp)) is not None:
         return [Piece(name, None, ref.shape, scale=scale)]
     return None
+
+
+# --- Nemotron-H: every layer is one of Mamba-2, attention or MLP ("M", "*", "-" in hybrid_override_pattern) ----
+
+_NEMOTRON_PATTERN = {"M": "mamba", "*": "attention", "-": "mlp", "E": "moe"}
+_NEMOTRON_TYPES = {
+    "mamba": "mamba",
+    "linear_attention": "mamba",
+    "attention": "attention",
+    "full_attention": "attention",
+    "mlp": "mlp",
+    "moe": "moe",
+}
+
+
+_NEMOTRON_EXPERT_KEYS = frozenset(
+    ("n_routed_experts", "num_experts_per_tok", "n_group", "topk_group", "n_shared_experts", "moe_intermediate_size")
+)
+
+
+def nemotron_h_layers(hp: Params) -> list[str]:
+    """Each layer's kind, from the pattern string published checkpoints carry (or Transformers 5's list)."""
+    pattern = hp.get("hybrid_override_pattern") or hp.get("layers_block_type")
+    if not pattern:
+        raise ConvertError("config.json has no hybrid_override_pattern: the kind of each Nemotron-H layer is unknown")
+    table = _NEMOTRON_PATTERN if isinstance(pattern, str) else _NEMOTRON_TYPES
+    kinds = [table.get(str(item), "") for item in pattern]
+    if "" in kinds:
+        raise ConvertError(f"config.json's Nemotron-H layer pattern {pattern!r} has kinds llama.cpp does not know")
+    n_layer = hp.get("num_hidden_layers")
+    if n_layer is not None and int(n_layer) != len(kinds):
+        raise ConvertError(f"config.json names {n_layer} layers but its layer pattern has {len(kinds)}")
+    return kinds
+
+
+def nemotron_h_has_experts(hp: Params) -> bool:
+    """Only the layer pattern tells: Transformers 5 writes num_experts_per_tok into every Nemotron-H config,
+    and llama.cpp's converter then writes a dense model as nemotron_h_moe, which llama.cpp cannot load."""
+    return "moe" in nemotron_h_layers(hp)
+
+
+def _nemotron_mamba(hp: Params) -> tuple[int, int]:
+    """(d_inner, n_group): heads x head width, not expand x hidden size (as llama.cpp's converter reads them)."""
+    d_head = int(find(hp, "mamba_head_dim", "hidden_size", "d_model"))
+    return int(find(hp, "num_heads", "mamba_num_heads")) * d_head, int(find(hp, "n_groups", "num_groups"))
+
+
+def nemotron_h_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
+    kinds = nemotron_h_layers(hp)
+    n_kv = find(hp, "num_key_value_heads", "n_head_kv")
+    n_ff = int(find(hp, "intermediate_size", "n_inner", "hidden_dim"))
+    # The per-layer lists take the place of the plain values llama.cpp's converter writes first and then replaces.
+    overrides: Params = {
+        "num_hidden_layers": len(kinds),
+        "num_key_value_heads": [n_kv if kind == "attention" else 0 for kind in kinds],
+        "intermediate_size": [n_ff if kind == "mlp" else 0 for kind in kinds],
+        "max_position_embeddings": 2**20,
+    }
+    # A dense model's expert keys (Transformers 5 writes them into every Nemotron-H config) say nothing here.
+    dense = {k: v for k, v in hp.items() if k not in _NEMOTRON_EXPERT_KEYS}
+    granite_moe_params(w, {**dense, **overrides}, ftype)  # granite's: without head_dim, written last here
+    d_inner, n_group = _nemotron_mamba(hp)
+    w.add_ssm_conv_kernel(find(hp, "conv_kernel", "d_conv", "mamba_conv_kernel", "mamba_d_conv"))
+    w.add_ssm_state_size(find(hp, "state_size", "d_state", "state_dim", "ssm_state_size", "mamba_state_size"))
+    w.add_ssm_group_count(n_group)
+    w.add_ssm_inner_size(d_inner)
+    w.add_ssm_time_step_rank(find(hp, "n_heads", "num_heads", "mamba_n_heads", "mamba_num_heads"))
+    w.add_rope_scaling_finetuned(False)
+    head_dim = find(hp, "head_dim", "attention_head_dim")
+    w.add_key_length(head_dim)
+    w.add_value_length(head_dim)
+
+
+def nemotron_h_moe_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
+    """nemotron_h_moe: the dense keys with the experts' width per expert layer, then the routing keys."""
+    kinds = nemotron_h_layers(hp)
+    n_ff = int(hp["moe_intermediate_size"])
+    n_kv = find(hp, "num_key_value_heads", "n_head_kv")
+    overrides: Params = {
+        "num_hidden_layers": len(kinds),
+        "num_key_value_heads": [n_kv if kind == "attention" else 0 for kind in kinds],
+        "intermediate_size": [n_ff if kind == "moe" else 0 for kind in kinds],
+        "max_position_embeddings": 2**20,
+    }
+    granite_moe_params(w, {**hp, **overrides}, ftype)
+    d_inner, n_group = _nemotron_mamba(hp)
+    w.add_ssm_conv_kernel(find(hp, "conv_kernel", "d_conv", "mamba_conv_kernel", "mamba_d_conv"))
+    w.add_ssm_state_size(find(hp, "state_size", "d_state", "state_dim", "ssm_state_size", "mamba_state_size"))
+    w.add_ssm_group_count(n_group)
+    w.add_ssm_inner_size(d_inner)
+    w.add_ssm_time_step_rank(find(hp, "n_heads", "num_heads", "mamba_n_heads", "mamba_num_heads"))
+    w.add_rope_scaling_finetuned(False)
+    head_dim = find(hp, "head_dim", "attention_head_dim")
+    w.add_key_length(head_dim)
+    w.add_value_length(head_dim)
+    w.add_expert_feed_forward_length(n_ff)
+    w.add_expert_shared_feed_forward_length(int(hp["moe_shared_expert_intermediate_size"]))
+    w.add_expert_shared_count(int(hp["n_shared_experts"]))
+    w.add_expert_weights_norm(bool(hp["norm_topk_prob"]))
+    w.add_expert_weights_scale(float(hp["routed_scaling_factor"]))
+    if (latent := hp.get("moe_latent_size")) is not None:
+        w.add_moe_latent_size(int(latent))
+
+
+# Experts use relu2 (no gate): each layer's up and down projections, merged in that (alphabetical) order.
+NEMOTRON_H_EXPERTS = Experts(
+    pattern=r"backbone\.layers\.(?P<bid>\d+)\.mixer\.experts\.(?P<xid>\d+)\.(?P<w>\w+)\.weight",
+    order=("down_proj", "up_proj"),
+    merged="model.layers.{bid}.mlp.experts.{w}.weight",
+    count_keys=("n_routed_experts",),
+)
+
+
+def nemotron_h_rewrite(name: str, ref: TensorRef, hp: Params) -> list[Piece] | None:
+    if ".mixer." not in name:
+        return None
+    if (pieces := _mamba2_pieces(name, ref)) is not None:
+        return pieces
+    if name.endswith("mixer.norm.weight"):
+        d_inner, n_group = _nemotron_mamba(hp)
+        return [Piece(name, None, (n_group, d_inner // n_group))]
+    return None
+
+
+def nemotron_h_prepare(hp: Params, tensors: dict[str, TensorRef]) -> Params:
+    """The layer count from the pattern (Transformers 5 saves no num_hidden_layers for Nemotron-H)."""
+    has_mtp = int(hp.get("num_nextn_predict_layers") or 0) > 0 and any(n.startswith("mtp.") for n in tensors)
+    if has_mtp and nemotron_h_has_experts(hp) and not hp.get(NO_MTP):
+        # llama.cpp's converter folds the MTP head into an extra block; we write what its --no-mtp writes.
+        raise ConvertError(
+            "this Nemotron-H's multi-token-prediction layer is not converted yet",
+            hint="convert with the no-MTP option (gguf-studio convert --no-mtp), as llama.cpp's --no-mtp does",
+        )
+    return {**hp, "num_hidden_layers": len(nemotron_h_layers(hp))}
+
+
+def nemotron_h_rename(name: str, _hp: Params) -> str | None:
+    return None if name.startswith("mtp.") else name  # MTP layers left out (see nemotron_h_prepare)

@@ -29,6 +29,8 @@ class Piece:
     # Arithmetic llama.cpp's converter does on the values (Falcon-H1's multipliers): (values as it computes
     # with them, their source row numbers) -> new values. Such a tensor is converted row block by row block.
     scale: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    # Zero rows after the source's (Gemma 3n's embeddings padded to the vocabulary); counted in shape.
+    pad_rows: int = 0
 
 
 # (checkpoint name, tensor, hyper-parameters) -> the pieces it becomes ([] drops it), or None: convert as is.

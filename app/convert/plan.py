@@ -27,7 +27,14 @@ _UNUSED_SUFFIXES = (".attention.masked_bias", ".attention.bias", ".rotary_emb.in
 # Tensors of multimodal wrappers that are not part of the language model.
 _FOREIGN_PARTS = ("vision_tower.", "vision_model.", "multi_modal_projector.", "audio_tower.", "visual.")
 # Kept in F32 whatever the output type, as llama.cpp's converter does (MoE routers, convolutions).
-_F32_SUFFIXES = ("ffn_gate_inp.weight", "ffn_gate_inp_shexp.weight", "shortconv.conv.weight", "ssm_conv1d.weight")
+_F32_SUFFIXES = (
+    "ffn_gate_inp.weight",
+    "ffn_gate_inp_shexp.weight",
+    "shortconv.conv.weight",
+    "ssm_conv1d.weight",
+    "altup_correct_coef.weight",  # Gemma 3n's AltUp coefficients
+    "altup_predict_coef.weight",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,7 @@ class TensorPlan:
     fp8_scales: tuple[TensorRef, ...] = ()  # FP8: the scales of source (or of each part)
     fp8_block: tuple[int, ...] | None = None  # FP8: rows x columns one scale covers (None: per tensor/row)
     scale: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None  # arithmetic on the values (see Piece)
+    pad_rows: int = 0  # zero rows written after the source's (see Piece); counted in shape
 
     @property
     def n_cols(self) -> int:
@@ -119,7 +127,16 @@ def plan_tensors(ckpt: Checkpoint, arch: Architecture, hp: dict, out: QT, n_voca
                 plans.append(TensorPlan(gname, shape, qtype, None, data=piece.data))
             else:
                 plans.append(
-                    TensorPlan(gname, shape, qtype, ref, rows=rows, transform=piece.transform, scale=piece.scale)
+                    TensorPlan(
+                        gname,
+                        shape,
+                        qtype,
+                        ref,
+                        rows=rows,
+                        transform=piece.transform,
+                        scale=piece.scale,
+                        pad_rows=piece.pad_rows,
+                    )
                 )
     if experts is not None:
         experts.finish()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,11 @@ QWEN2 = (
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+# Qwen3.5: Qwen 2's regex with combining marks kept inside words
+QWEN35 = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 TEKKEN = (
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"
     r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*"
@@ -89,6 +95,8 @@ _PRE_TOKENIZERS: dict[tuple[Step, ...], tuple[PreTokenizer, ...]] = {
     (_split(CL100K),): (PreTokenizer("llama-bpe", True), PreTokenizer("smaug-bpe", False)),
     # Qwen 1.5/2/2.5/3 and the models distilled onto them.
     (_split(QWEN2),): (PreTokenizer("qwen2", False),),
+    # Qwen3.5 (dense and MoE).
+    (_split(QWEN35),): (PreTokenizer("qwen35", False),),
     # GPT-2's own regex, built into ByteLevel or spelled out as a Split.
     (_BYTE_REGEX,): (PreTokenizer("gpt-2", False),),
     (_split(GPT2),): (PreTokenizer("gpt-2", False),),
@@ -138,13 +146,107 @@ _APPROXIMATE: dict[tuple[Step, ...], tuple[PreTokenizer, str]] = {
 }
 # Single regexes that match every character: a Split keeping the matches and dropping the rest
 # (behavior Removed, invert) cuts such a text exactly as Isolated does; some converters write that form.
-_TOTAL_REGEXES = frozenset({CL100K, QWEN2, GPT2, TEKKEN, O200K, SEED_CODER})
+_TOTAL_REGEXES = frozenset({CL100K, QWEN2, QWEN35, GPT2, TEKKEN, O200K, SEED_CODER})
+
+# Every name llama.cpp's converter gives a byte-level BPE vocabulary (by a hash of how its tokenizer cuts a fixed
+# text), and the name we give the same pre-tokenizer chain: the same name; another name whose split regexes
+# llama.cpp's loader runs identically (its converter tells the two apart by vocabulary alone, which a chain
+# cannot); or None where we do not read that chain and refuse the vocabulary. Checked against the pinned
+# sources by tests/unit/convert/test_convert_pretokenizer_table.py.
+LLAMA_CPP_PRE_NAMES: dict[str, str | None] = {
+    **{
+        name: name
+        for name in (
+            "deepseek-coder",
+            "deepseek-llm",
+            "gpt-2",
+            "gpt-4o",
+            "llama-bpe",
+            "qwen2",
+            "qwen35",
+            "seed-coder",
+            "smaug-bpe",
+            "smollm",
+            "tekken",
+        )
+    },
+    **dict.fromkeys(
+        (
+            "a.x-4.0",
+            "exaone4",
+            "gigachat",
+            "granite-docling",
+            "jais",
+            "jina-v1-en",
+            "jina-v2-code",
+            "jina-v2-de",
+            "jina-v2-es",
+            "mellum",
+            "modern-bert",
+            "mpt",
+            "olmo",
+            "phi-2",
+            "roberta-bpe",
+            "trillion",
+        ),
+        "gpt-2",
+    ),
+    **dict.fromkeys(("chatglm-bpe", "dbrx", "glm4"), "smaug-bpe"),
+    **dict.fromkeys(("codeshell", "command-r", "exaone", "mellum2", "minerva-7b", "refact", "starcoder"), "smollm"),
+    **dict.fromkeys(
+        ("deepseek-r1-qwen", "f2llmv2", "grok-2", "hunyuan", "kormo", "megrez", "solar-open", "stablelm2"), "qwen2"
+    ),
+    **dict.fromkeys(("falcon-h1", "falcon3", "jina-v5-nano", "lfm2", "midm-2.0", "pixtral"), "llama-bpe"),
+    **dict.fromkeys(("kanana2", "llama4", "minimax-m2", "talkie"), "gpt-4o"),
+    **dict.fromkeys(
+        (
+            "afmoe",
+            "bailingmoe",
+            "bailingmoe2",
+            "bert-bge",
+            "bert-bge-large",
+            "bloom",
+            "chameleon",
+            "cohere2moe",
+            "deepseek-v3",
+            "exaone-moe",
+            "falcon",
+            "gemma4",
+            "gpt3-finnish",
+            "granite-embed-multi-311m",
+            "granite-embed-multi-97m",
+            "hunyuan-dense",
+            "hy_v4",
+            "jais-2",
+            "jina-v2-en",
+            "joyai-llm",
+            "kimi-k2",
+            "laguna",
+            "minicpm5",
+            "poro-chat",
+            "sarvam-moe",
+            "spark2_5",
+            "superbpe",
+            "tiny_aya",
+            "ufakzeka",
+            "viking",
+            "youtu",
+        ),
+        None,
+    ),
+}
+
+
+def names_given() -> set[str]:
+    """Every tokenizer.ggml.pre value our converter writes for a byte-level BPE vocabulary."""
+    exact = {choice.name for choices in _PRE_TOKENIZERS.values() for choice in choices}
+    return exact | {choice.name for choice, _ in _APPROXIMATE.values()}
 
 
 @dataclass(frozen=True, slots=True)
 class Vocab:
-    model: str  # "llama" (SentencePiece) or "gpt2" (byte-level BPE)
-    pre: str
+    model: str  # "llama" (SentencePiece), "gpt2" (byte-level BPE) or "gemma4" (SentencePiece-style BPE)
+    pre: str | None  # None: no tokenizer.ggml.pre key (the loader implies it from the model)
     tokens: list[bytes]
     types: list[int]
     scores: list[float] | None
@@ -351,6 +453,70 @@ def _describe(node: dict[str, Any]) -> str:
     return " > ".join(parts) or "none"
 
 
+_NAMED_SPECIALS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+# GemmaTokenizer's defaults for the named special tokens a tokenizer_config.json leaves out
+_GEMMA_SPECIALS = {
+    "bos_token": "<bos>",
+    "eos_token": "<eos>",
+    "unk_token": "<unk>",
+    "pad_token": "<pad>",
+    "mask_token": "<mask>",
+}
+# Gemma 4's chat-format markers: user-defined, so that llama.cpp renders them for its chat parser
+GEMMA4_VISIBLE = frozenset(
+    {"<|channel>", "<channel|>", "<|tool_call>", "<tool_call|>", "<|tool_response>", "<tool_response|>", '<|"|>'}
+)
+_BYTE_TOKEN = re.compile(r"<0x[0-9A-Fa-f]{2}>")
+
+
+def _gemma_special_texts(config: dict[str, Any]) -> set[str]:
+    """The texts Transformers' GemmaTokenizer counts as special (all_special_tokens): the named roles, with its
+    defaults for those the config leaves out, and the extra list."""
+    named: dict[str, Any] = dict(_GEMMA_SPECIALS)
+    named.update({k: config[k] for k in _NAMED_SPECIALS if config.get(k) is not None})
+    texts = [v.get("content") if isinstance(v, dict) else v for v in named.values()]
+    for key in ("additional_special_tokens", "extra_special_tokens"):
+        extra = config.get(key) or []
+        texts += list(extra.values()) if isinstance(extra, dict) else list(extra)
+    return {str(t.get("content")) if isinstance(t, dict) else str(t) for t in texts if t is not None}
+
+
+def gemma4_vocab(folder: Path) -> Vocab:
+    """Gemma 4's SentencePiece-style BPE tokenizer.json (byte fallback, "\u2581" for spaces) as llama.cpp's
+    converter reads it through Transformers: the model's tokens in id order (byte tokens typed BYTE, special
+    ones CONTROL), then added tokens past them; every score -1000; the chat-format markers user-defined."""
+    data = _load_json(folder / "tokenizer.json")
+    model = data.get("model") or {}
+    decoder = data.get("decoder") or {}
+    if model.get("type") != "BPE" or not model.get("byte_fallback") or decoder.get("type") != "Sequence":
+        raise ConvertError(
+            "this Gemma 4's tokenizer.json is not the byte-fallback BPE Gemma 4 ships",
+            hint="use the tokenizer files of the published Gemma 4 repository",
+        )
+    base: dict[str, int] = model.get("vocab") or {}
+    reverse = {int(i): t for t, i in base.items()}
+    n_base = len(base)
+    if sorted(reverse) != list(range(n_base)):
+        raise ConvertError("tokenizer.json's vocabulary has gaps in its ids")
+    added = sorted((int(a["id"]), str(a["content"])) for a in data.get("added_tokens") or [] if int(a["id"]) >= n_base)
+    specials = _gemma_special_texts(_load_json(folder / "tokenizer_config.json"))
+    tokens: list[bytes] = []
+    types: list[int] = []
+    for i in range(n_base):
+        text = reverse[i]
+        if _BYTE_TOKEN.fullmatch(text):
+            kind = gguf.TokenType.BYTE
+        else:
+            kind = gguf.TokenType.CONTROL if text in specials else gguf.TokenType.NORMAL
+        tokens.append(text.encode("utf-8"))
+        types.append(gguf.TokenType.USER_DEFINED if text in GEMMA4_VISIBLE else kind)
+    for _, text in added:
+        kind = gguf.TokenType.CONTROL if text in specials else gguf.TokenType.USER_DEFINED
+        tokens.append(text.encode("utf-8"))
+        types.append(gguf.TokenType.USER_DEFINED if text in GEMMA4_VISIBLE else kind)
+    return Vocab(model="gemma4", pre=None, tokens=tokens, types=types, scores=[-1000.0] * len(tokens))
+
+
 def special_roles(vocab: Vocab, roles: tuple[tuple[str, str], ...]) -> dict[str, int]:
     """Ids of the tokens a family assigns to roles (GLM: <|endoftext|>, <|user|>, ...), whatever the files say."""
     ids = {token: i for i, token in enumerate(vocab.tokens)}
@@ -363,12 +529,13 @@ def special_roles(vocab: Vocab, roles: tuple[tuple[str, str], ...]) -> dict[str,
 def add_vocab(w: gguf.GGUFWriter, folder: Path, vocab: Vocab, roles: dict[str, int] | None = None) -> None:
     """`roles`: special-token ids the family fixes where the tokenizer files name none."""
     w.add_tokenizer_model(vocab.model)
-    w.add_tokenizer_pre(vocab.pre)
+    if vocab.pre is not None:
+        w.add_tokenizer_pre(vocab.pre)
     w.add_token_list(vocab.tokens)
     if vocab.scores is not None:
         w.add_token_scores(vocab.scores)
     w.add_token_types(vocab.types)
-    special = gguf.SpecialVocab(folder, load_merges=vocab.model == "gpt2", n_vocab=len(vocab.tokens))
+    special = gguf.SpecialVocab(folder, load_merges=vocab.model in ("gpt2", "gemma4"), n_vocab=len(vocab.tokens))
     kinds = _post_processors(_load_json(folder / "tokenizer.json"))
     if "ByteLevel" in kinds and "TemplateProcessing" not in kinds:
         # A bare ByteLevel post-processor adds no BOS/EOS, whatever tokenizer_config says: the pinned

@@ -128,12 +128,26 @@ class QuantizeError(AppError):
     """A quantization or imatrix job that failed."""
 
 
+class ShareError(AppError):
+    """Publishing to the Hub cannot go ahead as asked (an existing repository with other content, files of
+    different models, a card that is not valid); nothing was uploaded because of it."""
+
+
+class RepoConflictError(ShareError):
+    """The repository to publish to exists and holds content this app did not publish: ask before adding."""
+
+
 class EngineError(AppError):
     """The chat engine process failed, died or was given something it cannot do."""
 
 
 class ContextFullError(EngineError):
     """The prompt does not fit the context."""
+
+
+class MediaError(EngineError):
+    """An image or audio clip that cannot be used: corrupt, too large, of a kind the model's projector does not
+    take, or given to a model loaded without a projector."""
 
 
 class RemoteError(AppError):

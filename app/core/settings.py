@@ -30,9 +30,14 @@ class Preferences:
     threads: int = 0  # 0: let the engine pick (physical cores)
     theme: str = "system"
     download_parallel: int = 2
+    download_segments: int = 8  # connections per file (ranged segments); 1: one stream
     default_context: int = 4096
     window_geometry: str = ""  # base64 of QMainWindow.saveGeometry()
     last_page: str = "discover"
+    server_autostart: bool = False  # the API server (Server page) starts with the app
+    server_port: int = 8765
+    server_lan: bool = False  # listen on every interface (a key is then required) instead of 127.0.0.1
+    server_parallel: int = 1  # requests one model answers at once
 
     def validated(self) -> Preferences:
         if self.theme not in THEMES:
@@ -41,6 +46,10 @@ class Preferences:
             raise ConfigError(f"Thread count {self.threads} is out of range", hint="use 0 for automatic")
         if not 1 <= self.download_parallel <= 8:
             raise ConfigError("Parallel downloads must be between 1 and 8")
+        if not 1 <= self.download_segments <= 16:
+            raise ConfigError("Connections per download must be between 1 and 16")
+        if not 1 <= self.server_port <= 65535 or not 1 <= self.server_parallel <= 64:
+            raise ConfigError("The server's port or parallel requests are out of range")
         if not 256 <= self.default_context <= 1 << 21:
             raise ConfigError(f"Context length {self.default_context} is out of range")
         return self

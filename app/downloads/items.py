@@ -96,13 +96,32 @@ def _opt_float(value: Any) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentProgress:
+    """One ranged connection of a segmented file (bytes [start, end) of the file being downloaded)."""
+
+    index: int
+    start: int
+    end: int  # moves down when an idle connection takes over the tail
+    done_bytes: int
+    speed: float  # bytes per second over the last few seconds
+    state: str  # waiting | active | retrying | done
+
+
+@dataclass(frozen=True, slots=True)
 class ItemProgress:
     item_id: str
     done_bytes: int
     total_bytes: int | None
-    speed: float  # bytes per second over the last few seconds
+    speed: float  # bytes per second over the last few seconds, all connections together
     eta: float | None  # seconds, None when unknown
     note: str = ""  # e.g. "retrying in 4 s: the server answered 503"
+    # The file being fetched in ranged segments: every piece in file order (about 8 per connection, so a UI
+    # can draw a map of the file); empty for a single stream. `connections` counts the ones being fetched.
+    segments: tuple[SegmentProgress, ...] = ()
+
+    @property
+    def connections(self) -> int:
+        return sum(1 for s in self.segments if s.state in ("active", "retrying"))
 
     @property
     def fraction(self) -> float | None:

@@ -9,14 +9,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
 from app.core.atomic import fsync_dir
-from app.core.errors import ChecksumError, DownloadError, TransientError
+from app.core.errors import ChecksumError
+from app.downloads import ranges
 from app.downloads.checksum import hash_prefix
 from app.downloads.disk import DEFAULT_MARGIN, disk_full_error, ensure_free_space, is_disk_full
+from app.downloads.items import SegmentProgress
 from app.downloads.layout import part_path, target_path
 from app.downloads.remote import RemoteFile, auth_headers, resolve_file, status_checker
+from app.downloads.retry import RetryPolicy, with_retries
+from app.downloads.segmented import RangeIgnored, SegmentOptions, fetch_segmented
+from app.downloads.segments import piece_size, segment_count
 from app.downloads.transfer import PartFile, StopToken, Timeouts, fetch_once
 
 if TYPE_CHECKING:
@@ -24,22 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("app.downloads")
 
-T = TypeVar("T")
+__all__ = ["DownloadConfig", "JobListener", "RetryPolicy", "download_file", "run_job", "with_retries"]
+
 CHECKSUM_RETRIES = 1  # a file that does not match its checksum is downloaded again this many times
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 8  # in a row without a single new byte
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-    max_retry_after: float = 300.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        backoff = min(self.max_delay, self.base_delay * (2 ** max(0, attempt - 1)))
-        if retry_after is not None:
-            return max(backoff, min(retry_after, self.max_retry_after))
-        return backoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +40,11 @@ class DownloadConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     disk_margin: int = DEFAULT_MARGIN
     token: str | None = None  # None: the token stored by `gguf-studio login`, if any
+    segments: int = 8  # connections per file (Settings › Downloads); 1: a single stream
+    min_segment: int = 16 << 20  # one connection per this many bytes (up to `segments`); the smallest request
+    min_steal: int = 2 << 20  # an idle connection takes half of a tail at least twice this long...
+    idle_steal: float = 2.0  # ...or all of it when its connection sent nothing for this long
+    hash_in_flight: bool = True  # segmented files: hash the prefix as it fills (False: one pass at the end)
 
 
 class JobListener(Protocol):
@@ -66,13 +63,17 @@ def run_job(
     listener: JobListener,
     config: DownloadConfig = DownloadConfig(),
     client: httpx2.Client | None = None,
+    on_segments: Callable[[tuple[SegmentProgress, ...]], None] | None = None,
 ) -> list[Path]:
-    """Download every file of an item; returns their final paths, each one verified."""
+    """Download every file of an item; returns their final paths, each one verified. `on_segments` hears
+    the connections of a file fetched in segments (about 4 times a second; an empty tuple when it ends)."""
     targets = [target_path(models_dir, repo_id, name) for name in filenames]  # validates names first
     remotes = _resolve_all(repo_id, filenames, revision, stop, listener, config)
     on_disk = [_bytes_on_disk(t, r.size) for t, r in zip(targets, remotes, strict=True)]
     listener.resolved(remotes, sum(on_disk))
-    ensure_free_space(targets[0].parent, sum(r.size for r in remotes) - sum(on_disk), config.disk_margin)
+    # A segmented part holds its whole size on disk already, however little of it has arrived.
+    allocated = [_bytes_allocated(t, r.size) for t, r in zip(targets, remotes, strict=True)]
+    ensure_free_space(targets[0].parent, sum(r.size for r in remotes) - sum(allocated), config.disk_margin)
     if client is None:
         from huggingface_hub import get_session
 
@@ -89,6 +90,7 @@ def run_job(
             client,
             headers,
             on_retry=listener.retrying,
+            on_segments=on_segments,
         )
         finished += remote.size
         listener.progress(finished)
@@ -123,11 +125,17 @@ def _resolve_all(
     return remotes
 
 
-def _bytes_on_disk(target: Path, size: int) -> int:
+def _bytes_allocated(target: Path, size: int) -> int:
     for path in (target, part_path(target)):
         with contextlib.suppress(OSError):
             return min(path.stat().st_size, size)
     return 0
+
+
+def _bytes_on_disk(target: Path, size: int) -> int:
+    with contextlib.suppress(OSError):
+        return min(target.stat().st_size, size)
+    return ranges.bytes_done(part_path(target), size)
 
 
 def download_file(
@@ -139,11 +147,20 @@ def download_file(
     client: httpx2.Client,
     headers: dict[str, str],
     on_retry: Callable[[str, float], None] | None = None,
+    on_segments: Callable[[tuple[SegmentProgress, ...]], None] | None = None,
 ) -> Path:
     """One file to `target`, resuming from its `.part`; never leaves an unverified file at `target`."""
     if _already_verified(target, remote):
         on_progress(remote.size)
         return target
+    connections = segment_count(remote.size, config.segments, config.min_segment)
+    if connections > 1:
+        try:
+            return _download_segmented(
+                remote, target, stop, on_progress, config, client, headers, on_retry, on_segments, connections
+            )
+        except RangeIgnored:
+            pass  # the server cannot serve ranges: one stream, from the contiguous prefix on disk
     part = PartFile.open(part_path(target), remote.size, remote.checksum)
     try:
         on_progress(part.offset)
@@ -183,6 +200,66 @@ def download_file(
     return target
 
 
+def _download_segmented(
+    remote: RemoteFile,
+    target: Path,
+    stop: StopToken,
+    on_progress: Callable[[int], None],
+    config: DownloadConfig,
+    client: httpx2.Client,
+    headers: dict[str, str],
+    on_retry: Callable[[str, float], None] | None,
+    on_segments: Callable[[tuple[SegmentProgress, ...]], None] | None,
+    connections: int,
+) -> Path:
+    part = part_path(target)
+    on_progress(ranges.bytes_done(part, remote.size))
+    allocated = 0
+    with contextlib.suppress(OSError):
+        allocated = min(part.stat().st_size, remote.size)  # a segmented part holds its space already
+    ensure_free_space(target.parent, remote.size - allocated, config.disk_margin)
+    piece = piece_size(remote.size, connections, config.min_segment)
+    options = SegmentOptions(connections, config.min_steal, piece, config.idle_steal, config.hash_in_flight)
+    check = status_checker(remote.repo_id, remote.filename)
+    for pass_ in range(1 + CHECKSUM_RETRIES):
+        if fetch_segmented(
+            client,
+            remote,
+            part,
+            headers,
+            stop,
+            on_progress,
+            on_retry,
+            on_segments,
+            check,
+            options,
+            config.retry,
+            config.timeouts,
+        ):
+            # The record goes first: a part without one that is whole is still verified before it is used.
+            ranges.discard(part)
+            _install_verified(part, target)
+            return target
+        _discard(part)
+        ranges.discard(part)
+        if pass_ == CHECKSUM_RETRIES:
+            break
+        log.warning("%s does not match its %s; downloading it again", remote.filename, remote.checksum.algorithm)
+        if on_retry is not None:
+            on_retry(f"{remote.filename} did not match its checksum; downloading it again", 0.0)
+        on_progress(0)
+    raise _mismatch(remote, 1 + CHECKSUM_RETRIES)
+
+
+def _mismatch(remote: RemoteFile, attempts: int) -> ChecksumError:
+    times = f" (downloaded {attempts} times)" if attempts > 1 else ""
+    return ChecksumError(
+        f"{remote.filename} does not match the {remote.checksum.algorithm} the Hub published{times}; "
+        "the downloaded bytes were deleted",
+        hint="press Retry to download it again; if it keeps failing, a proxy or the file on the Hub is bad",
+    )
+
+
 def _already_verified(target: Path, remote: RemoteFile) -> bool:
     """A file already in place (an earlier run, another app sharing the folder) counts if it hashes right."""
     try:
@@ -201,20 +278,19 @@ def _already_verified(target: Path, remote: RemoteFile) -> bool:
 def _install(part: PartFile, target: Path, remote: RemoteFile, attempts: int = 1) -> None:
     if not part.verified():
         _discard(part.path)
-        times = f" (downloaded {attempts} times)" if attempts > 1 else ""
-        raise ChecksumError(
-            f"{remote.filename} does not match the {remote.checksum.algorithm} the Hub published{times}; "
-            "the downloaded bytes were deleted",
-            hint="press Retry to download it again; if it keeps failing, a proxy or the file on the Hub is bad",
-        )
+        raise _mismatch(remote, attempts)
+    _install_verified(part.path, target)
+
+
+def _install_verified(part: Path, target: Path) -> None:
     try:
-        with open(part.path, "rb+") as handle:
+        with open(part, "rb+") as handle:
             os.fsync(handle.fileno())  # some filesystems only find out at this point that the disk is full
-        os.replace(part.path, target)
+        os.replace(part, target)
         fsync_dir(target.parent)
     except OSError as exc:
         if is_disk_full(exc):
-            raise disk_full_error(part.path) from exc
+            raise disk_full_error(part) from exc
         raise
     log.info("downloaded and verified %s", target)
 
@@ -222,31 +298,3 @@ def _install(part: PartFile, target: Path, remote: RemoteFile, attempts: int = 1
 def _discard(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
-
-
-def with_retries(
-    action: Callable[[], T],
-    policy: RetryPolicy,
-    stop: StopToken,
-    on_retry: Callable[[str, float], None] | None = None,
-    progress: Callable[[], int] = lambda: 0,
-) -> T:
-    """Run `action`, retrying TransientError with capped exponential backoff; progress resets the count."""
-    failures = 0
-    while True:
-        mark = progress()
-        try:
-            return action()
-        except TransientError as exc:
-            failures = 1 if progress() > mark else failures + 1
-            if failures >= policy.max_attempts:
-                raise DownloadError(
-                    f"Gave up after {failures} attempts in a row: {exc}",
-                    hint="the part already downloaded is kept; press Retry to resume",
-                ) from exc
-            delay = policy.delay(failures, exc.retry_after)
-            log.warning("transient failure (%s); retrying in %.1f s", exc, delay)
-            if on_retry is not None:
-                on_retry(str(exc), delay)
-            if stop.wait(delay):
-                stop.raise_if_stopped()

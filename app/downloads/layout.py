@@ -10,6 +10,7 @@ from app.core.errors import DownloadError
 from app.core.names import MAX_NAME_BYTES, display_name, hidden_characters
 
 PART_SUFFIX = ".part"
+RANGES_SUFFIX = ".ranges"  # `<file>.part.ranges`: which bytes of a segmented part are on disk (ranges.py)
 MAX_PART_BYTES = MAX_NAME_BYTES - len(PART_SUFFIX)  # the partial file's name must fit too
 _REPO_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -66,8 +67,8 @@ def _name_problem(filename: str) -> str:
         size = len(part.encode("utf-8"))
         if size > MAX_PART_BYTES:
             return f"a name in it is {size} bytes long; file systems allow {MAX_PART_BYTES} here"
-    if filename.endswith(PART_SUFFIX):
-        return "names ending in .part are reserved for partial downloads"
+    if filename.endswith((PART_SUFFIX, PART_SUFFIX + RANGES_SUFFIX)):
+        return "names ending in .part (or .part.ranges) are reserved for partial downloads"
     return ""
 
 

@@ -11,11 +11,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from app.core.errors import AppError, DownloadError, Stopped
-from app.downloads.items import DownloadEvent, DownloadItem, ItemChanged, ItemProgress, ItemRemoved, ItemState
+from app.downloads import ranges
+from app.downloads.items import (
+    DownloadEvent,
+    DownloadItem,
+    ItemChanged,
+    ItemProgress,
+    ItemRemoved,
+    ItemState,
+    SegmentProgress,
+)
 from app.downloads.job import DownloadConfig, run_job
 from app.downloads.layout import part_path, safe_relative_name, split_repo_id
 from app.downloads.remote import RemoteFile
@@ -38,6 +47,7 @@ class _Running:
     note: str = ""
     meter: SpeedMeter = field(default_factory=SpeedMeter)
     last: ItemProgress | None = None
+    segments: tuple[SegmentProgress, ...] = ()  # the connections of the file being fetched, if segmented
 
 
 class DownloadManager:
@@ -83,13 +93,18 @@ class DownloadManager:
         if run is not None:
             last = run.last  # the speed is sampled by the ticker thread only
             speed = last.speed if last is not None else 0.0
-            return ItemProgress(item_id, run.done, run.total, speed, eta_seconds(run.done, run.total, speed), run.note)
+            eta = eta_seconds(run.done, run.total, speed)
+            return ItemProgress(item_id, run.done, run.total, speed, eta, run.note, run.segments)
         done = item.total_bytes or 0 if item.state == ItemState.DONE else _bytes_on_disk(item)
         return ItemProgress(item_id, done, item.total_bytes, 0.0, None)
 
     @property
     def max_parallel(self) -> int:
         return self._max_parallel
+
+    @property
+    def segments(self) -> int:
+        return self._config.segments
 
     # ---- commands ----------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -148,6 +163,11 @@ class DownloadManager:
             self._version += 1
             self._saver.submit(list(self._items.values()), self._version)
         self._emit(ItemRemoved(item_id))
+
+    def set_segments(self, n: int) -> None:
+        """Connections per file for transfers that start from now on (a running file keeps its own)."""
+        with self._lock:
+            self._config = replace(self._config, segments=max(1, n))
 
     def set_max_parallel(self, n: int) -> None:
         with self._lock:
@@ -242,6 +262,7 @@ class DownloadManager:
                 run.stop,
                 listener,
                 self._config,
+                on_segments=listener.segments,
             )
             outcome = {"state": ItemState.DONE, "finished_at": time.time()}
         except Stopped:
@@ -277,7 +298,7 @@ class DownloadManager:
             for item_id, run in runs:
                 speed = run.meter.sample(run.done)
                 run.last = ItemProgress(
-                    item_id, run.done, run.total, speed, eta_seconds(run.done, run.total, speed), run.note
+                    item_id, run.done, run.total, speed, eta_seconds(run.done, run.total, speed), run.note, run.segments
                 )
                 self._emit(run.last)
 
@@ -316,6 +337,9 @@ class _RunListener:
     def retrying(self, message: str, delay: float) -> None:
         self._run.note = f"retrying in {delay:.0f} s: {message}"
 
+    def segments(self, states: tuple[SegmentProgress, ...]) -> None:
+        self._run.segments = states
+
     def file_done(self, filename: str) -> None:
         self._manager._file_done(self._item_id, filename)
 
@@ -327,10 +351,10 @@ def _bytes_on_disk(item: DownloadItem) -> int:
     except AppError:
         return 0
     for target in targets:
-        for path in (target, part_path(target)):
-            with contextlib.suppress(OSError):
-                total += path.stat().st_size
-                break
+        try:
+            total += target.stat().st_size
+        except OSError:
+            total += ranges.bytes_done(part_path(target))
     return total
 
 
@@ -339,3 +363,4 @@ def _delete_parts(item: DownloadItem) -> None:
         for target in item.targets():
             with contextlib.suppress(OSError):
                 part_path(target).unlink()
+            ranges.discard(part_path(target))

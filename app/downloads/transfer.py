@@ -22,18 +22,19 @@ from typing import TYPE_CHECKING
 from app.core.errors import ChecksumError, DownloadError, Stopped, TransientError
 from app.downloads.checksum import Checksum, Hasher, HashPipe, hash_prefix
 from app.downloads.disk import disk_full_error, is_disk_full
+from app.downloads.ranges import to_single_stream
 
 if TYPE_CHECKING:
     import httpx2
 
 log = logging.getLogger("app.downloads")
 
-_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
-_TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
-_SOCKET_READ = 256 * 1024
+CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+SOCKET_READ = 256 * 1024
 # Written in small pieces: the kernel sizes page-cache folios by the write, and large folios were measured
 # 2× slower to fill on our test VM (1 GiB: 32 KiB writes ≈ 0.9 s, 256 KiB writes ≈ 2 s, beside curl's 16 KiB).
-_WRITE_PIECE = 32 * 1024
+WRITE_PIECE = 32 * 1024
 
 
 class StopToken:
@@ -43,6 +44,7 @@ class StopToken:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._response: httpx2.Response | None = None
+        self._children: list[StopToken] = []
         self.reason = ""
 
     @property
@@ -55,8 +57,21 @@ class StopToken:
                 self.reason = reason
             self._event.set()
             response = self._response
+            children = list(self._children)
         if response is not None:
             _interrupt(response)
+        for child in children:
+            child.stop(self.reason)
+
+    def child(self) -> StopToken:
+        """A token that stops with this one and can also be stopped alone (one per connection of a file)."""
+        token = StopToken()
+        with self._lock:
+            self._children.append(token)
+            stopped = self._event.is_set()
+        if stopped:
+            token.stop(self.reason)
+        return token
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to `seconds`; True when stopped meanwhile."""
@@ -101,7 +116,8 @@ class PartFile:
         # Created at once: the library knows a split set whose next part has a `.part` is still arriving.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
         try:
-            _lock_exclusive(fd, path)
+            lock_exclusive(fd, path)
+            to_single_stream(path)  # left by a segmented download (a smaller file or a changed setting)
             have = os.fstat(fd).st_size
             part = cls(path, size, checksum, 0, checksum.new_hasher(size), fd)
             if have > size:
@@ -135,7 +151,7 @@ class PartFile:
         return self.complete and self.hasher.hexdigest() == self.checksum.hexdigest
 
 
-def _lock_exclusive(fd: int, path: Path) -> None:
+def lock_exclusive(fd: int, path: Path) -> None:
     """Two processes (the app and the CLI) writing one part would corrupt it: the second one stops."""
     try:
         import fcntl
@@ -203,8 +219,8 @@ def fetch_once(
 
 def _check_response(response: httpx2.Response, part: PartFile, raise_for_status: StatusCheck) -> None:
     status = response.status_code
-    if status in _TRANSIENT_STATUS:
-        raise TransientError(f"the server answered {status}", retry_after=_retry_after(response))
+    if status in TRANSIENT_STATUS:
+        raise TransientError(f"the server answered {status}", retry_after=retry_after(response))
     if status == 416 and part.offset:
         # Our part does not fit the file the server has: start again from the first byte.
         part.reset()
@@ -214,7 +230,7 @@ def _check_response(response: httpx2.Response, part: PartFile, raise_for_status:
         raise_for_status(response)
         raise DownloadError(f"The Hub answered {status} for {part.path.name.removesuffix('.part')}")
     if status == 206:
-        start, total = _content_range(response.headers.get("Content-Range", ""))
+        start, total = content_range(response.headers.get("Content-Range", ""))
         if total is not None and total != part.size:
             raise DownloadError(
                 f"The server has {total} bytes for {part.path.name.removesuffix('.part')}, "
@@ -232,16 +248,16 @@ def _check_response(response: httpx2.Response, part: PartFile, raise_for_status:
         raise TransientError(f"unexpected answer {status} from the server")
 
 
-def _content_range(content_range: str) -> tuple[int | None, int | None]:
+def content_range(content_range: str) -> tuple[int | None, int | None]:
     """`bytes 100-999/1000` → (100, 1000); a part that is missing or unknown is None."""
-    match = _CONTENT_RANGE.match(content_range.strip())
+    match = CONTENT_RANGE.match(content_range.strip())
     if match is None:
         return None, None
     total = match.group(3)
     return int(match.group(1)), int(total) if total.isdigit() else None
 
 
-def _retry_after(response: httpx2.Response) -> float | None:
+def retry_after(response: httpx2.Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     if value.isdigit():
         return float(value)
@@ -294,7 +310,7 @@ class _PartSink:
 
     def receive(self, sock: socket.socket, limit: int) -> int:
         """One read from `sock` of at most `limit` bytes, straight into the hash buffer; 0 at end of stream."""
-        space = self.pipe.space(min(limit, _SOCKET_READ))
+        space = self.pipe.space(min(limit, SOCKET_READ))
         try:
             count = sock.recv_into(space)
         except TimeoutError as exc:
@@ -302,8 +318,8 @@ class _PartSink:
         except OSError as exc:
             raise TransientError(f"connection problem: {exc}") from exc
         if count:
-            for at in range(0, count, _WRITE_PIECE):
-                _write_all(self.fd, space[at : min(count, at + _WRITE_PIECE)], self.part.path)
+            for at in range(0, count, WRITE_PIECE):
+                _write_all(self.fd, space[at : min(count, at + WRITE_PIECE)], self.part.path)
             self.pipe.commit(count)
             self._advance(count)
         return count

@@ -8,13 +8,11 @@ the user is told. The classes follow the pinned llama.cpp:
 * encoder–decoder (llama-model.cpp `llama_model_has_encoder`, T5): the encoder runs once per prompt and
   the decoder keeps self- and cross-attention caches — not a causal chat model;
 * draft heads (EAGLE-3, DFlash, the Gemma 4 assistant): speculative-decoding heads that run only beside
-  their target model and share its context (create_memory's `ctx_other` / `mem_other`);
-* caches the estimate does not model yet: compressed-attention caches (DeepSeek 4's `llama_kv_cache_dsv4`),
-  Qwen4-Exp's indexer with its per-layer-embedding convolution state (`llama_memory_hybrid_idx` with PLE
-  rows): llama.cpp loads them, we refuse rather than guess.
+  their target model and share its context (create_memory's `ctx_other` / `mem_other`).
 
-Recurrent and hybrid models and the indexer caches of DeepSeek 3.2, GLM-DSA, GLM5-Next, HY-V4, MiniMax-M3
-and dots3note are modelled (layout.py, state.py).
+Every other cache the pinned create_memory makes is modelled: recurrent and hybrid state (Qwen4-Exp's PLE
+convolution history included), the indexer caches of DeepSeek 3.2, GLM-DSA, GLM5-Next, HY-V4, MiniMax-M3,
+dots3note and Qwen4-Exp, and DeepSeek-V4's compressed caches and compressor states (layout.py, state.py).
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ class ArchClass(Enum):
     DIFFUSION = "a diffusion language model (no KV cache)"
     ENCODER_DECODER = "an encoder–decoder model (no causal language-model head to chat with)"
     DRAFT_HEAD = "a speculative-decoding draft head (it runs only beside its target model)"
-    UNMODELLED_CACHE = "an architecture whose compressed or sparse attention cache the estimate does not model yet"
 
 
 _ENCODERS = (
@@ -46,19 +43,16 @@ ARCH_CLASSES: dict[str, ArchClass] = {
     "eagle3": ArchClass.DRAFT_HEAD,
     "dflash": ArchClass.DRAFT_HEAD,
     "gemma4-assistant": ArchClass.DRAFT_HEAD,
-    "deepseek4": ArchClass.UNMODELLED_CACHE,
-    "qwen4exp": ArchClass.UNMODELLED_CACHE,
 }
 
 _HINTS = {
     ArchClass.ENCODER_DECODER: "encoder–decoder models are used for translation or embeddings, not chat",
     ArchClass.DRAFT_HEAD: "load the target model; the draft head's memory comes on top of it",
-    ArchClass.UNMODELLED_CACHE: "llama.cpp can still load it; the estimate cannot promise a fit",
 }
 
 
 NO_CACHE_CLASSES = frozenset({ArchClass.ENCODER_ONLY, ArchClass.DIFFUSION})
-REFUSED_CLASSES = frozenset({ArchClass.ENCODER_DECODER, ArchClass.DRAFT_HEAD, ArchClass.UNMODELLED_CACHE})
+REFUSED_CLASSES = frozenset({ArchClass.ENCODER_DECODER, ArchClass.DRAFT_HEAD})
 
 
 def arch_class(arch: str) -> ArchClass | None:

@@ -59,7 +59,8 @@ import functools
 import itertools
 from dataclasses import dataclass
 
-from app.estimate.kv import context_sizes, flash_attn_enabled, kv_sizes, placement_free
+from app.estimate.kv import CELL_PAD, context_sizes, flash_attn_enabled, kv_sizes, pad, placement_free
+from app.estimate.layout import DSV4_CSA
 from app.estimate.model import ModelShape
 from app.estimate.placement import Placement
 from app.estimate.settings import LoadSettings
@@ -123,7 +124,8 @@ def _stages(model: ModelShape, settings: LoadSettings) -> _Stages:
     mask_type = 2 if flash else F32
     caches = [sizes.n_ctx_seq] + ([cells_swa] if model.has_swa else [])
     n_kv_full = sizes.n_ctx_seq
-    if not any(model.kv_layers) and not model.rs_layers:  # no cache: attention over the ubatch alone
+    in_ubatch = model.arch in _UBATCH_ATTENTION
+    if (not any(model.kv_layers) and not model.rs_layers) or in_ubatch:  # attention over the ubatch alone
         caches = [n_tokens]
         n_kv_full = n_tokens
     # a mask no layer reads is never allocated (a model whose every layer uses the window has no full one)
@@ -153,15 +155,37 @@ def _stages(model: ModelShape, settings: LoadSettings) -> _Stages:
             stage = max(stage, recurrent)  # layout.py's recurrent stage
         if indexed:
             stage += n_kv * n_tokens * model.indexer_stage  # the indexer's scores and selection (layout.py)
+        if model.compress_ratios and model.compress_ratios[il] == DSV4_CSA:
+            per_cell = _DSV4_LID_STAGE + (0 if flash else _DSV4_SCORES * model.n_head[il])
+            stage += pad(-(-sizes.n_ctx_seq // DSV4_CSA), CELL_PAD) * n_tokens * per_cell
         stage += n_tokens * F32 * model.stream_width  # hyper-connection streams, per-layer embeddings (shape.py)
         peaks.append(stage + masks)
     return _Stages(
         prefix=(0, *itertools.accumulate(peaks, max)),
         suffix=(*reversed(tuple(itertools.accumulate(reversed(peaks), max))), 0),
-        output=n_outputs * model.n_vocab * F32 + n_tokens * model.n_embd * F32 + first_mask,
+        output=(0 if in_ubatch else n_outputs * model.n_vocab * F32 * _LOGIT_COPIES.get(model.arch, 1))
+        + n_tokens * model.n_embd * F32
+        + first_mask,
         inputs=n_tokens * (3 * 4 + len(caches) * 2 * 8),
         embedding_lookup=n_tokens * model.n_embd * F32,
     )
+
+
+# Embedding models whose graph attends within the ubatch (llm_graph_input_attn_no_cache) and ends at the
+# hidden state, no logits (models/llama.cpp `graph<embed = true>`), although create_memory still makes them
+# a KV cache (kv.py counts it).
+_UBATCH_ATTENTION = frozenset({"llama-embed"})
+
+# Chameleon's graph writes its image-token mask into a copy of the logits (models/chameleon.cpp ggml_set_1d).
+_LOGIT_COPIES = {"chameleon": 2}
+
+# DeepSeek-V4's lightning indexer scores every compressed cell of a CSA layer for each token (its heads'
+# scores and the top-k selection): bytes per compressed cell and token, fitted to the CPU backend's compute
+# buffers of the synthetic model (-1% to +7% from 1k to 16k context, ubatch 128 and 512).
+_DSV4_LID_STAGE = 11
+# Without flash attention its CSA layers also hold every head's scores over the compressed cells: bytes per
+# compressed cell, token and head (same fit, -6% to -1% at 1k to 16k context, 1 to 3 sequences).
+_DSV4_SCORES = 6
 
 
 def compute_buffers(model: ModelShape, settings: LoadSettings, placement: Placement) -> ComputeBuffers:

@@ -30,8 +30,8 @@ SERVER_BATCH, SERVER_UBATCH = 2048, 512
 
 def engine_load_settings(settings: EngineSettings) -> LoadSettings:
     """What the engine passes to llama.cpp for `settings`, as the memory model's input."""
+    parallel = max(ENGINE_SEQUENCES, settings.n_parallel)
     return LoadSettings(
-        n_ctx=settings.n_ctx,
         n_gpu_layers=settings.n_gpu_layers,
         type_k=settings.type_k,
         type_v=settings.type_v,
@@ -40,10 +40,13 @@ def engine_load_settings(settings: EngineSettings) -> LoadSettings:
         n_ubatch=settings.n_batch,
         swa_full=settings.swa_full,
         mmap=settings.use_mmap,
-        n_seq_max=ENGINE_SEQUENCES,
-        kv_unified=False,
+        # n_parallel sequences share one unified cache of n_ctx cells each (llama-server's slots), and one
+        # decode may produce a logits row for each of them
+        n_ctx=settings.n_ctx * parallel,
+        n_seq_max=parallel,
+        kv_unified=parallel > 1,
         offload_kqv=True,
-        n_outputs_max=OUTPUTS_MAX,
+        n_outputs_max=OUTPUTS_MAX * parallel,
         n_cpu_moe=settings.n_cpu_moe,
         repack=settings.repack,
     )

@@ -185,6 +185,9 @@ def kv_sizes(model: ModelShape, settings: LoadSettings) -> KvSizes:
     check_cache_types(model, settings)
     sizes = context_sizes(model, settings)
     split = model.has_swa
+    n_stream = sizes.n_stream
+    if model.compress_ratios:  # DeepSeek-V4 keeps its raw cache per sequence even when asked to unify it
+        n_stream, settings = settings.n_seq_max, replace(settings, kv_unified=False)
     cells_swa = swa_cells(model, settings, sizes) if split else 0
     v_transposed = not flash_attn_enabled(model, settings)
     v_width_max = max(model.v_width(il) for il in range(model.n_layer))
@@ -195,7 +198,7 @@ def kv_sizes(model: ModelShape, settings: LoadSettings) -> KvSizes:
             continue
         is_swa = split and model.swa_layers[il]
         cells = cells_swa if is_swa else sizes.n_ctx_seq
-        rows = cells * sizes.n_stream
+        rows = cells * n_stream
         k_bytes = row_bytes(settings.type_k, model.k_width(il)) * rows
         v_bytes = 0
         if not model.mla:

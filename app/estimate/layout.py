@@ -82,6 +82,7 @@ RECURRENT_ARCHS: dict[str, RecurrentArch] = {
     "qwen3next": RecurrentArch(StateKind.GATED_DELTA, LayerRule.INTERVAL),
     "qwen35": RecurrentArch(StateKind.GATED_DELTA, LayerRule.INTERVAL),
     "qwen35moe": RecurrentArch(StateKind.GATED_DELTA, LayerRule.INTERVAL),
+    "qwen4exp": RecurrentArch(StateKind.GATED_DELTA, LayerRule.INTERVAL),
     "lfm2": RecurrentArch(StateKind.SHORTCONV, LayerRule.NO_KV_HEADS),
     "lfm2moe": RecurrentArch(StateKind.SHORTCONV, LayerRule.NO_KV_HEADS),
     "kimi-linear": RecurrentArch(StateKind.KDA, LayerRule.NO_KV_HEADS),
@@ -98,7 +99,10 @@ RECURRENT_ARCHS: dict[str, RecurrentArch] = {
 # GLM5-Next's indexer (llama-memory-hybrid-idx.cpp) sits on its attention layers and caches key, gate and
 # pooled value per token (3 × key_length) when it pools keys (`indexer.kpool`), never a value head.
 # dots3note's indexer cache (llama-kv-cache-dsa-iswa.cpp) is full-size beside its sliding-window cache.
-INDEXER_ARCHS = frozenset({"deepseek32", "glm-dsa", "hy_v4", "minimax-m3", "glm5-next", "dots3note"})
+# Qwen4-Exp's indexer is GLM5-Next's kind (llama_memory_hybrid_idx) on its dense-attention layers, unpooled.
+INDEXER_ARCHS = frozenset({"deepseek32", "glm-dsa", "hy_v4", "minimax-m3", "glm5-next", "dots3note", "qwen4exp"})
+# llama_memory_hybrid_idx declares its indexer cache an MLA cache so that llama_kv_cache keeps no values.
+INDEXER_KEYS_ONLY = frozenset({"glm5-next", "qwen4exp"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,10 @@ class StateLayout:
     indexer_stage: int = 0  # bytes per cached cell and token of an indexed layer's graph (compute.py)
     sparse_attention: bool = False  # the indexed layers never build the dense attention scores
     stream_width: int = 0  # f32 values per token of the hyper-connection streams every layer carries
+    compress_ratios: tuple[int, ...] = ()  # DeepSeek-V4: per layer 0, 4 (CSA) or 128 (HCA)
+    compress_trunk: int = 0  # DeepSeek-V4: the layers whose compressor states exist (the trunk)
+    n_embd_p: int = 0  # Qwen4-Exp: values per row of the PLE convolution history
+    p_layers: tuple[bool, ...] = ()
 
 
 def _need(arch: str, **values: int) -> None:
@@ -241,6 +249,8 @@ def state_layout(facts: ModelFacts) -> StateLayout | None:
     """The recurrent / indexer layout of a model, or None for a plain transformer."""
     n = facts.n_layer
     n_trunk = n - facts.n_nextn_layers if 0 < facts.n_nextn_layers < n else n
+    if facts.architecture == "deepseek4":
+        return _dsv4_layout(facts, n_trunk)
     rule = RECURRENT_ARCHS.get(facts.architecture)
     indexer = _indexer_widths(facts, n_trunk) if facts.architecture in INDEXER_ARCHS else (0,) * n
     if rule is None:
@@ -268,7 +278,62 @@ def state_layout(facts: ModelFacts) -> StateLayout | None:
     attention = _attention_flags(facts, rule, recurrent, n_trunk)
     indexer = tuple(w if attn else 0 for w, attn in zip(indexer, attention, strict=True))
     idx_stage = (_POOLED_STAGE if facts.state.indexer_kpool > 0 else _DSA_STAGE) if any(indexer) else 0
-    return StateLayout(recurrent, attention, r, s, indexer, stage, quadratic, idx_stage, stream_width=_streams(facts))
+    idx_stage = _QSA_STAGE if facts.architecture == "qwen4exp" else idx_stage
+    n_embd_p, p_layers = _ple_rows(facts, recurrent)
+    return StateLayout(
+        recurrent, attention, r, s, indexer, stage, quadratic, idx_stage, stream_width=_streams(facts),
+        n_embd_p=n_embd_p, p_layers=p_layers,
+    )  # fmt: skip
+
+
+def _ple_rows(facts: ModelFacts, recurrent: tuple[bool, ...]) -> tuple[int, tuple[bool, ...]]:
+    """Qwen4-Exp's per-layer n-gram embeddings keep a convolution history beside the delta-net state of
+    their layer (llama-memory-recurrent.cpp `cache_ple_r_l`, llama-hparams.cpp `ple_conv_state()`): one
+    row of (conv_kernel − 1) × ngram_size × hyper-connection streams × n_embd f32 values per sequence.
+    The loader allows one such layer, and it must be a recurrent one."""
+    st = facts.state
+    if facts.architecture != "qwen4exp" or not st.ple_layers:
+        return 0, ()
+    if len(st.ple_layers) != 1 or not 0 <= st.ple_layers[0] < facts.n_layer or not recurrent[st.ple_layers[0]]:
+        raise EstimateError(
+            f"this qwen4exp model's header lists PLE layers {list(st.ple_layers)[:8]}; llama.cpp accepts one "
+            "linear-attention layer",
+            hint="llama.cpp refuses such a file too; re-convert it with a current converter",
+        )
+    n_heads = max(0, st.ple_ngram_size - 1) * st.ple_heads_per_ngram
+    if n_heads == 0 or st.ple_conv_kernel == 0:
+        return 0, ()
+    _need("qwen4exp", **{"ple.conv_kernel": st.ple_conv_kernel, "ple.ngram_size": st.ple_ngram_size})
+    _need("qwen4exp", **{"hyper_connection.count": st.hyper_connections})
+    width = (st.ple_conv_kernel - 1) * st.ple_ngram_size * st.hyper_connections * facts.n_embd
+    return width, tuple(il == st.ple_layers[0] for il in range(facts.n_layer))
+
+
+DSV4_CSA, DSV4_HCA = 4, 128  # DeepSeek-V4's compression ratios: CSA (with the lightning indexer), HCA
+DSV4_RATIOS = frozenset({0, DSV4_CSA, DSV4_HCA})  # 0: the raw cache alone
+
+
+def _dsv4_layout(facts: ModelFacts, n_trunk: int) -> StateLayout:
+    """DeepSeek-V4 (llama-kv-cache-dsv4.cpp): a K-only raw cache on the sliding window for every layer
+    (kv.py), plus compressed K caches and compressor states on the layers `attention.compress_ratios`
+    marks (state.py). Every layer attends; the MTP layers too, as the raw cache has no layer filter."""
+    n = facts.n_layer
+    ratios = facts.state.compress_ratios
+    if ratios is None or len(ratios) < n:
+        raise EstimateError(
+            "this deepseek4 model's header lacks attention.compress_ratios for every layer",
+            hint="llama.cpp refuses such a file too; re-convert it with a current converter",
+        )
+    if any(r not in DSV4_RATIOS for r in ratios):
+        raise EstimateError(f"this deepseek4 model's header gives compress ratios {sorted(set(ratios))}; llama.cpp "
+                            "supports 0, 4 and 128")  # fmt: skip
+    _need("deepseek4", **{"attention.key_length": facts.head_k})
+    if 4 in ratios:
+        _need("deepseek4", **{"attention.indexer.key_length": facts.state.indexer_head_size})
+    return StateLayout(
+        (False,) * n, (True,) * n, 0, 0, (0,) * n, stream_width=_streams(facts),
+        compress_ratios=tuple(ratios[:n]), compress_trunk=n_trunk,
+    )  # fmt: skip
 
 
 def _streams(facts: ModelFacts) -> int:
@@ -286,6 +351,9 @@ _WKV_STAGE = {"rwkv6": 14.5, "rwkv6qwen2": 14.5, "rwkv7": 19.5, "arwkv7": 19.5}
 # The indexer's scores and block selection, per cached cell and token (deepseek32, minimax-m3 and
 # glm5-next models; glm5-next pools its keys, so its scores cover fewer cells).
 _DSA_STAGE, _MSA_STAGE, _POOLED_STAGE = 7, 18, 5
+# Qwen4-Exp's indexer scores never set the peak of its synthetic model's graph: the layer's other tensors
+# account for the compute buffer within 3% at 1k and 4k context (benchmarks/estimate_vs_llama.py).
+_QSA_STAGE = 0
 
 
 def stage_width(arch: str, kind: StateKind, st: StateFacts, n_embd: int, n_head: int, head_k: int) -> int:

@@ -153,7 +153,8 @@ class MemoryEstimate:
         for device, gpu in (("gpu", True), ("cpu", False)):
             recurrent = self.state.recurrent_on(gpu)
             parts.append(Part("recurrent state", device, recurrent, True))
-            parts.append(Part("indexer cache", device, self.state.bytes_on(gpu) - recurrent, True))
+            extra = "compressed caches" if self.state.sizes.compressed else "indexer cache"  # DeepSeek-V4's
+            parts.append(Part(extra, device, self.state.bytes_on(gpu) - recurrent, True))
         return tuple(parts)
 
 
@@ -296,5 +297,10 @@ def estimate(
         mapped_bytes=mapped_bytes(model, placement, repack.indexes, experts_on_cpu) if settings.mmap else None,
         experts_on_cpu=len(experts_on_cpu),
         expert_cpu_bytes=sum(model.expert_bytes[il] for il in experts_on_cpu),
-        state=state_cache(model, settings, placement) if model.rs_layers or model.indexer_k else None,
+        state=state_cache(model, settings, placement) if _has_state(model) else None,
     )
+
+
+def _has_state(model: ModelShape) -> bool:
+    """A recurrent state, an indexer cache or DeepSeek-V4's compressed caches (state.py)."""
+    return bool(model.rs_layers or model.indexer_k or model.compress_ratios)

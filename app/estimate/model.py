@@ -115,10 +115,19 @@ class ModelShape:
     indexer_stage: int = 0  # bytes per cached cell and token of an indexed layer's graph
     sparse_attention: bool = False  # indexed layers skip the dense attention scores (MiniMax-M3's MSA)
     stream_width: int = 0  # f32 values per token held through every layer (hyper-connections, per-layer embeddings)
+    # DeepSeek-V4's compressed caches (state.py): each layer's ratio (0 none, 4 CSA with the lightning
+    # indexer, 128 HCA), the indexer's key width, and how many (trunk) layers keep compressor states
+    compress_ratios: tuple[int, ...] = ()
+    compress_indexer: int = 0
+    compress_trunk: int = 0
+    # Qwen4-Exp's per-layer n-gram embedding convolution history: values per state row, on these layers
+    n_embd_p: int = 0
+    p_layers: tuple[bool, ...] = ()
 
     def __post_init__(self) -> None:
         per_layer = (self.n_head, self.n_head_kv, self.swa_layers, self.kv_layers, self.n_ff, self.layer_bytes)
-        optional = (self.rs_layers, self.indexer_k, self.expert_bytes, self.n_ff_moe)
+        optional: tuple[tuple[int, ...], ...] = (self.rs_layers, self.indexer_k, self.expert_bytes, self.n_ff_moe)
+        optional += (self.compress_ratios, self.p_layers)
         if (
             self.n_layer < 1
             or any(len(values) != self.n_layer for values in per_layer)

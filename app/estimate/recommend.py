@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from app.estimate.hardware import HardwareSpec
 from app.estimate.memory import GPU_RUNTIME_BYTES
 from app.estimate.model import ModelShape
-from app.estimate.planner import DEFAULT_MARGIN, Verdict, verdict, verdict_context
+from app.estimate.planner import DEFAULT_MARGIN, Verdict, verdict_context
 from app.estimate.settings import LoadSettings
 from app.estimate.verdict import VerdictKind, verdict_words
 
@@ -80,8 +80,8 @@ def _gib(n: int) -> str:
     return f"{n / GIB:.1f} GiB"
 
 
-def _size_only(file: QuantFile, hardware: HardwareSpec, margin: int) -> FileVerdict:
-    size = file.size_bytes
+def _size_only(file: QuantFile, hardware: HardwareSpec, margin: int, projector_bytes: int = 0) -> FileVerdict:
+    size = file.size_bytes + projector_bytes
     if hardware.has_gpu and size + GPU_RUNTIME_BYTES + margin <= hardware.vram_free:
         kind, ram, vram = VerdictKind.FULL_GPU, 0, size
     elif hardware.has_gpu and size <= hardware.vram_free + hardware.ram_available:
@@ -110,16 +110,21 @@ def judge(
     hardware: HardwareSpec,
     reference: ModelShape | None = None,
     margin: int = DEFAULT_MARGIN,
+    projector_bytes: int = 0,
 ) -> FileVerdict:
+    """`projector_bytes`: a vision projector loaded beside it (weights and one image's compute buffer), counted
+    on the device mtmd gives it (app.estimate.projector)."""
+    from app.estimate.projector import images_verdict, projector_on_gpu
+
     shape = file.shape or (reference.scaled_weights(file.size_bytes, main_type(file.label)) if reference else None)
     if shape is None:
-        return _size_only(file, hardware, margin)
-    result = verdict(shape, settings, hardware, margin)
+        return _size_only(file, hardware, margin, projector_bytes)
+    result, left = images_verdict(shape, settings, hardware, projector_bytes, margin)
     est = result.estimate
-    max_ctx = verdict_context(shape, settings, hardware, result, margin)
-    return FileVerdict(
-        file, result.kind, result.n_gpu_layers, result.n_layers, est.ram_bytes, est.vram_bytes, True, result, max_ctx
-    )
+    max_ctx = verdict_context(shape, settings, left, result, margin)
+    on_gpu = projector_on_gpu(result.n_gpu_layers, hardware)
+    ram, vram = est.ram_bytes + (0 if on_gpu else projector_bytes), est.vram_bytes + (projector_bytes if on_gpu else 0)
+    return FileVerdict(file, result.kind, result.n_gpu_layers, result.n_layers, ram, vram, True, result, max_ctx)
 
 
 def _best(candidates: list[FileVerdict]) -> FileVerdict | None:
@@ -132,11 +137,12 @@ def recommend(
     settings: LoadSettings | None = None,
     reference: ModelShape | None = None,
     margin: int = DEFAULT_MARGIN,
+    projector_bytes: int = 0,
 ) -> Recommendation:
-    """Each file's verdict and the recommended file, with the reason in words."""
+    """Each file's verdict and the recommended file, with the reason in words (`projector_bytes`: with images)."""
     settings = settings or LoadSettings()
-    verdicts = tuple(judge(f, settings, hardware, reference, margin) for f in files)
-    ctx = f"{settings.n_ctx} tokens of context"
+    verdicts = tuple(judge(f, settings, hardware, reference, margin, projector_bytes) for f in files)
+    ctx = f"{settings.n_ctx} tokens of context" + (" and images" if projector_bytes else "")
     note = "" if all(v.exact for v in verdicts) else " (no header read: weights only, KV cache not counted)"
 
     full = _best([v for v in verdicts if v.kind is VerdictKind.FULL_GPU])

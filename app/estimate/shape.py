@@ -21,7 +21,15 @@ import dataclasses
 from app.core.errors import EstimateError
 from app.estimate.classes import check_estimable, has_no_cache
 from app.estimate.layout import state_layout
-from app.estimate.model import EXPERT_TENSOR, ModelShape, file_layout, group_weights, loaded_layers, moe_widths
+from app.estimate.model import (
+    EXPERT_TENSOR,
+    ModelShape,
+    WeightGroups,
+    file_layout,
+    group_weights,
+    loaded_layers,
+    moe_widths,
+)
 from app.gguf import GGUFHeader, GGUFModel, ModelFacts, model_facts
 
 GEMMA3N_KV_LAYERS = 20  # llama.cpp hard-codes gemma3n's first 20 layers as the ones owning a cache
@@ -50,6 +58,8 @@ def shape_from_facts(facts: ModelFacts, tensors: tuple[tuple[str, int], ...], sh
     groups = group_weights(tensors, facts.n_layer, n_loaded)
     layout = state_layout(facts)  # recurrent, hybrid and indexer models: create_memory's own layer filters
     kv_layers = layout.attention if layout is not None else _kv_layers(facts, shared_kv_layers)
+    if facts.architecture == "graniteswitch":
+        facts, kv_layers, groups = _router_layer(facts, kv_layers, groups)
     return ModelShape(
         arch=facts.architecture,
         n_layer=facts.n_layer,
@@ -64,7 +74,8 @@ def shape_from_facts(facts: ModelFacts, tensors: tuple[tuple[str, int], ...], sh
         head_v_swa=facts.head_v_swa,
         swa_layers=facts.swa_layers,
         n_swa=facts.sliding_window,
-        mla=facts.key_length_mla > 0 and facts.value_length_mla > 0,
+        # DeepSeek-V4's caches keep K only, as MLA's do (llama-kv-cache-dsv4.cpp dsv4_make_k_only)
+        mla=(facts.key_length_mla > 0 and facts.value_length_mla > 0) or facts.architecture == "deepseek4",
         kv_layers=kv_layers,
         n_ff=facts.n_ff,
         input_bytes=groups.input_bytes,
@@ -84,7 +95,32 @@ def shape_from_facts(facts: ModelFacts, tensors: tuple[tuple[str, int], ...], sh
         indexer_stage=layout.indexer_stage if layout else 0,
         sparse_attention=layout.sparse_attention if layout else False,
         stream_width=layout.stream_width if layout else 0,
+        compress_ratios=layout.compress_ratios if layout else (),
+        compress_indexer=facts.state.indexer_head_size if layout and layout.compress_ratios else 0,
+        compress_trunk=layout.compress_trunk if layout else 0,
+        n_embd_p=layout.n_embd_p if layout else 0,
+        p_layers=layout.p_layers if layout else (),
     )
+
+
+def _router_layer(
+    facts: ModelFacts, kv_layers: tuple[bool, ...], groups: WeightGroups
+) -> tuple[ModelFacts, tuple[bool, ...], WeightGroups]:
+    """Granite-Switch routes its adapters through an extra attention layer after the last block, with one
+    head and one KV head and no weights of its own (models/granite-switch.cpp `router_layer`): the KV cache
+    holds it like any other layer."""
+    facts = dataclasses.replace(
+        facts,
+        n_layer=facts.n_layer + 1,
+        n_head=(*facts.n_head, 1),
+        n_head_kv=(*facts.n_head_kv, 1),
+        n_ff=(*facts.n_ff, 0),
+        swa_layers=(*facts.swa_layers, False),
+    )
+    groups = dataclasses.replace(groups, layer_bytes=(*groups.layer_bytes, 0))
+    if groups.expert_bytes:
+        groups = dataclasses.replace(groups, expert_bytes=(*groups.expert_bytes, 0))
+    return facts, (*kv_layers, True), groups
 
 
 def shape_from_header(source: GGUFHeader | GGUFModel) -> ModelShape:
@@ -100,7 +136,9 @@ def shape_from_header(source: GGUFHeader | GGUFModel) -> ModelShape:
     n_ff_moe = moe_widths(((t.name, t.shape) for t in source.tensors), n_loaded, facts.n_expert_used)
     n_ff_moe = n_ff_moe + (0,) * (shape.n_layer - len(n_ff_moe)) if n_ff_moe else ()
     names = {t.name for t in source.tensors}
-    shapes = {t.name: t.shape for t in source.tensors if t.name in _STREAM_TENSORS}
+    # Qwen4-Exp's n-gram table shares the per-layer embedding name but is gathered once, n_embd wide
+    held = facts.architecture != "qwen4exp"
+    shapes = {t.name: t.shape for t in source.tensors if held and t.name in _STREAM_TENSORS}
     gated = "blk.0.ffn_up.weight" not in names or any(
         f"blk.0.ffn_{x}.weight" in names for x in ("gate", "gate_up", "up_gate")
     )

@@ -88,15 +88,25 @@ def memory_view(model: ModelFile, settings: EngineSettings, hardware: HardwareSp
         raise ValueError("memory_view needs a model the memory model describes")
     est = engine_estimate(model.shape, settings, hardware)
     kv, state = est.kv_device, est.state_device  # a recurrent state / indexer cache shows as cache
-    vram = (("weights", est.weights.gpu), ("KV cache", kv.gpu + state.gpu), ("compute", est.compute.gpu))
-    ram = (
+    vram: tuple[tuple[str, int], ...] = (
+        ("weights", est.weights.gpu), ("KV cache", kv.gpu + state.gpu), ("compute", est.compute.gpu))
+    ram: tuple[tuple[str, int], ...] = (
         ("weights", sum(est.host_weight_buffers)),
         ("KV cache", kv.cpu + state.cpu),
         ("compute", est.compute.cpu + est.output_bytes),
     )
-    if hardware is None:
+    left = hardware
+    if settings.mmproj:  # a vision model's projector: its weights and the compute buffer for one image
+        from app.estimate.projector import hardware_left, projector_file_memory
+
+        size = projector_file_memory(settings.mmproj, flash_attn=settings.flash_attn != "off").total
+        projector = (("projector", size),)
+        on_gpu = settings.n_gpu_layers != 0 and hardware is not None and hardware.has_gpu  # mtmd's use_gpu
+        vram, ram = (vram + projector, ram) if on_gpu else (vram, ram + projector)
+        left = hardware_left(hardware, size, on_gpu) if hardware is not None else None  # the verdict counts it
+    if hardware is None or left is None:
         return MemoryView(vram, ram, 0, 0, "hardware not probed yet", True)
-    kind = classify(est, hardware)
+    kind = classify(est, left)
     words = verdict_words(kind, est.placement.n_gpu_layers, est.placement.n_layer + 1, est.experts_on_cpu)
     ok = kind is not VerdictKind.WONT_FIT
     return MemoryView(vram, ram, hardware.vram_free, hardware.ram_available, words, ok, kind)

@@ -69,6 +69,7 @@ SWA_RULES: dict[str, SwaRule] = {
     "mellum": SwaRule("standard", 4, conditional=True),
     "plamo3": SwaRule("standard", 8, conditional=True),
     "laguna": SwaRule("standard", 4, dense_first=True, conditional=True),
+    "deepseek4": SwaRule("standard", 0),  # every layer keeps its raw K on the window
 }
 # Not expressible here: exaone4 uses a 4096 window (pattern 4) only in its 64-layer (32B) model.
 
@@ -104,6 +105,12 @@ class StateFacts:
     indexer_kpool: int = 0
     hyper_connections: int = 0  # `{arch}.hyper_connection.count`: parallel residual streams (GLM5-Next, HY-V4)
     n_layer_dense_lead: int = 0
+    compress_ratios: tuple[int, ...] | None = None  # DeepSeek-V4 `attention.compress_ratios`: 0, 4 or 128 per layer
+    # Qwen4-Exp's per-layer n-gram embeddings (`ple.*`): their convolution history is a row of the state
+    ple_layers: tuple[int, ...] = ()
+    ple_ngram_size: int = 0
+    ple_heads_per_ngram: int = 0
+    ple_conv_kernel: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +264,11 @@ def _state_facts(meta: Mapping[str, Value], arch: str, n_layer: int) -> StateFac
         indexer_kpool=_int(meta, key("attention.indexer.kpool")),
         hyper_connections=_int(meta, key("hyper_connection.count")),
         n_layer_dense_lead=_int(meta, key("leading_dense_block_count")),
+        compress_ratios=_opt_per_layer(meta, key("attention.compress_ratios"), n_layer),
+        ple_layers=_int_list(meta, key("ple.layers")),
+        ple_ngram_size=_int(meta, key("ple.ngram_size")),
+        ple_heads_per_ngram=_int(meta, key("ple.heads_per_ngram")),
+        ple_conv_kernel=_int(meta, key("ple.conv_kernel")),
     )
 
 
@@ -273,6 +285,15 @@ def _flags(meta: Mapping[str, Value], key: str, n_layer: int) -> tuple[bool, ...
     if isinstance(value, bool | int):
         return (bool(value),) * n_layer
     raise GGUFError(f"{key} should be a flag per layer, not {value!r:.60}")
+
+
+def _int_list(meta: Mapping[str, Value], key: str) -> tuple[int, ...]:
+    """An array of integers (a single integer reads as one entry); () when absent."""
+    value = meta.get(key)
+    if value is None:
+        return ()
+    items = as_sequence(value) if isinstance(value, tuple | ArrayRef) else (value,)
+    return tuple(_as_int(key, v) for v in items[:4096])
 
 
 def _opt_per_layer(meta: Mapping[str, Value], key: str, n_layer: int) -> tuple[int, ...] | None:

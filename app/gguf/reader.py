@@ -10,6 +10,7 @@ scans that run in C (see `app.gguf.scan`), and left as `ArrayRef`s to decode on 
 
 from __future__ import annotations
 
+import codecs
 import os
 import struct
 from collections.abc import Mapping
@@ -47,6 +48,9 @@ _MIN_TENSOR_BYTES = 8 + 4 + 4 + 8  # empty name, n_dims = 0, type, offset
 _RUN = 1024  # strings per regex match in the fast scan
 _SHORT_RUN = 32  # the same, near strings the fast pattern does not cover
 _NUMPY_BLOCK = 1 << 20  # bytes of a string array examined per numpy pass
+# A skipped value (a big fixed-size array) that leaves more than this unread: the parser moves on to a window
+# that starts after it instead of reading the stretch. A damaged count then costs no walk through the data.
+JUMP_MIN = 4 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,10 @@ class _Parser:
         self.hint = 0  # where the current section probably ends (sizes ranged fetches)
         self.decode_all = decode_all
         self.base = base  # absolute offset of window byte 0 (for errors and ArrayRef offsets)
+        # Bytes the entries still to come need at the least: a value must end before them. This keeps the
+        # metadata's end ahead of the tensor infos (and those ahead of the data), so a damaged length or count
+        # is refused where it is read instead of after a walk through the tensor data.
+        self.reserve = 0
 
     # -- primitives -------------------------------------------------------------------------
 
@@ -162,7 +170,20 @@ class _Parser:
         return GGUFError(message, offset=self.base + (self.pos if at is None else at), hint=hint)
 
     def left(self) -> int:
-        return self.w.size - self.pos
+        """Bytes the current value may take: up to the file's end, less what the entries after it need."""
+        return self.w.size - self.pos - self.reserve
+
+    def room(self) -> str:
+        after = " before the entries that follow" if self.reserve else ""
+        return f"the {max(self.left(), 0)} bytes left{after}"
+
+    def settle(self) -> None:
+        """Between entries: leave the bytes a skip jumped over unread (see JUMP_MIN)."""
+        if self.pos - len(self.w.data) > JUMP_MIN:
+            self.w = self.w.tail(self.pos)
+            self.base += self.pos
+            self.pos = 0
+            self.hint = 0
 
     def take(self, n: int) -> int:
         """Reserve n bytes at the cursor; returns their start."""
@@ -184,9 +205,11 @@ class _Parser:
     def string(self, what: str, limit: int | None = None) -> str:
         length = self.u64()
         if length > self.left():
-            raise self.error(f"{what}: string length {length} exceeds the {self.left()} bytes left", self.pos - 8)
+            raise self.error(f"{what}: string length {length} exceeds {self.room()}", self.pos - 8)
         if limit is not None and length > limit:
             raise self.error(f"{what}: a {length}-byte string is longer than {limit} bytes", self.pos - 8)
+        if length >= _STRICT_TEXT_FROM:
+            self.text_ahead(what, length)
         at = self.take(length)
         raw = self.w.data[at : at + length]
         if length < _STRICT_TEXT_FROM:
@@ -195,6 +218,18 @@ class _Parser:
             return str(raw, "utf-8")
         except UnicodeDecodeError as exc:  # a length read from a damaged header runs into tensor data
             raise self.error(f"{what}: a {length}-byte string that is not UTF-8 text", at + exc.start) from None
+
+    def text_ahead(self, what: str, length: int) -> None:
+        """Refuse a long string whose first bytes are not UTF-8 before reading the rest: a length from a damaged
+        header points tens of megabytes into tensor data, and those bytes would be read only to be refused."""
+        start = self.pos
+        end = start + _STRICT_TEXT_FROM
+        if end > len(self.w.data):
+            self.w.ensure(end, self.hint)
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(bytes(self.w.data[start:end]), final=False)
+        except UnicodeDecodeError as exc:
+            raise self.error(f"{what}: a {length}-byte string that is not UTF-8 text", start + exc.start) from None
 
     # -- metadata values --------------------------------------------------------------------
 
@@ -219,9 +254,9 @@ class _Parser:
         min_size = _min_element_size(etype)
         if min_size == 0:
             raise self.error(f"{what}: unknown array element type {etype}", type_at)
-        if count > self.left() // min_size:
+        if count > max(self.left(), 0) // min_size:
             raise self.error(
-                f"{what}: array of {count} {type_name(etype)} elements cannot fit in the {self.left()} bytes left",
+                f"{what}: array of {count} {type_name(etype)} elements cannot fit in {self.room()}",
                 type_at + 4,
             )
         start = self.pos
@@ -303,6 +338,8 @@ class _Parser:
                     self.hint = self.string_array_estimate(start, done, count)
                 self.take(length)
                 done += 1
+        if self.left() < 0:  # the bulk scans stop at the file's end, not at the room the entries after need
+            raise self.error(f"an array of {count} strings runs into the {self.reserve} bytes the next entries need")
 
     def string_array_estimate(self, start: int, done: int, count: int) -> int:
         """Where a string array (and what usually follows it) probably ends, from what was seen so far."""
@@ -318,7 +355,7 @@ class _Parser:
         magic_at = self.take(4)
         magic = bytes(self.w.data[magic_at : magic_at + 4])
         if magic != MAGIC:
-            raise self.error(f"not a GGUF file: magic {magic!r} instead of {MAGIC!r}", 0)
+            raise self.error(f"not a GGUF file: it starts with {_shown(magic)}, not GGUF", 0)
         version = self.u32()
         if version & 0xFFFF == 0 and version:
             raise self.error("big-endian GGUF files are not supported", 4)
@@ -347,6 +384,8 @@ class _Parser:
         metadata: dict[str, Value] = {}
         types: dict[str, tuple[int, ...]] = {}
         for index in range(n_kv):
+            self.reserve = (n_kv - index - 1) * _MIN_KV_BYTES + n_tensors * _MIN_TENSOR_BYTES
+            self.settle()
             key_at = self.pos
             key = self.string(f"key of metadata entry {index}", MAX_KEY_BYTES)
             if key in metadata:
@@ -360,21 +399,23 @@ class _Parser:
         part = metadata.get("split.no", 0)
         part = part if isinstance(part, int) and not isinstance(part, bool) else 0
 
+        self.settle()
         self.hint = self.pos + n_tensors * 160
         tensors = self.tensor_infos(n_tensors, part)
-        data_offset = self.pos
+        file_size = self.base + self.w.size  # positions from here on are the file's own
+        infos_end = data_offset = self.base + self.pos
         if n_tensors:
             data_offset += -data_offset % alignment
-            if data_offset > self.w.size:
-                raise self.error("file ends before its tensor data begins", self.pos)
-        tensors = self.place_tensors(tensors, data_offset, alignment)
+            if data_offset > file_size:
+                raise GGUFError("file ends before its tensor data begins", offset=infos_end)
+        tensors = self.place_tensors(tensors, data_offset, alignment, file_size)
         return GGUFHeader(
             version=version,
             metadata=MappingProxyType(metadata),
             tensors=tuple(tensors),
             alignment=alignment,
             data_offset=data_offset,
-            file_size=self.w.size,
+            file_size=file_size,
             path_or_source=source,
             value_types=MappingProxyType(types),
         )
@@ -407,6 +448,7 @@ class _Parser:
         seen: set[str] = set()
         infos: list[TensorInfo] = []
         for index in range(n_tensors):
+            self.reserve = (n_tensors - index - 1) * _MIN_TENSOR_BYTES
             name_at = self.pos
             name = self.string(f"name of tensor {index}", GGML_MAX_NAME - 1)
             if len(name.encode()) >= GGML_MAX_NAME:
@@ -442,23 +484,26 @@ class _Parser:
             offset = self.u64()
             n_bytes = n_elements // gtype.block_size * gtype.type_size
             infos.append(TensorInfo(name, tuple(shape), type_id, offset, n_bytes, part))
+        self.reserve = 0
         return infos
 
-    def place_tensors(self, infos: list[TensorInfo], data_offset: int, alignment: int) -> list[TensorInfo]:
-        """Check the tensors lie one after another (as llama.cpp requires) within the file; make offsets absolute."""
+    @staticmethod
+    def place_tensors(infos: list[TensorInfo], data_offset: int, alignment: int, file_size: int) -> list[TensorInfo]:
+        """Check the tensors lie one after another (as llama.cpp requires) within the file; make offsets absolute.
+        `data_offset` and `file_size` are the file's own positions."""
         expected = 0
         placed: list[TensorInfo] = []
         for info in infos:
             if info.offset != expected:
-                raise self.error(
-                    f"tensor {info.name!r} has data offset {info.offset}, expected {expected}", data_offset
+                raise GGUFError(
+                    f"tensor {info.name!r} has data offset {info.offset}, expected {expected}", offset=data_offset
                 )
             start = data_offset + info.offset
-            if start + info.n_bytes > self.w.size:
-                raise self.error(
+            if start + info.n_bytes > file_size:
+                raise GGUFError(
                     f"tensor {info.name!r} ({info.n_bytes} bytes at {start}) extends past the end of the "
-                    f"{self.w.size}-byte file",
-                    start,
+                    f"{file_size}-byte file",
+                    offset=start,
                     hint="the file is truncated or damaged; download it again",
                 )
             expected += info.n_bytes + (-info.n_bytes % alignment)
@@ -496,6 +541,12 @@ def decode_array_bytes(raw: bytes, element_type: int, count: int, offset: int) -
     if element_type == ValueType.ARRAY:
         return tuple(parser.array("array element", 1) for _ in range(count))
     raise parser.error(f"unknown array element type {element_type}")
+
+
+def _shown(raw: bytes) -> str:
+    """A few bytes from the file as a person reads them: quoted text when printable, hex otherwise."""
+    text = raw.decode("ascii", "replace")
+    return f'"{text}"' if text.isprintable() and text.isascii() else f"bytes {raw.hex(' ')}"
 
 
 def _short(text: str, most: int = 80) -> str:

@@ -29,6 +29,11 @@ class Window:
         """Make bytes [0, end) available; `hint` is where the caller expects to read up to soon."""
         raise NotImplementedError
 
+    def tail(self, offset: int) -> Window:
+        """A window of the same source that starts at `offset` of this one: the parser moves on to it when
+        a skipped value leaves a long stretch it never needs to read."""
+        raise NotImplementedError
+
     def grow_target(self, end: int, hint: int, first_chunk: int) -> int | None:
         """How far a growing window should read to cover [0, end): None when it already does. Growing
         geometrically keeps a remote header to a few range requests and a local one to a few reads."""
@@ -64,6 +69,9 @@ class BufferWindow(Window):
     def ensure(self, end: int, hint: int = 0) -> None:
         if end > self.available:
             raise self.truncated(end, self.available)
+
+    def tail(self, offset: int) -> Window:
+        return BufferWindow(memoryview(self.data)[min(offset, self.available) :], self.size - offset)
 
 
 class RangedWindow(Window):
@@ -102,6 +110,14 @@ class RangedWindow(Window):
         # a new buffer rather than growing in place: numpy views of the old one may still exist
         self.data = self.data + self._get(held, target)
 
+    def tail(self, offset: int) -> Window:
+        fetch = self._fetch
+
+        def shifted(start: int, end: int) -> bytes:
+            return fetch(start + offset, end + offset)
+
+        return RangedWindow(shifted, self.size - offset, self.first_chunk)
+
 
 class FileWindow(Window):
     """A growing prefix of a local file, read straight into one buffer (grown like RangedWindow's).
@@ -110,21 +126,30 @@ class FileWindow(Window):
     process with SIGBUS; a read just comes back short and becomes a GGUFError.
     """
 
-    def __init__(self, file: io.BufferedIOBase, size: int, first_chunk: int = FIRST_CHUNK):
+    def __init__(self, file: io.BufferedIOBase, size: int, first_chunk: int = FIRST_CHUNK, origin: int = 0):
         self._file = file
         self.size = size
-        self.data: bytearray = bytearray()
+        self.data: Data = b""
         self.first_chunk = max(first_chunk, 64)
+        self._origin = origin  # where byte 0 of this window lies in the file
+
+    def tail(self, offset: int) -> Window:
+        return FileWindow(self._file, self.size - offset, self.first_chunk, self._origin + offset)
 
     def ensure(self, end: int, hint: int = 0) -> None:
         target = self.grow_target(end, hint, self.first_chunk)
         if target is None:
             return
         held = len(self.data)
-        grown = bytearray(target)
-        grown[:held] = self.data
+        # Not `bytearray(target)`: zero-filling and copying tens of MB holds the GIL, and the GUI thread waits
+        # while a worker reads a big header. numpy allocates without filling and copies without the GIL.
+        import numpy as np
+
+        buffer = np.empty(target, dtype=np.uint8)
+        np.copyto(buffer[:held], np.frombuffer(self.data, dtype=np.uint8))
+        grown = memoryview(buffer.data)
         with memoryview(grown) as view:
-            self._file.seek(held)
+            self._file.seek(self._origin + held)
             filled = held
             while filled < target:
                 n = self._file.readinto(view[filled:])

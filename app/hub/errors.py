@@ -11,6 +11,7 @@ from huggingface_hub import errors as hf_errors
 
 from app.core.errors import (
     AppError,
+    ConfigError,
     GatedRepoError,
     HubError,
     NotFoundError,
@@ -44,6 +45,11 @@ def translate(exc: BaseException, repo_id: str = "") -> AppError:
     what = f" {repo_id}" if repo_id else ""
     if isinstance(exc, AppError):
         return exc
+    if isinstance(exc, hf_errors.HFValidationError):  # checked here, before any request
+        return ConfigError(
+            f"{repo_id or 'That'!r} is not a Hub repository id",
+            hint="use owner/name, with letters, digits, '-', '_' or '.', e.g. bartowski/Llama-3.2-1B-Instruct-GGUF",
+        )
     if isinstance(exc, hf_errors.OfflineModeIsEnabled):
         return OfflineError("The Hub is not used: offline mode is on", hint=OFFLINE_HINT)
     # GatedRepoError is a RepositoryNotFoundError: it must be tested first.

@@ -32,6 +32,7 @@ class RepoFit:
     reason: str
     n_ctx: int
     exact: bool  # a header was read: KV cache and per-layer placement counted
+    projector_bytes: int = 0  # with images: the vision projector counted beside each quant
 
     @property
     def recommended(self) -> QuantFit | None:
@@ -71,16 +72,18 @@ def fit_quants(
     n_ctx: int = DEFAULT_CTX,
     reference: ModelShape | None = None,
     settings: EngineSettings | None = None,
+    projector_bytes: int = 0,
 ) -> RepoFit:
     """Pure computation: cheap enough to redo on every change of the context length. `reference` is the
-    shape of `reference_quant(detail)`; `settings` how the engine would load (its defaults if None)."""
+    shape of `reference_quant(detail)`; `settings` how the engine would load (its defaults if None);
+    `projector_bytes` the projector loaded beside each quant, with images (app.hub.projector)."""
     ctx = effective_ctx(detail, n_ctx)
     load = engine_load_settings(dataclasses.replace(settings or EngineSettings(), n_ctx=ctx))
     own = reference_quant(detail) if reference is not None else None
     files = [QuantFile(label=q.label, size_bytes=q.size, shape=reference if q is own else None) for q in detail.quants]
-    rec = recommend(files, hardware, load, reference)
+    rec = recommend(files, hardware, load, reference, projector_bytes=projector_bytes)
     best = rec.best.file if rec.best is not None else None
     fits = tuple(
         QuantFit(q, v, best is not None and v.file is best) for q, v in zip(detail.quants, rec.verdicts, strict=True)
     )
-    return RepoFit(fits, rec.reason, ctx, reference is not None)
+    return RepoFit(fits, rec.reason, ctx, reference is not None, projector_bytes)

@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.atomic import fsync_dir
@@ -71,31 +72,108 @@ def _default_relative(file: Path) -> Path:
     return Path(folder) / file.name
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    path: Path
+    reason: str  # why its header is not a model's, for the user
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    placed: tuple[Path, ...]  # the new files in the library
+    refused: tuple[Refused, ...] = ()  # named .gguf but not a readable model: left where they are
+    existing: int = 0  # already in the library: not replaced
+
+    def describe(self) -> str:
+        """One line for the user: what came in, what did not and why."""
+        parts = [f"Imported {len(self.placed)} file(s)" if self.placed else "Nothing new imported"]
+        if self.existing:
+            parts.append(f"{self.existing} already in the library")
+        if self.refused:
+            parts.append(f"refused {_refused_text(self.refused)}")
+        return " · ".join(parts)
+
+
+def check_header(path: Path) -> str | None:
+    """Why `path` is not a model file the library can list (None when its header reads): checked before
+    anything is copied, so a text file named `.gguf` never lands in the models folder."""
+    from app.core.errors import GGUFError
+    from app.gguf.reader import read_header
+
+    try:
+        read_header(path)
+    except GGUFError as exc:
+        return str(exc).removesuffix(" (at byte 0)")  # the magic: "it starts with …" says it already
+    return None
+
+
+def _refused_text(refused: Sequence[Refused]) -> str:
+    """`notes.gguf is not a GGUF file: it starts with "this", not GGUF`; other reasons after a colon."""
+    return "; ".join(
+        f"{r.path.name} is {r.reason}" if r.reason.startswith("not a GGUF file") else f"{r.path.name}: {r.reason}"
+        for r in refused
+    )
+
+
 def import_files(
     sources: Sequence[Path],
     models_dir: Path,
     mode: ImportMode,
     on_file: Callable[[Path], None] | None = None,
-) -> list[Path]:
-    """Bring model files into `<models>/imported/...`; returns the new paths. Existing files are not replaced."""
-    plan = gguf_files_in(sources)
-    if not plan:
+) -> ImportResult:
+    """Bring model files into `<models>/imported/...`. Every header is read first: files that are not GGUF
+    models are refused and left alone; when none is a model nothing is imported and the error says why.
+    Existing files are not replaced."""
+    found = gguf_files_in(sources)
+    if not found:
         raise LibraryError("No GGUF model files among the chosen files or folders")
+    plan: list[tuple[Path, Path]] = []
+    refused: list[Refused] = []
+    for source, relative in found:
+        reason = check_header(source)
+        if reason is None:
+            plan.append((source, relative))
+        else:
+            refused.append(Refused(source, reason))
+    if not plan:
+        raise LibraryError(
+            f"Nothing imported: {_refused_text(refused)}",
+            hint="only GGUF model files can join the library; check the file, or download it again",
+        )
     dest_root = models_dir / IMPORT_FOLDER
     if mode != ImportMode.LINK:
         _check_space(plan, dest_root, mode)
     done: list[Path] = []
+    existing = 0
     for source, relative in plan:
         dest = dest_root / relative
         if dest.exists() or dest.is_symlink():
             log.info("skipping %s: %s already exists", source, dest)
+            existing += 1
             continue
+        projector = _projector_of(source)  # read before a move takes the model away from it
         place_file(source, dest, mode)
         _place_sidecar(source, dest, mode)
+        _place_projector(projector, dest, mode)
         done.append(dest)
         if on_file is not None:
             on_file(dest)
-    return done
+    return ImportResult(tuple(done), tuple(refused), existing)
+
+
+def list_in_library(files: Iterable[Path], models_dir: Path, folders: Sequence[Path]) -> list[Path]:
+    """Make the library list exactly these model files: those outside its folders are linked in as
+    `<models>/imported/...`. Never the folder around them, which may hold copies, unrelated files or a model
+    the user deleted from the library. Returns the links made."""
+    from app.library.scan import library_roots
+
+    roots = library_roots([models_dir, *folders])
+    outside: list[Path] = []
+    for file in files:
+        resolved = file.resolve()
+        if is_model_file(file.name) and file.is_file() and not any(resolved.is_relative_to(r) for r in roots):
+            outside.append(resolved)
+    return list(import_files(outside, models_dir, ImportMode.LINK).placed) if outside else []
 
 
 def place_file(source: Path, dest: Path, mode: ImportMode) -> None:
@@ -129,6 +207,27 @@ def _place_sidecar(source: Path, dest: Path, mode: ImportMode) -> None:
         place_file(side, sidecar_path(dest), mode)
     except (LibraryError, DiskFullError) as exc:
         log.warning("the quality score of %s stays behind: %s", source.name, exc)
+
+
+def _projector_of(model: Path) -> Path | None:
+    from app.chat.projector import projector_for
+
+    found = projector_for(model)
+    return Path(found) if found else None
+
+
+def _place_projector(projector: Path | None, dest: Path, mode: ImportMode) -> None:
+    """A vision model's projector (the mmproj beside it that fits) goes where the model goes, so Chat pairs
+    them there too; a move copies it (another model in the source folder may use it as well)."""
+    if projector is None:
+        return
+    target = dest.parent / projector.name
+    if target.exists() or target.is_symlink():
+        return
+    try:
+        place_file(projector, target, ImportMode.COPY if mode == ImportMode.MOVE else mode)
+    except (LibraryError, DiskFullError) as exc:
+        log.warning("the projector %s stays behind: %s", projector.name, exc)
 
 
 def _copy_atomic(source: Path, dest: Path) -> None:

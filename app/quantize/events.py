@@ -41,7 +41,7 @@ class Planned:
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    kind: str  # "gguf", "imatrix", "quant"
+    kind: str  # "gguf", "imatrix", "quant", "mmproj"
     path: Path
     size_bytes: int
     type_name: str = ""

@@ -24,11 +24,11 @@ from app.quantize.types import QuantType, output_name, parse_types
 
 if TYPE_CHECKING:  # numpy and gguf load in a job's process only when its job needs them
     from app.quantize.imatrix_file import Imatrix
+    from app.quantize.projector import ProjectorPlan
 
 log = logging.getLogger("app.quantize")
 
 Emit = Callable[[ev.Event], None]
-_UNQUANTIZED_FILE_TYPES = (0, 1, 32)  # ALL_F32, MOSTLY_F16, MOSTLY_BF16
 # Bound on output size / source size: every weight at 32 bits from 1.5625 (IQ1_S) is 20.5x.
 _MAX_GROWTH = 21
 _FREE_MARGIN = 256 * 2**20
@@ -44,6 +44,9 @@ class ConvertSpec:
     def planned_outputs(self) -> list[Path]:
         return [self.out]
 
+    def scratch_outputs(self) -> list[Path]:
+        return []
+
 
 @dataclass(frozen=True, slots=True)
 class ImatrixSpec:
@@ -55,6 +58,9 @@ class ImatrixSpec:
 
     def planned_outputs(self) -> list[Path]:
         return [self.out]
+
+    def scratch_outputs(self) -> list[Path]:
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +75,15 @@ class QuantizeSpec:
     quality: bool = False
     intermediate_type: str = "f16"
     n_threads: int = 2
+    overwrite: bool = False  # replace outputs that exist; otherwise the job refuses before any work
+    keep_intermediate: bool = False  # keep the F16 a Hugging Face source is converted to
+    variant: int = 0  # n > 0: every output name carries "-n" (a second set beside an earlier one)
+    projector: str = "f16"  # a vision model's projector beside the quants: "f16", "q8_0", "" for none
+
+    def projector_plan(self) -> ProjectorPlan | None:
+        from app.quantize.projector import plan_projector
+
+        return plan_projector(self.source, self.out_dir, self.stem(), self.projector)
 
     def types(self) -> list[QuantType]:
         return parse_types(",".join(self.targets))
@@ -76,21 +91,81 @@ class QuantizeSpec:
     def stem(self) -> str:
         return self.source.name if self.source.is_dir() else self.source.stem
 
+    def needs_imatrix(self) -> bool:
+        return self.imatrix is None and (self.calibration is not None or any(q.needs_imatrix for q in self.types()))
+
     def intermediate(self) -> Path:
-        return self.out_dir / f"{self.source.name}-{self.intermediate_type.upper()}.gguf"
+        return self.out_dir / _numbered(f"{self.source.name}-{self.intermediate_type.upper()}.gguf", self.variant)
 
     def imatrix_out(self) -> Path:
-        return self.out_dir / f"{self.stem()}.imatrix.gguf"
+        return self.out_dir / _numbered(f"{self.stem()}.imatrix.gguf", self.variant)
 
     def output(self, q: QuantType) -> Path:
-        return self.out_dir / output_name(self.stem(), q)
+        return self.out_dir / _numbered(output_name(self.stem(), q), self.variant)
+
+    def written(self) -> list[Path]:
+        """The files this job writes (in order), quality sidecars aside."""
+        paths = [self.output(q) for q in self.types()]
+        if self.needs_imatrix():
+            paths.insert(0, self.imatrix_out())
+        if self.source.is_dir():
+            paths.insert(0, self.intermediate())
+        return list(dict.fromkeys(paths))  # an F16 target of a Hugging Face source is the intermediate itself
+
+    def existing_outputs(self) -> list[Path]:
+        """Files this job would replace: each needs the user's word (`overwrite`) or another name (`variant`)."""
+        return [path for path in self.written() if path.exists()]
 
     def planned_outputs(self) -> list[Path]:
         from app.quantize.quality_file import sidecar_path
 
         quants = [self.output(q) for q in self.types()]
         sidecars = [sidecar_path(path) for path in quants] if self.quality else []
-        return [self.intermediate(), self.imatrix_out(), *quants, *sidecars]
+        projector = self.projector_plan()
+        return [self.intermediate(), self.imatrix_out(), *quants, *sidecars, *([projector.target] if projector else [])]
+
+    def scratch_outputs(self) -> list[Path]:
+        """Finished files that are only a means to the quants: removed when the job ends, however it ends."""
+        scratch = self.source.is_dir() and not self.keep_intermediate
+        if not scratch or self.intermediate() in (self.output(q) for q in self.types()):
+            return []
+        return [self.intermediate()]
+
+
+def _numbered(name: str, variant: int) -> str:
+    """`model-Q4_K_M.gguf` → `model-Q4_K_M-2.gguf`; `model.imatrix.gguf` → `model-2.imatrix.gguf`."""
+    if variant <= 0:
+        return name
+    for ending in (".imatrix.gguf", ".gguf"):
+        if name.endswith(ending):
+            return f"{name[: -len(ending)]}-{variant}{ending}"
+    return f"{name}-{variant}"
+
+
+def with_free_names(spec: QuantizeSpec) -> QuantizeSpec:
+    """The spec with the first numbered variant whose outputs all are new (the spec itself if they are)."""
+    from dataclasses import replace
+
+    candidate = spec
+    while candidate.existing_outputs():
+        candidate = replace(candidate, variant=max(2, candidate.variant + 1))
+    return candidate
+
+
+def refuse_existing(spec: QuantizeSpec) -> None:
+    """Refuse a job that would replace files unless the user said so: a re-run never rewrites silently."""
+    source = spec.source.resolve()
+    if any(path.resolve() == source for path in spec.written()):
+        raise QuantizeError(
+            f"{spec.source.name} would be replaced by its own quant", hint="choose another output folder"
+        )
+    existing = [] if spec.overwrite else spec.existing_outputs()
+    if existing:
+        names = ", ".join(p.name for p in existing)
+        raise QuantizeError(
+            f"{names} already exist{'s' if len(existing) == 1 else ''} in {spec.out_dir}",
+            hint="pass --overwrite to replace, or choose another --out-dir",
+        )
 
 
 class Eta:
@@ -150,28 +225,34 @@ def run_imatrix(spec: ImatrixSpec, emit: Emit, stage: tuple[int, int] = (1, 1)) 
 def run_quantize(spec: QuantizeSpec, emit: Emit) -> list[ev.Output]:
     types = spec.types()
     spec.out_dir.mkdir(parents=True, exist_ok=True)
-    need_imatrix = spec.imatrix is None and (spec.calibration is not None or any(q.needs_imatrix for q in types))
     # Every name this job writes, claimed before any work: a clash refuses at once, not after a conversion.
     # A quant's claim also covers its quality sidecar.
-    written = [spec.output(q) for q in types]
-    if need_imatrix:
-        written.insert(0, spec.imatrix_out())
-    if spec.source.is_dir():
-        written.insert(0, spec.intermediate())
-    with claimed(written):
-        return _run_quantize(spec, types, need_imatrix, emit)
+    with claimed(spec.written()):
+        refuse_existing(spec)  # under the claims: no other job can create one of them meanwhile
+        try:
+            outputs = _run_quantize(spec, types, spec.needs_imatrix(), emit)
+        finally:
+            for scratch in spec.scratch_outputs():
+                scratch.unlink(missing_ok=True)
+        if spec.scratch_outputs():
+            emit(ev.Log(f"removed the intermediate {spec.intermediate().name}"))
+            outputs = [o for o in outputs if o.path not in spec.scratch_outputs()]
+        return outputs
 
 
 def _run_quantize(spec: QuantizeSpec, types: list[QuantType], need_imatrix: bool, emit: Emit) -> list[ev.Output]:
+    projector = spec.projector_plan()
     n_stages = len(types) * (2 if spec.quality else 1) + int(spec.source.is_dir()) + int(need_imatrix)
+    n_stages += int(projector is not None)
     stage = 0
     outputs: list[ev.Output] = []
     source = spec.source
     if source.is_dir():
         stage += 1
-        outputs.append(
-            run_convert(ConvertSpec(source, spec.intermediate(), spec.intermediate_type), emit, (stage, n_stages))
-        )
+        convert_spec = ConvertSpec(source, spec.intermediate(), spec.intermediate_type)
+        converted = run_convert(convert_spec, emit, (stage, n_stages))
+        emit(converted)
+        outputs.append(converted)
         source = spec.intermediate()
     imatrix_path = spec.imatrix
     if need_imatrix:
@@ -187,7 +268,10 @@ def _run_quantize(spec: QuantizeSpec, types: list[QuantType], need_imatrix: bool
     for q in types:
         stage += 1
         emit(ev.Stage(f"quantize {q.name}", stage, n_stages))
-        out = _quantize_one(spec, source, q, imatrix, emit, check_source=q is types[0] and source == spec.source)
+        if spec.output(q) == source:  # the conversion wrote this type already
+            out = ev.Output("quant", source, source.stat().st_size, q.name)
+        else:
+            out = _quantize_one(spec, source, q, imatrix, emit)
         if spec.quality:
             stage += 1
             emit(ev.Stage(f"quality {q.name}", stage, n_stages))
@@ -204,7 +288,36 @@ def _run_quantize(spec: QuantizeSpec, types: list[QuantType], need_imatrix: bool
                 emit(ev.Warning_(f"could not save the quality score beside {out.path.name}: {exc}"))
         emit(out)
         outputs.append(out)
+    if projector is not None:
+        stage += 1
+        emit(ev.Stage("projector", stage, n_stages))
+        kept = _write_projector(spec, projector, emit)
+        if kept is not None:
+            emit(kept)
+            outputs.append(kept)
     return outputs
+
+
+def _write_projector(spec: QuantizeSpec, plan: ProjectorPlan, emit: Emit) -> ev.Output | None:
+    """The vision projector beside the quants (a failure to make it is a warning: the quants are good)."""
+    from app.core.errors import AppError, BusyError
+    from app.quantize.projector import projector_warning, write_projector
+
+    try:
+        with claimed([plan.target]):
+            written = write_projector(plan, spec.projector, spec.overwrite)
+    except BusyError:
+        emit(ev.Log(f"another job is writing {plan.target.name}; it is left to that one"))
+        return None
+    except DiskFullError:
+        raise
+    except AppError as exc:
+        emit(ev.Warning_(projector_warning(exc, spec.source)))
+        return None
+    if not written:
+        emit(ev.Log(f"kept the projector {plan.target.name} already there"))
+    label = "" if plan.copy_of is not None and not plan.retype else spec.projector.upper()  # a copy keeps its type
+    return ev.Output("mmproj", plan.target, plan.target.stat().st_size, label)
 
 
 def _quality_text() -> str:
@@ -213,9 +326,7 @@ def _quality_text() -> str:
     return default_calibration().read_text(encoding="utf-8")
 
 
-def _quantize_one(
-    spec: QuantizeSpec, source: Path, q: QuantType, imatrix: Imatrix | None, emit: Emit, check_source: bool
-) -> ev.Output:
+def _quantize_one(spec: QuantizeSpec, source: Path, q: QuantType, imatrix: Imatrix | None, emit: Emit) -> ev.Output:
     from app.quantize.quality_file import sidecar_path
 
     free = shutil.disk_usage(spec.out_dir).free
@@ -223,11 +334,12 @@ def _quantize_one(
     if free > _MAX_GROWTH * source.stat().st_size + _FREE_MARGIN:
         # No output can fill that much: the dry run only informs, and runs beside the quantization (whose
         # own loading of the model takes as long, on one core) instead of before it.
-        planner = threading.Thread(target=_plan_quietly, args=(spec, source, q, emit, check_source, free),
-                                   name="dry-run", daemon=True)
+        planner = threading.Thread(
+            target=_plan_quietly, args=(spec, source, q, emit, free), name="dry-run", daemon=True
+        )
         planner.start()
     else:
-        _plan(spec, source, q, emit, check_source, free)
+        _plan(spec, source, q, emit, free)
     eta = Eta()
     name = f"quantize {q.name}"
 
@@ -236,8 +348,6 @@ def _quantize_one(
         emit(ev.Progress(name, f, p.name, eta(f)))
 
     dst = spec.output(q)
-    # A score beside an older file of this name would describe the wrong weights.
-    sidecar_path(dst).unlink(missing_ok=True)
     quantize_file(
         source,
         dst,
@@ -247,24 +357,21 @@ def _quantize_one(
         progress,
         lambda line: emit(ev.Log(line)),
     )
+    # Only now, with the new file in place: a score beside an older file of this name would describe the
+    # wrong weights, and a job stopped before this point leaves the older file and its score as they were.
+    sidecar_path(dst).unlink(missing_ok=True)
     if planner is not None:
         planner.join()
     emit(ev.Progress(name, 1.0, "", 0.0))
     return ev.Output("quant", dst, dst.stat().st_size, q.name)
 
 
-def _plan(spec: QuantizeSpec, source: Path, q: QuantType, emit: Emit, check_source: bool, free: int) -> None:
-    """llama.cpp's dry run: the planned size (and the disk check), and whether the source was quantized."""
+def _plan(spec: QuantizeSpec, source: Path, q: QuantType, emit: Emit, free: int) -> None:
+    """llama.cpp's dry run: the planned size (and the disk check). Whether the source was quantized already
+    is said when it is picked (app.quantize.plan.requantize_warnings), before a job starts."""
     from app.quantize.predict import dry_run
 
     plan = dry_run(source, q, spec.options.pure)
-    if check_source and plan.file_type not in _UNQUANTIZED_FILE_TYPES:
-        emit(
-            ev.Warning_(
-                f"{source.name} is already quantized: quantizing it again loses more quality than "
-                "quantizing the original F16/BF16 model"
-            )
-        )
     emit(ev.Planned(q.name, plan.size_bytes))
     if plan.size_bytes > free:
         raise DiskFullError(
@@ -273,8 +380,8 @@ def _plan(spec: QuantizeSpec, source: Path, q: QuantType, emit: Emit, check_sour
         )
 
 
-def _plan_quietly(spec: QuantizeSpec, source: Path, q: QuantType, emit: Emit, check_source: bool, free: int) -> None:
+def _plan_quietly(spec: QuantizeSpec, source: Path, q: QuantType, emit: Emit, free: int) -> None:
     try:
-        _plan(spec, source, q, emit, check_source, free)
+        _plan(spec, source, q, emit, free)
     except Exception as exc:  # only informative here; the quantization itself reports real failures
         log.warning("dry run of %s failed: %s", q.name, exc)

@@ -18,7 +18,7 @@ from app.estimate.engine import engine_load_settings
 from app.estimate.hardware import HardwareSpec
 from app.estimate.model import ModelShape
 from app.estimate.recommend import FileVerdict, QuantFile, judge
-from app.quantize.types import QUANT_TYPES
+from app.quantize.types import QUANT_TYPES, UNQUANTIZED_FILE_TYPES
 
 log = logging.getLogger("app.quantize")
 
@@ -30,6 +30,8 @@ class SourcePlan:
     sizes: Mapping[str, int]  # quant type name -> predicted file size in bytes
     verdicts: Mapping[str, FileVerdict] = field(default_factory=lambda: MappingProxyType({}))  # none: no hardware
     n_ctx_train: int | None = None  # the model's training context: the largest imatrix chunk
+    warnings: tuple[str, ...] = ()  # what the user should know before starting a job from this source
+    projector: str = ""  # where a vision model's projector beside the quants comes from ("" none)
 
     @property
     def fits(self) -> dict[str, str]:
@@ -40,19 +42,37 @@ class SourcePlan:
 def plan_source(source: Path, hardware: HardwareSpec | None, settings: EngineSettings | None = None) -> SourcePlan:
     """Sizes for every target type; verdicts too when the machine is known (`settings`: how the engine
     would load the result, by default the engine's defaults)."""
-    from app.core.units import format_bytes
+    from app.core.units import format_bytes, format_count
+    from app.gguf.reader import read_header
     from app.quantize.imatrix import training_context
-    from app.quantize.predict import predict_size, source_tensors
+    from app.quantize.predict import checkpoint_tensors, predict_size, tensors_of
 
-    tensors, overhead = source_tensors(source)
+    header = None if source.is_dir() else read_header(source)  # read once: a large vocabulary takes a while
+    tensors, overhead = checkpoint_tensors(source) if header is None else tensors_of(header)
     sizes = {q.name: predict_size(tensors, q, overhead=overhead) for q in QUANT_TYPES}
     verdicts = fit_verdicts(sizes, hardware, _reference(source), settings) if hardware is not None else {}
     n_params = sum(_count(t.shape) for t in tensors)
     kind = "Hugging Face folder" if source.is_dir() else "GGUF file"
-    summary = f"{kind}: {len(tensors)} tensors, {n_params / 1e6:,.0f}M parameters"
+    summary = f"{kind}: {len(tensors)} tensors, {format_count(n_params)} parameters"
     if not source.is_dir():
         summary += f", {format_bytes(source.stat().st_size)} on disk"
-    return SourcePlan(source, summary, MappingProxyType(sizes), MappingProxyType(verdicts), training_context(source))
+    warnings = () if header is None else requantize_warnings(source.name, header.metadata.get("general.file_type"))
+    from app.quantize.projector import projector_source
+
+    return SourcePlan(
+        source, summary, MappingProxyType(sizes), MappingProxyType(verdicts), training_context(source), warnings,
+        projector_source(source),
+    )
+
+
+def requantize_warnings(name: str, file_type: object) -> tuple[str, ...]:
+    """A warning when a GGUF source is quantized already: known when it is picked, not after a job started."""
+    if not isinstance(file_type, int) or file_type in UNQUANTIZED_FILE_TYPES:
+        return ()
+    return (
+        f"{name} is already quantized: quantizing it again loses more quality than quantizing the "
+        "original F16/BF16 model",
+    )
 
 
 def fit_verdicts(

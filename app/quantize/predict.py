@@ -22,10 +22,12 @@ from app.quantize.types import QuantType
 _F32_ALWAYS = ("_norm.weight", "pos_embd.weight", "token_types.weight", "ffn_gate_inp.weight", "rope_")
 _MORE_BITS = re.compile(r"\.(attn_v|ffn_down)\.weight$")
 _QUANT_SIZE = re.compile(r"quant size\s*=\s*([\d.]+) MiB")
+_ALIGNMENT = 32  # GGUF's default data alignment, which llama.cpp's quantize keeps
 _FILE_TYPE = re.compile(r"\bgeneral\.file_type\s+u32\s*=\s*(\d+)")
 
 
 if TYPE_CHECKING:
+    from app.gguf.reader import GGUFHeader
     from app.gguf.types import GGMLType
 
 
@@ -95,7 +97,8 @@ def predict_size(tensors: Iterable[TensorShape], q: QuantType, pure: bool = Fals
     has_output = any(t.name == "output.weight" for t in items)
     total = overhead
     for t in items:
-        total += _nbytes(t.shape, _target(t, q, has_output, pure))
+        nbytes = _nbytes(t.shape, _target(t, q, has_output, pure))
+        total += nbytes + (-nbytes) % _ALIGNMENT  # each tensor's data starts aligned
     return total
 
 
@@ -103,7 +106,10 @@ def header_tensors(path: Path) -> tuple[list[TensorShape], int]:
     """Tensors of a GGUF file and the bytes before its data (kept as they are by quantization)."""
     from app.gguf.reader import read_header
 
-    header = read_header(path)
+    return tensors_of(read_header(path))
+
+
+def tensors_of(header: GGUFHeader) -> tuple[list[TensorShape], int]:
     tensors = [TensorShape(t.name, tuple(t.shape), t.type_name) for t in header.tensors]
     return tensors, header.data_offset
 
@@ -137,22 +143,17 @@ def dry_run(path: Path, q: QuantType, pure: bool = False) -> DryRun:
     raise QuantizeError(f"llama.cpp could not plan {q.name} for {path.name}")
 
 
-def checkpoint_tensors(folder: Path) -> list[TensorShape]:
-    """The tensors a Hugging Face folder converts to (GGUF names and order), without reading weights."""
-    from app.convert.architectures import find_architecture
-    from app.convert.checkpoint import open_checkpoint
-    from app.convert.hparams import flatten_config
-    from app.convert.plan import OUT_TYPES, plan_tensors
+def checkpoint_tensors(folder: Path) -> tuple[list[TensorShape], int]:
+    """The tensors a Hugging Face folder converts to (GGUF names and order) and the converted file's header
+    bytes (its vocabulary is most of them), without reading weights."""
+    from app.convert.converter import planned_layout
 
-    ckpt = open_checkpoint(folder)
-    arch = find_architecture(ckpt.architecture)
-    hp = flatten_config(ckpt.config)
-    plans = plan_tensors(ckpt, arch, hp, OUT_TYPES["f16"], int(hp.get("vocab_size") or 1 << 30))
-    return [TensorShape(p.name, tuple(reversed(p.shape)), p.qtype.name) for p in plans]
+    plans, header_bytes = planned_layout(folder)
+    return [TensorShape(p.name, tuple(reversed(p.shape)), p.qtype.name) for p in plans], header_bytes
 
 
 def source_tensors(source: Path) -> tuple[list[TensorShape], int]:
-    """Tensors and header bytes of a GGUF file or a Hugging Face folder (header guessed at 1 MiB)."""
+    """Tensors and header bytes of a GGUF file or a Hugging Face folder."""
     if source.is_dir():
-        return checkpoint_tensors(source), 1 << 20
+        return checkpoint_tensors(source)
     return header_tensors(source)

@@ -32,6 +32,8 @@ log = logging.getLogger("app.quantize")
 class _Spec(Protocol):
     def planned_outputs(self) -> list[Path]: ...
 
+    def scratch_outputs(self) -> list[Path]: ...
+
 
 def serve(channel: Channel, work: Callable[[Callable[[ev.Event], None]], Sequence[ev.Output]]) -> None:
     def emit(event: ev.Event) -> None:
@@ -82,6 +84,7 @@ class JobProcess:
         self.finished = False
         self.cancelled = False
         self.outcome: Outcome | None = None
+        self._produced: set[Path] = set()  # finished files the child reported
 
     def start(self) -> None:
         self._child.start()
@@ -113,6 +116,8 @@ class JobProcess:
                 self._finish(failed=True)
             else:
                 out.append(item)
+                if isinstance(item, ev.Output):
+                    self._produced.add(item.path)
                 if isinstance(item, (ev.Finished, ev.Failed)):
                     self._finish(failed=isinstance(item, ev.Failed))
         return out
@@ -137,6 +142,12 @@ class JobProcess:
             self._child.stop()  # a child that reported failure ends by itself; one that died is gone already
             if self.pid is not None:
                 remove_partials(self.spec.planned_outputs(), self.pid)
+            # A killed child could not remove its intermediate; only one it reported is its own to remove.
+            for path in set(self.spec.scratch_outputs()) & self._produced:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as exc:
+                    log.warning("could not remove %s: %s", path, exc)
         else:
             self.outcome = self._child.wait(5.0)
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.errors import QuantizeError
+from app.core.errors import ConvertError, HubError, NotFoundError, QuantizeError
+
+log = logging.getLogger("app.quantize")
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Files a conversion reads; weights are fetched only as safetensors (pickles are never downloaded).
@@ -72,3 +76,34 @@ def fetch_repo(repo_id: str, models_dir: Path, listener: Any, revision: str = "m
     names = convertible_files(repo_id, revision)
     run_job(repo_id, names, revision, models_dir, StopToken(), listener)
     return repo_dir(models_dir, repo_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Convertibility:
+    """Whether GGUF Studio converts a Hub repository's safetensors, judged from its config.json alone."""
+
+    convertible: bool | None  # None: the Hub would not tell (gated, offline)
+    architecture: str  # the Transformers class config.json names ("" when it names none)
+    message: str  # one sentence a user can act on
+    hint: str = ""
+
+
+def repo_convertibility(repo_id: str, revision: str = "main", token: str | None = None) -> Convertibility:
+    """Fetches config.json only (a few KiB): the answer comes before any weight is downloaded."""
+    from app.convert.architectures import check_config
+    from app.hub.detail import model_config
+
+    try:
+        config = model_config(repo_id, revision, token)
+    except NotFoundError:
+        return Convertibility(False, "", f"{repo_id} has no config.json: it is not a Transformers model")
+    except HubError as exc:  # gated, offline, rate limited: no verdict, and the reason why
+        log.info("no config.json for %s: %s", repo_id, exc)
+        return Convertibility(None, "", f"cannot tell whether it converts: {exc.message}", exc.hint)
+    names = config.get("architectures")
+    name = str(names[0]) if isinstance(names, list) and names else ""
+    try:
+        arch = check_config(config)
+    except ConvertError as exc:
+        return Convertibility(False, name, f"GGUF Studio cannot convert it: {exc.message}", exc.hint)
+    return Convertibility(True, name, f"GGUF Studio converts it ({arch.label}, {name})")

@@ -83,6 +83,9 @@ def parse_types(text: str) -> list[QuantType]:
     return list(seen.values())
 
 
+UNQUANTIZED_FILE_TYPES = (0, 1, 32)  # general.file_type of ALL_F32, MOSTLY_F16, MOSTLY_BF16
+
+
 def output_name(model_stem: str, qtype: QuantType) -> str:
     """`<model>-<TYPE>.gguf`, dropping a type suffix the source already carries (model-F16 -> model-Q4_K_M)."""
     stem = model_stem

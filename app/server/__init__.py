@@ -5,7 +5,9 @@ catalog.py        library entries as served models, each under a stable id (neve
 schemas.py        request bodies parsed once into frozen values; malformed input is an ApiError (400)
 errors.py         ApiError: an HTTP status with a message, written in each API's own error format
 auth.py           the API key, compared in constant time
-scheduler.py      which models are loaded: exact-byte admission, LRU unload, idle TTL, one generation per engine
+scheduler.py      which models are loaded: exact-byte admission, LRU unload, idle TTL, N generations per engine
+pool_admission.py RPC worker devices in the memory budget, a model's need split as the engine splits it
+keyfile.py        the Server page's API key, in its own user-only file
 endpoint.py       what every endpoint does first: key check, body limit (413), lease the engine, pick the template
 generation.py     one generation on an engine child, as async events; stops the engine when abandoned
 replies.py        tools and grammar for the engine, and the reply taken apart (content, reasoning, tool calls)

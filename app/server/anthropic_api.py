@@ -13,8 +13,8 @@ from starlette.responses import JSONResponse, Response
 from app.chat import protocol as p
 from app.chat.protocol import ToolCall
 from app.chat.tool_calls import Family, parse_reply
-from app.server import sse
-from app.server.endpoint import begin, guarded, new_id, read_body
+from app.server import remote_images, sse
+from app.server.endpoint import begin, guarded, new_id, read_body, state_of
 from app.server.errors import ApiError
 from app.server.generation import Event, collect, stream_response
 from app.server.replies import ReplyStream
@@ -61,6 +61,7 @@ def stop_reason(done: p.Done, parsed: GenerationRequest, calls: tuple[ToolCall, 
 @guarded(error_response)
 async def messages(request: Request) -> Response:
     parsed = parse_messages(parse_json(await read_body(request)))
+    parsed = await remote_images.resolve_remote(parsed, state_of(request).config.fetch_remote_images)
     generation, first = await begin(request, parsed)
     message_id = new_id("msg_")
     family = generation.plan.family
@@ -72,9 +73,11 @@ async def messages(request: Request) -> Response:
         return Response(status_code=499)
     reply = parse_reply(done.text, family)
     reason, sequence = stop_reason(done, parsed, reply.calls)
-    content: list[dict[str, Any]] = [{"type": "text", "text": reply.content}]
-    if reply.calls and not reply.content:
-        content = []
+    content: list[dict[str, Any]] = []
+    if parsed.thinking and reply.reasoning:
+        content.append({"type": "thinking", "thinking": reply.reasoning, "signature": ""})
+    if reply.content or not reply.calls:
+        content.append({"type": "text", "text": reply.content})
     content += [_tool_use(c) for c in reply.calls]
     return JSONResponse({
         "id": message_id,
@@ -104,6 +107,44 @@ def _anthropic_id(call_id: str) -> str:
     return call_id if call_id.startswith("toolu_") else f"toolu_{call_id.removeprefix('call_')}"
 
 
+class _Blocks:
+    """Content blocks of a streamed message, opened as their first text comes (thinking before text)."""
+
+    def __init__(self) -> None:
+        self.index = -1
+        self.kind = ""
+
+    def open(self, kind: str) -> list[bytes]:
+        frames = self.close()
+        self.index += 1
+        self.kind = kind
+        block: dict[str, str] = {"type": kind, "text": ""}
+        if kind == "thinking":
+            block = {"type": "thinking", "thinking": "", "signature": ""}
+        frames.append(sse.event({"type": "content_block_start", "index": self.index, "content_block": block},
+                                "content_block_start"))
+        return frames
+
+    def close(self) -> list[bytes]:
+        if not self.kind:
+            return []
+        frames = []
+        if self.kind == "thinking":  # no signature can be made for a local model's reasoning: an empty one
+            frames.append(self.delta({"type": "signature_delta", "signature": ""}))
+        frames.append(sse.event({"type": "content_block_stop", "index": self.index}, "content_block_stop"))
+        self.kind = ""
+        return frames
+
+    def delta(self, delta: dict[str, Any]) -> bytes:
+        return sse.event({"type": "content_block_delta", "index": self.index, "delta": delta}, "content_block_delta")
+
+    def text(self, kind: str, text: str) -> list[bytes]:
+        frames = self.open(kind) if self.kind != kind else []
+        key = "thinking" if kind == "thinking" else "text"
+        frames.append(self.delta({"type": f"{key}_delta", key: text}))
+        return frames
+
+
 async def _frames(message_id: str, parsed: GenerationRequest, family: Family | None,
                   events: AsyncIterator[Event]) -> AsyncIterator[bytes]:
     # The prompt's length is known only at the end: message_start says 0, message_delta the real count.
@@ -111,25 +152,33 @@ async def _frames(message_id: str, parsed: GenerationRequest, family: Family | N
         "id": message_id, "type": "message", "role": "assistant", "model": parsed.model, "content": [],
         "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0},
     }}, "message_start")
-    yield sse.event({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-                    "content_block_start")
+    blocks = _Blocks()
+    if not parsed.thinking:  # a text block at once, as before any text is known
+        for frame in blocks.open("text"):
+            yield frame
     stream = ReplyStream(family)
-
-    def text_delta(text: str) -> bytes:
-        return sse.event({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
-                         "content_block_delta")
 
     async for event in events:
         if isinstance(event, p.Token):
-            _thought, text = stream.feed(event.text)  # reasoning is left out (no thinking blocks)
-            if text:
-                yield text_delta(text)
+            thought, text = stream.feed(event.text)
+            for kind, piece in (("thinking", thought if parsed.thinking else ""), ("text", text)):
+                if piece:
+                    for frame in blocks.text(kind, piece):
+                        yield frame
             continue
-        reply, _thought, rest = stream.finish()
-        if rest:
-            yield text_delta(rest)
-        yield sse.event({"type": "content_block_stop", "index": 0}, "content_block_stop")
-        for i, call in enumerate(reply.calls, start=1):
+        reply, thought, rest = stream.finish()
+        for kind, piece in (("thinking", thought if parsed.thinking else ""), ("text", rest)):
+            if piece:
+                for frame in blocks.text(kind, piece):
+                    yield frame
+        if blocks.index < 0 or (blocks.kind == "thinking" and not reply.calls):
+            for frame in blocks.open("text"):  # a message has a text block unless it only calls tools
+                yield frame
+        for frame in blocks.close():
+            yield frame
+        for call in reply.calls:
+            blocks.index += 1
+            i = blocks.index
             block = {**_tool_use(call), "input": {}}
             yield sse.event({"type": "content_block_start", "index": i, "content_block": block},
                             "content_block_start")

@@ -26,9 +26,16 @@ async def health(request: Request) -> Response:
     key = state.config.api_key
     if key is None or auth.key_matches(auth.offered_key(request.headers), key):
         scheduler = state.scheduler
-        body["memory"] = {"allowed_ram_bytes": scheduler.budget.ram, "used_ram_bytes": scheduler.used().ram}
+        used = scheduler.used()
+        memory: dict[str, object] = {"allowed_ram_bytes": scheduler.budget.ram, "used_ram_bytes": used.ram}
+        body["memory"] = memory
+        if scheduler.budget.rpc:  # the RPC worker devices of the pool, in llama.cpp's order
+            memory["rpc_devices"] = [
+                {"device": name, "free_bytes": free, "used_bytes": used.rpc[i] if i < len(used.rpc) else 0}
+                for i, (name, free) in enumerate(zip(scheduler.device_names, scheduler.budget.rpc, strict=False))
+            ]
         body["loaded"] = [
-            {"id": m.id, "ram_bytes": m.ram, "vram_bytes": m.vram, "busy": m.busy,
+            {"id": m.id, "ram_bytes": m.ram, "vram_bytes": m.vram, "rpc_bytes": list(m.rpc), "busy": m.busy,
              "idle_seconds": round(m.idle_seconds, 1)}
             for m in state.scheduler.loaded()
         ]

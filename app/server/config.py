@@ -14,6 +14,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_TTL_S = 300.0  # Ollama's keep-alive; LM Studio's JIT models default to an hour
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
+MAX_PARALLEL = 64  # sequences of one engine (llama.cpp's LLAMA_MAX_SEQ is 256; each costs a full KV cache)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,9 @@ class ServerConfig:
     engine: EngineSettings = field(default_factory=EngineSettings)
     fallback_template: str | None = None  # chat template for models whose GGUF has none (else a 400)
     folders: tuple[Path, ...] | None = None  # library folders; None: those of the settings store
+    # image_url parts with http(s) URLs are fetched by the server (else refused: callers could make it request
+    # any address it reaches, the LAN included)
+    fetch_remote_images: bool = False
 
     def __post_init__(self) -> None:
         if self.api_key is not None and not self.api_key.strip():
@@ -45,6 +49,9 @@ class ServerConfig:
             raise ConfigError("The memory limit must be positive")
         if self.max_body_bytes <= 0:
             raise ConfigError("The request body limit must be positive")
+        if not 1 <= self.engine.n_parallel <= min(MAX_PARALLEL, self.engine.n_batch):
+            raise ConfigError(f"{self.engine.n_parallel} parallel requests per model is out of range",
+                              hint=f"use 1 to {min(MAX_PARALLEL, self.engine.n_batch)}")
 
 
 def is_loopback(host: str) -> bool:

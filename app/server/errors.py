@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.errors import AppError, Cancelled, ContextFullError, EngineError, TemplateError
+from app.core.errors import AppError, Cancelled, ContextFullError, EngineError, MediaError, TemplateError
 
 
 class ApiError(Exception):
@@ -23,7 +23,7 @@ def bad_request(message: str, param: str | None = None) -> ApiError:
 def from_app_error(error: AppError) -> ApiError:
     """An error the engine raised for one request, as the status a client can act on."""
     text = str(error)
-    if isinstance(error, (ContextFullError, TemplateError)):
+    if isinstance(error, (ContextFullError, TemplateError, MediaError)):  # the request, not the engine
         return ApiError(400, text)
     if isinstance(error, Cancelled):
         return ApiError(503, f"The request was cancelled: {text}", retry_after=1)

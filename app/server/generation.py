@@ -42,8 +42,9 @@ class Generation:
         self._released = False
         self._started = False
         client = lease.client
+        self._request_id = client.new_request_id()
         self._events: Iterator[Event | None] = client.stream_request(p.Generate(
-            client.new_request_id(), request.messages, request.prompt, template, plan.sampling, tools=plan.tools_json,
+            self._request_id, request.messages, request.prompt, template, plan.sampling, tools=plan.tools_json,
         ))
 
     async def next(self) -> Event:
@@ -84,7 +85,7 @@ class Generation:
             return
         client = self.lease.client
         with contextlib.suppress(AppError):
-            client.stop()
+            client.stop(self._request_id)  # the engine may run other requests beside this one
             for event in self._events:  # up to the Done(stopped) of this request
                 if isinstance(event, p.Done):
                     self.done = event

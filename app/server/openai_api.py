@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -13,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from app.chat import protocol as p
 from app.chat.protocol import ToolCall
 from app.chat.tool_calls import Family, parse_reply
-from app.server import sse
+from app.server import media_parts, remote_images, sse
 from app.server.endpoint import begin, guarded, new_id, read_body, state_of
 from app.server.errors import ApiError
 from app.server.generation import Event, collect, stream_response
@@ -56,7 +57,8 @@ def usage(done: p.Done) -> dict[str, Any]:
 @guarded(error_response)
 async def list_models(request: Request) -> Response:
     models = await anyio.to_thread.run_sync(state_of(request).catalog.refresh)
-    return JSONResponse({"object": "list", "data": [_model(m.id, m.created) for m in models]})
+    data = await anyio.to_thread.run_sync(lambda: [_model(m.id, m.created, m.path) for m in models])
+    return JSONResponse({"object": "list", "data": data})
 
 
 @guarded(error_response)
@@ -65,11 +67,13 @@ async def get_model(request: Request) -> Response:
     model = await anyio.to_thread.run_sync(state_of(request).catalog.find, model_id)
     if model is None:
         raise ApiError(404, f"The model '{model_id}' is not in the library", "model")
-    return JSONResponse(_model(model.id, model.created))
+    return JSONResponse(await anyio.to_thread.run_sync(_model, model.id, model.created, model.path))
 
 
-def _model(model_id: str, created: int) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": created, "owned_by": "library"}
+def _model(model_id: str, created: int, path: Path) -> dict[str, Any]:
+    # "capabilities": what it takes besides text ("vision", "audio"), from the projector beside it
+    return {"id": model_id, "object": "model", "created": created, "owned_by": "library",
+            "capabilities": media_parts.capabilities(path)}
 
 
 # ---------------------------------------------------------------- chat
@@ -78,6 +82,7 @@ def _model(model_id: str, created: int) -> dict[str, Any]:
 @guarded(error_response)
 async def chat_completions(request: Request) -> Response:
     parsed = parse_chat(parse_json(await read_body(request)))
+    parsed = await remote_images.resolve_remote(parsed, state_of(request).config.fetch_remote_images)
     generation, first = await begin(request, parsed)
     head = {"id": new_id("chatcmpl-"), "created": int(time.time()), "model": parsed.model}
     if parsed.stream:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -12,23 +13,28 @@ from pathlib import Path
 import uvicorn
 
 from app.estimate.hardware import HardwareSpec
+from app.remote.rpc_probe import RpcWorker
 from app.server.app import build_app
 from app.server.catalog import Catalog, settings_folders
 from app.server.config import ServerConfig
 from app.server.endpoint import ServerState
-from app.server.scheduler import Need, Scheduler
+from app.server.scheduler import Need, Scheduler, estimate_need
 
 log = logging.getLogger("app.server")
 
 
-def memory_budget(config: ServerConfig, hardware: HardwareSpec | None) -> Need:
-    """The memory the loaded models may share: the user's limit, else the RAM free now; the free VRAM."""
+def memory_budget(config: ServerConfig, hardware: HardwareSpec | None, workers: Sequence[RpcWorker] = ()) -> Need:
+    """The memory the loaded models may share: the user's limit, else the RAM free now; the free VRAM; the
+    free memory of every RPC worker device."""
+    from app.server.pool_admission import device_free
+
     if hardware is None:
         from app.hardware.probe import probe_memory
 
         ram = config.memory_limit or probe_memory()[1]
-        return Need(ram, 0)
-    return Need(config.memory_limit or hardware.ram_available, hardware.vram_free if hardware.has_gpu else 0)
+        return Need(ram, 0, device_free(workers))
+    return Need(config.memory_limit or hardware.ram_available, hardware.vram_free if hardware.has_gpu else 0,
+                device_free(workers))
 
 
 def make_state(config: ServerConfig, hardware: HardwareSpec | None) -> ServerState:
@@ -36,7 +42,15 @@ def make_state(config: ServerConfig, hardware: HardwareSpec | None) -> ServerSta
         (lambda: list(config.folders or ())) if config.folders is not None else settings_folders
     )
     catalog = Catalog(folders)
-    scheduler = Scheduler(catalog, config.engine, memory_budget(config, hardware), hardware, config.models_ttl)
+    workers: tuple[RpcWorker, ...] = ()
+    if config.engine.rpc_workers:  # probed once: their devices join the budget like local GPUs
+        from app.server.pool_admission import device_names, probe_workers
+
+        workers = probe_workers(config.engine.rpc_workers)
+    scheduler = Scheduler(catalog, config.engine, memory_budget(config, hardware, workers), hardware,
+                          config.models_ttl, functools.partial(estimate_need, workers=workers))
+    if workers:
+        scheduler.device_names = device_names(workers)
     return ServerState(config, catalog, scheduler)
 
 

@@ -4,8 +4,9 @@ Before a model is loaded its memory is estimated exactly as the engine will allo
 the engine's own load settings); the sum over loaded models stays within the memory the user allows.
 A model that cannot fit even alone is refused with the numbers (400); one that fits only without the
 others first unloads the least recently used idle ones; when the others are all busy the caller is asked
-to retry (503). Idle models unload after the TTL. One generation at a time per engine (a semaphore);
-loads happen one at a time, so two loads never race for the same memory.
+to retry (503). Idle models unload after the TTL. An engine runs as many generations at once as it has
+sequences (`EngineSettings.n_parallel`, a semaphore; embedding models one); loads happen one at a time, so
+two loads never race for the same memory.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import anyio
 import anyio.to_thread
 
-from app.chat.client import EngineClient
+from app.chat.batch_client import SharedEngineClient
+from app.chat.projector import projector_for
 from app.chat.protocol import EngineSettings, ModelInfo
 from app.core.errors import AppError
 from app.core.units import format_bytes
 from app.estimate.hardware import HardwareSpec
+from app.remote.rpc_probe import RpcWorker
 from app.server.catalog import Catalog, ServedModel
 from app.server.errors import ApiError
 from app.server.model_kind import is_embedding_model
@@ -36,16 +39,22 @@ HISTORY = 200  # finished requests kept for the request log
 
 @dataclass(frozen=True, slots=True)
 class Need:
-    """Bytes of RAM and VRAM (what the estimate says the engine needs, fixed overheads included)."""
+    """Bytes of RAM and VRAM (what the estimate says the engine needs, fixed overheads included), and of
+    each RPC worker device of the pool the engines load over (app.server.pool_admission)."""
 
     ram: int
     vram: int = 0
+    rpc: tuple[int, ...] = ()
 
     def __add__(self, other: Need) -> Need:
-        return Need(self.ram + other.ram, self.vram + other.vram)
+        n = max(len(self.rpc), len(other.rpc))
+        rpc = tuple((self.rpc[i] if i < len(self.rpc) else 0) + (other.rpc[i] if i < len(other.rpc) else 0)
+                    for i in range(n))
+        return Need(self.ram + other.ram, self.vram + other.vram, rpc)
 
     def within(self, budget: Need) -> bool:
-        return self.ram <= budget.ram and self.vram <= budget.vram
+        devices = all(need <= (budget.rpc[i] if i < len(budget.rpc) else 0) for i, need in enumerate(self.rpc))
+        return self.ram <= budget.ram and self.vram <= budget.vram and devices
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,16 +66,23 @@ class LoadedModel:
     vram: int
     busy: bool
     idle_seconds: float
+    rpc: tuple[int, ...] = ()  # bytes on each RPC worker device
 
 
-def estimate_need(model: ServedModel, settings: EngineSettings, hardware: HardwareSpec | None) -> Need:
-    """The engine's memory for `model` with `settings` (a header read; run it off the event loop)."""
+def estimate_need(model: ServedModel, settings: EngineSettings, hardware: HardwareSpec | None,
+                  workers: Sequence[RpcWorker] = ()) -> Need:
+    """The engine's memory for `model` with `settings` (a header read; run it off the event loop), over the
+    RPC `workers` when there are any."""
     from app.estimate.view import engine_estimate, read_model_file
 
     shape = read_model_file(model.path).shape
     if shape is None:  # an architecture the memory model does not describe: its files at least
         log.warning("no exact estimate for %s; counting its file size", model.id)
         return Need(model.entry.size)
+    if workers:
+        from app.server.pool_admission import pool_need
+
+        return Need(*pool_need(shape, settings, hardware, workers))
     est = engine_estimate(shape, settings, hardware)
     return Need(est.ram_need, est.vram_need)
 
@@ -80,15 +96,18 @@ class Finished:
     prompt_tokens: int
     generated_tokens: int
     tokens_per_second: float
+    at: float = field(default_factory=time.time)  # when it ended (wall clock)
 
 
 class _Slot:
-    def __init__(self, model: ServedModel, need: Need, client: EngineClient, info: ModelInfo) -> None:
+    def __init__(self, model: ServedModel, need: Need, client: SharedEngineClient, info: ModelInfo,
+                 parallel: int) -> None:
         self.model = model
         self.need = need
         self.client = client
         self.info = info
-        self.gate = anyio.Semaphore(1)  # one generation at a time on this engine
+        self.parallel = parallel
+        self.gate = anyio.Semaphore(parallel)  # generations at once on this engine: one per sequence
         self.users = 0  # leases held or waited for: a slot with users is never unloaded
         self.last_used = time.monotonic()
 
@@ -102,7 +121,7 @@ class Lease:
         self._released = False
 
     @property
-    def client(self) -> EngineClient:
+    def client(self) -> SharedEngineClient:
         return self._slot.client
 
     @property
@@ -143,18 +162,21 @@ class Scheduler:
         self._hardware = hardware
         self._ttl = ttl
         self._estimator = estimator
+        self.device_names: tuple[str, ...] = ()  # the RPC worker devices of budget.rpc, for messages
         self._slots: dict[str, _Slot] = {}
         self._needs: dict[tuple[str, int], Need] = {}
         self._admit = anyio.Lock()  # loads and unloads, one at a time
         self.history: collections.deque[Finished] = collections.deque(maxlen=HISTORY)
+        self.served = 0  # requests recorded since the start (the history keeps the last HISTORY)
 
     # ------------------------------------------------------------------ state
 
     def loaded(self) -> list[LoadedModel]:
         now = time.monotonic()
         return [
-            LoadedModel(s.model.id, s.need.ram, s.need.vram, s.users > 0, 0.0 if s.users else now - s.last_used)
-            for s in self._slots.values()
+            LoadedModel(s.model.id, s.need.ram, s.need.vram, s.users > 0, 0.0 if s.users else now - s.last_used,
+                        s.need.rpc)
+            for s in list(self._slots.values())  # a copy: the page reads this from the GUI thread
         ]
 
     def pid_of(self, model_id: str) -> int | None:
@@ -164,6 +186,7 @@ class Scheduler:
 
     def record(self, finished: Finished) -> None:
         self.history.append(finished)  # deque.append is atomic: callable from any thread
+        self.served += 1  # only the event loop records
 
     def used(self) -> Need:
         total = Need(0)
@@ -225,9 +248,15 @@ class Scheduler:
         if need.within(self.budget):
             return
         ctx = self._settings.n_ctx
+        over = [i for i, n in enumerate(need.rpc) if n > (self.budget.rpc[i] if i < len(self.budget.rpc) else 0)]
         if need.ram > self.budget.ram:
             what = f"{format_bytes(need.ram)} of RAM"
             allowed = format_bytes(self.budget.ram)
+        elif over:
+            i = over[0]
+            name = self.device_names[i] if i < len(self.device_names) else f"RPC{i}"
+            what = f"{format_bytes(need.rpc[i])} on the worker device {name}"
+            allowed = format_bytes(self.budget.rpc[i] if i < len(self.budget.rpc) else 0)
         else:
             what = f"{format_bytes(need.vram)} of VRAM"
             allowed = format_bytes(self.budget.vram)
@@ -236,7 +265,8 @@ class Scheduler:
                             "(start the server with a higher --memory-limit or a shorter --ctx)", "model")
 
     async def _make_room(self, model: ServedModel, need: Need) -> None:
-        while not (self.used() + need).within(self.budget):
+        # an RPC worker serves one client at a time: over a pool, one engine (one model) is loaded at once
+        while not (self.used() + need).within(self.budget) or (need.rpc and self._slots):
             idle = sorted((s for s in self._slots.values() if s.users == 0), key=lambda s: s.last_used)
             if not idle:
                 used = self.used()
@@ -246,12 +276,15 @@ class Scheduler:
             await self._unload(idle[0], f"making room for {model.id}")
 
     async def _load(self, model: ServedModel, need: Need) -> _Slot:
-        client = EngineClient()
+        client = SharedEngineClient()
+        settings = self._settings
 
         def start_and_load() -> ModelInfo:
-            settings = self._settings
-            if is_embedding_model(model.path):  # loaded for /v1/embeddings, with the GGUF's pooling
-                settings = replace(settings, embeddings=True)
+            nonlocal settings
+            if is_embedding_model(model.path):  # loaded for /v1/embeddings, with the GGUF's pooling, one at a time
+                settings = replace(settings, embeddings=True, n_parallel=1)
+            elif not settings.mmproj:  # images and audio when the model's projector is beside it
+                settings = replace(settings, mmproj=projector_for(model.path))
             client.start(timeout=START_TIMEOUT_S)
             return client.load(str(model.path), settings)
 
@@ -265,7 +298,7 @@ class Scheduler:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(client.close)
             raise
-        slot = _Slot(model, need, client, info)
+        slot = _Slot(model, need, client, info, settings.n_parallel)
         self._slots[model.id] = slot
         log.info("loaded %s in %.1f s", model.id, info.load_seconds)
         return slot

@@ -13,8 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from app.chat import grammar
-from app.chat.protocol import ChatMessage, Sampling, ToolCall
+from app.chat.media import compose
+from app.chat.protocol import ChatMessage, MediaPart, Sampling, ToolCall
 from app.chat.tool_calls import Tool, new_call_id
+from app.server import media_parts
 from app.server.errors import ApiError, bad_request
 
 MAX_STOPS = 16
@@ -36,6 +38,7 @@ class GenerationRequest:
     tools: tuple[Tool, ...] = ()
     tool_choice: ToolChoice = "auto"
     tool_name: str | None = None  # the function tool_choice names
+    thinking: bool = False  # Anthropic's extended thinking: the model's reasoning comes back as thinking blocks
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -253,6 +256,9 @@ def _openai_message(message: Any, where: str) -> ChatMessage:
     role = _ROLES.get(message.get("role"))  # type: ignore[arg-type]
     if role is None:
         raise bad_request(f"{where}.role must be system, developer, user, assistant or tool", f"{where}.role")
+    if role == "user" and isinstance(message.get("content"), list):  # text, images and audio
+        text, media = media_parts.openai_content(message["content"], f"{where}.content")
+        return ChatMessage(role, text, media=media)
     content = _text_content(message.get("content"), f"{where}.content")
     if role == "tool":
         call_id = message.get("tool_call_id")
@@ -345,13 +351,17 @@ def _anthropic_message(role: str, content: Any, where: str) -> list[ChatMessage]
         return [ChatMessage(role, content)]
     if not isinstance(content, list):
         raise bad_request(f"{where} must be a string or a list of content blocks")
-    texts: list[str] = []
+    texts: list[str | MediaPart] = []
     calls: list[ToolCall] = []
     results: list[ChatMessage] = []
     for j, block in enumerate(content):
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "text" and isinstance(block.get("text"), str):
             texts.append(block["text"])
+        elif kind == "image" and role == "user" and isinstance(block, dict):
+            texts.append(media_parts.anthropic_image(block, f"{where}.{j}"))
+        elif kind in ("thinking", "redacted_thinking") and role == "assistant":
+            continue  # earlier reasoning sent back: templates keep only the answers of past turns
         elif kind == "tool_use" and role == "assistant" and isinstance(block, dict):
             if not isinstance(block.get("name"), str) or not isinstance(block.get("id"), str):
                 raise bad_request(f"{where}.{j}: a tool_use block needs an id and a name")
@@ -369,10 +379,10 @@ def _anthropic_message(role: str, content: Any, where: str) -> list[ChatMessage]
             name = kind if kind is not None else type(block).__name__
             raise bad_request(f"{where}.{j}: {role} messages may hold text, tool_use and tool_result blocks, "
                               f"not {name!r}")
-    text = "".join(texts)
+    text, media = compose(texts) if any(isinstance(t, MediaPart) for t in texts) else ("".join(map(str, texts)), ())
     if role == "assistant":
         return [ChatMessage(role, text, tool_calls=tuple(calls))]
-    return results + ([ChatMessage(role, text)] if text or not results else [])
+    return results + ([ChatMessage(role, text, media=media)] if text or not results else [])
 
 
 def _anthropic_tools(data: dict[str, Any]) -> tuple[tuple[Tool, ...], ToolChoice, str | None]:
@@ -401,7 +411,10 @@ def _anthropic_tools(data: dict[str, Any]) -> tuple[tuple[Tool, ...], ToolChoice
 
 def parse_messages(data: dict[str, Any]) -> GenerationRequest:
     model = _model(data)
-    # "thinking" is ignored: reasoning a model writes is left out of the answer (no thinking block).
+    # "thinking" enabled: the reasoning a model writes (<think>…) comes back as thinking blocks; its budget
+    # is not enforced apart from max_tokens
+    thinking = data.get("thinking")
+    thinking_on = isinstance(thinking, dict) and thinking.get("type") == "enabled"
     tools, choice, tool_name = _anthropic_tools(data)
     max_tokens = _integer(data, "max_tokens", 1)
     if max_tokens is None:
@@ -422,7 +435,7 @@ def parse_messages(data: dict[str, Any]) -> GenerationRequest:
         messages.extend(_anthropic_message(message["role"], message.get("content"), f"{where}.content"))
     sampling = _sampling(data, (max_tokens,), 1.0, _stops(data.get("stop_sequences"), "stop_sequences"))
     return GenerationRequest(model, tuple(_named_tool_messages(messages)), None, sampling, _boolean(data, "stream"),
-                             False, tools, choice, tool_name)
+                             False, tools, choice, tool_name, thinking_on)
 
 
 __all__ = ["ApiError", "GenerationRequest", "parse_chat", "parse_completion", "parse_json", "parse_messages"]

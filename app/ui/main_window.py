@@ -1,4 +1,8 @@
-"""The main window: sidebar navigation, page stack, message banner and hardware status bar."""
+"""The main window: sidebar navigation, page stack, message banner and hardware status bar.
+
+The banner floats over the top of the page (it never pushes the page down, so a click never lands on what
+moved), shows only the message of the page in view, and goes when its cause does (`MessageBridge.dismiss`).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,18 @@ import importlib
 import logging
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
+    QScrollArea,
     QStackedWidget,
     QToolButton,
     QVBoxLayout,
@@ -23,21 +30,32 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.settings import Settings
+from app.downloads.items import ItemState
 from app.hardware import HardwareInfo
 from app.ui.context import AppContext
 from app.ui.hardware_watch import HardwareWatch
-from app.ui.messages import ERROR, message_bridge
+from app.ui.messages import ERROR, INFO, Message, message_bridge
 from app.ui.pages.broken import BrokenPage
+from app.ui.pages.library_drop import WindowDrop
 from app.ui.pages.registry import PAGES, PageSpec, page_spec
 from app.ui.tasks import Task, run_task
 from app.ui.theme import app_icon, apply_theme
+from app.ui.widgets.badge import BADGE_ROLE, BadgeDelegate
 
 log = logging.getLogger("app.ui")
 
+# Small laptop screens (1280x720 with a taskbar) must fit the window; a page wider than what is left scrolls.
+MINIMUM_SIZE = (640, 480)
+
 BANNER_MS = {"info": 5000, "warning": 10000, "error": 0}  # errors stay until dismissed
+SEVERITY = {"info": 0, "warning": 1, "error": 2}
 
 
 class MessageBanner(QWidget):
+    """One message, floating over the top edge of its parent (placed by `place`, outside any layout)."""
+
+    closed = Signal()  # the user dismissed it, or an info or warning timed out
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QHBoxLayout(self)
@@ -46,15 +64,40 @@ class MessageBanner(QWidget):
         self.label.setObjectName("MessageBanner")
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setContentsMargins(10, 7, 10, 7)  # QLabel's height for a width ignores a style sheet's padding
         close = QToolButton()
         close.setText("✕")
         close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
+        close.clicked.connect(self._close)
         layout.addWidget(self.label, 1)
         layout.addWidget(close)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.hide)
+        self._timer.timeout.connect(self._close)
+        self.hide()
+        if parent is not None:
+            parent.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parent() and event.type() == QEvent.Type.Resize:
+            self.place()
+        return False
+
+    def place(self) -> None:
+        parent = self.parentWidget()
+        if parent is None:
+            return
+        width = parent.width()
+        height = self.heightForWidth(width) if self.hasHeightForWidth() else -1
+        self.setGeometry(0, 0, width, height if height > 0 else self.sizeHint().height())
+        self.raise_()
+
+    def _close(self) -> None:
+        self.clear()
+        self.closed.emit()
+
+    def clear(self) -> None:
+        self._timer.stop()
         self.hide()
 
     def show_message(self, level: str, text: str) -> None:
@@ -62,6 +105,7 @@ class MessageBanner(QWidget):
         self.label.style().unpolish(self.label)
         self.label.style().polish(self.label)
         self.label.setText(text)
+        self.place()
         self.show()
         self._timer.stop()
         if BANNER_MS.get(level):
@@ -78,6 +122,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("GGUF Studio")
         self.setWindowIcon(app_icon())
+        self.setMinimumSize(MINIMUM_SIZE[0], MINIMUM_SIZE[1])
         self.settings = settings
         self.hardware = hardware or HardwareWatch(self)
         # Every service exists before the first page is built; each starts its heavy part later.
@@ -86,6 +131,9 @@ class MainWindow(QMainWindow):
         self.broken_pages: dict[str, str] = {}  # page name → the problem, for pages that failed to build
         self._services_task: Task | None = None
         self._closed = False
+        self._quit_confirmed = False
+        self.quit_box: QMessageBox | None = None
+        self._messages: dict[str, Message] = {}  # page name → the message shown on it
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("Sidebar")
@@ -95,8 +143,8 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, spec.name)
             item.setToolTip(spec.blurb)
             self.sidebar.addItem(item)
+        self.sidebar.setItemDelegate(BadgeDelegate(self.sidebar))
         self.stack = QStackedWidget()
-        self.banner = MessageBanner()
 
         title = QLabel("GGUF Studio")
         title.setObjectName("AppTitle")
@@ -112,8 +160,9 @@ class MainWindow(QMainWindow):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(self.banner)
         right_layout.addWidget(self.stack, 1)
+        self.banner = MessageBanner(right)
+        self.banner.closed.connect(self._banner_closed)
 
         central = QWidget()
         layout = QHBoxLayout(central)
@@ -127,9 +176,14 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.hardware_label)
         self.hardware.ready.connect(self._show_hardware)
         self.hardware.failed.connect(lambda text: message_bridge().warning(text))
-        message_bridge().shown.connect(self._show_message)
+        message_bridge().posted.connect(self._post_message)
+        message_bridge().dismissed.connect(self._dismiss_messages)
+        self.context.downloads.item_changed.connect(self._update_download_badge)
+        self.context.downloads.item_removed.connect(self._update_download_badge)
+        self.services_started.connect(self._update_download_badge)
 
         self._add_shortcuts()
+        WindowDrop(self, lambda paths: self.navigate("library", dropped=paths))  # GGUF files dropped anywhere
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._os_theme_changed)
         self.sidebar.currentRowChanged.connect(self._on_row_changed)
         self._restore_geometry()
@@ -153,6 +207,8 @@ class MainWindow(QMainWindow):
         # worker does it, the GUI thread only builds the queue.
         self._services_task = run_task(_import_download_queue)
         self._services_task.finished.connect(self._start_download_queue)
+        if self.settings.values.server_autostart:
+            self.page("server")  # the Server page starts the API server it was asked to start with the app
 
     def _start_download_queue(self, _result: object) -> None:
         if self._closed:
@@ -184,15 +240,31 @@ class MainWindow(QMainWindow):
         if name not in self._pages:
             widget = self._build_page(page_spec(name))
             self._pages[name] = widget
-            self.stack.addWidget(widget)
+            self.stack.addWidget(_scrolling(widget))
             self.page_opened.emit(name, widget)
         return self._pages[name]
+
+    def current_page(self) -> QWidget | None:
+        """The page in view (the stack holds each page inside its scroll area)."""
+        area = self.stack.currentWidget()
+        return area.widget() if isinstance(area, QScrollArea) else None
+
+    def _scrolled_page(self, index: int) -> QWidget | None:
+        area = self.stack.widget(index)
+        return area.widget() if isinstance(area, QScrollArea) else None
 
     def _on_row_changed(self, row: int) -> None:
         if row < 0:
             return
         spec = PAGES[row]
-        self.stack.setCurrentWidget(self.page(spec.name))
+        left = self.current_page()
+        for name, message in list(self._messages.items()):  # news (info) is for the moment it was raised
+            if message.level == INFO and self._pages.get(name) is left:
+                del self._messages[name]
+        page = self.page(spec.name)
+        self.stack.setCurrentIndex(next(i for i in range(self.stack.count())
+                                        if self._scrolled_page(i) is page))
+        self._show_page_message(spec.name)
         if spec.name != self.settings.values.last_page:
             self.settings.update(last_page=spec.name)
 
@@ -233,10 +305,87 @@ class MainWindow(QMainWindow):
         if self.settings.values.theme == "system" and isinstance(app, QApplication):
             apply_theme(app, "system")
 
-    def _show_message(self, level: str, text: str) -> None:
-        self.banner.show_message(level, text)
-        if level != ERROR:
-            self.statusBar().showMessage(text, 5000)
+    def _post_message(self, message: Message) -> None:
+        current = self.current_page_name() if self.sidebar.currentRow() >= 0 else ""
+        page = message.page or current
+        waiting = self._messages.get(page)
+        if waiting is not None and SEVERITY[waiting.level] > SEVERITY[message.level]:
+            self.statusBar().showMessage(message.text, 5000)  # news never hides a problem still standing
+            return
+        self._messages[page] = message
+        if page == current:
+            self._show_page_message(page)
+            if message.level == ERROR:
+                self.statusBar().clearMessage()  # an earlier "Queued …" must not stand beside the failure
+            else:
+                self.statusBar().showMessage(message.text, 5000)
+        else:  # raised for another page: a pointer here, the message itself there
+            title = page_spec(page).title
+            self.statusBar().showMessage(f"{message.text} — see {title}", 10000)
+
+    def _show_page_message(self, page: str) -> None:
+        message = self._messages.get(page)
+        if message is None:
+            self.banner.clear()
+        else:
+            self.banner.show_message(message.level, message.text)
+
+    def _banner_closed(self) -> None:
+        self._messages.pop(self.current_page_name(), None)
+
+    def _dismiss_messages(self, key: str) -> None:
+        for page, message in list(self._messages.items()):
+            if message.key == key:
+                del self._messages[page]
+        self._show_page_message(self.current_page_name())
+
+    def page_message(self, page: str) -> Message | None:
+        """The message waiting on a page (shown while the page is in view)."""
+        return self._messages.get(page)
+
+    # downloads ----------------------------------------------------------------------------------------------
+    def active_downloads(self) -> int:
+        """Downloads queued or transferring (0 while the queue has not started)."""
+        downloads = self.context.downloads
+        if not downloads.started:
+            return 0
+        return sum(1 for i in downloads.items() if i.state in (ItemState.QUEUED, ItemState.RUNNING))
+
+    def download_badge(self) -> int:
+        """The count on the sidebar's Downloads entry."""
+        return int(self.sidebar.item(PAGES.index(page_spec("downloads"))).data(BADGE_ROLE) or 0)
+
+    def _update_download_badge(self, *_args: object) -> None:
+        row = PAGES.index(page_spec("downloads"))
+        item = self.sidebar.item(row)
+        n = self.active_downloads()
+        item.setData(BADGE_ROLE, n)
+        item.setToolTip(f"{n} download{'s' if n != 1 else ''} in progress" if n else PAGES[row].blurb)
+
+    def _ask_before_quitting(self) -> None:
+        n = self.active_downloads()
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Quit GGUF Studio?")
+        box.setText(f"{n} download{'s are' if n != 1 else ' is'} still running.")
+        box.setInformativeText("Quit now and they continue where they stopped the next time GGUF Studio starts.")
+        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Keep running", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(quit_button)
+        box.finished.connect(lambda _r: self._quit_answered(box.clickedButton() is quit_button))
+        self.quit_box = box
+        box.open()
+
+    def close_now(self) -> None:
+        """Close without the question about running downloads (commands that render or test the window)."""
+        self._quit_confirmed = True
+        self.close()
+
+    def _quit_answered(self, quit_now: bool) -> None:
+        self.quit_box = None
+        if quit_now:
+            self._quit_confirmed = True
+            self.close()
 
     def _restore_geometry(self) -> None:
         saved = self.settings.values.window_geometry
@@ -245,6 +394,11 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._quit_confirmed and not self._closed and self.active_downloads():
+            event.ignore()  # asked without blocking; the answer closes the window or leaves it
+            if self.quit_box is None:
+                self._ask_before_quitting()
+            return
         self._closed = True
         geometry = base64.b64encode(bytes(self.saveGeometry().data())).decode("ascii")
         self.settings.update(window_geometry=geometry)
@@ -258,3 +412,12 @@ class MainWindow(QMainWindow):
 
 def _import_download_queue(_control: object) -> None:
     import app.ui.models.download_service  # noqa: F401
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    """A window smaller than a page's minimum size scrolls the page instead of growing past small screens."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(page)
+    return area

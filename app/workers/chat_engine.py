@@ -54,6 +54,12 @@ class _Inbox:
     def get(self) -> tuple[int, Any]:
         return self._queue.get()
 
+    def poll(self) -> tuple[int, Any] | None:
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return None
+
     def begin(self, seq: int) -> None:
         """Clears the stop flag for job `seq` unless a Stop came after it (clear first, then check)."""
         self._stop_event.clear()
@@ -68,13 +74,16 @@ class _Worker:
         self.outbox = channel
         self.engine = Engine()
         self.inbox = _Inbox(channel, self.engine.stop_event)
+        self._batch: Any = None  # app.chat.batch.BatchRunner of the loaded context, when n_parallel > 1
+        self._leftover: tuple[int, Any] | None = None  # a request the batch runner handed back
 
     def run(self) -> None:
         L = self.engine.L
         system_info = L.llama_print_system_info().decode("utf-8", errors="replace")
         self.outbox.send(p.Ready(L.__version__, system_info))
         while True:
-            seq, request = self.inbox.get()
+            seq, request = self._leftover or self.inbox.get()
+            self._leftover = None
             if isinstance(request, p.Shutdown):
                 break
             if isinstance(request, p.Stop):
@@ -99,6 +108,8 @@ class _Worker:
     def _handle(self, request: Any) -> None:
         if isinstance(request, p.Load):
             self._load(request)
+        elif isinstance(request, p.Generate) and self.engine.settings and self.engine.settings.n_parallel > 1:
+            self._generate_batched(request)
         elif isinstance(request, p.Generate):
             self._generate(request)
         elif isinstance(request, p.Embed):
@@ -109,6 +120,13 @@ class _Worker:
             self.outbox.send(p.Unloaded())
         else:
             raise TypeError(f"unknown request {type(request).__name__}")
+
+    def _generate_batched(self, request: p.Generate) -> None:
+        from app.chat.batch import BatchRunner
+
+        if self._batch is None or not self._batch.serves(self.engine):
+            self._batch = BatchRunner(self.engine, self.outbox.send, TOKEN_INTERVAL_S)
+        self._leftover = self._batch.run(request, self.inbox.poll)
 
     def _load(self, request: p.Load) -> None:
         last = 0.0
@@ -126,30 +144,36 @@ class _Worker:
     def _generate(self, request: p.Generate) -> None:
         from dataclasses import replace
 
-        from app.chat import prompting
+        from app.chat import mtmd, prompting, template_budget
 
         engine = self.engine
         if engine.info is None:
             raise EngineError("No model is loaded", hint="load a model first")
-        prompt = prompting.build(request, engine.info, lambda text, add: engine.tokenize(text, add_special=add))
+        media = mtmd.tokenizer_for(engine, request.messages)  # images or audio: the prompt goes through mtmd
+        with template_budget.stoppable(engine.stop_event):  # Stop also ends a slow template render
+            prompt = prompting.build(request, engine.info,
+                                     media or (lambda text, add: engine.tokenize(text, add_special=add)))
         sampling = replace(request.sampling, stop=prompt.stop)
         request_id = request.request_id
         send = self.outbox.send
         pending: list[str] = []
         last_sent = 0.0
+        # Pieces of text (about one per token); the newest token is in the context once the next is sampled.
+        n_prompt, generated = len(prompt.tokens), 0
 
         def on_text(text: str) -> None:
-            nonlocal last_sent
+            nonlocal last_sent, generated
             pending.append(text)
+            generated += 1
             now = time.monotonic()
             if now - last_sent >= TOKEN_INTERVAL_S:
                 last_sent = now
-                send(p.Token(request_id, "".join(pending)))
+                send(p.Token(request_id, "".join(pending), generated, n_prompt + generated - 1))
                 pending.clear()
 
-        result = engine.generate(prompt.tokens, sampling, on_text)
+        result = engine.generate(prompt.tokens, sampling, on_text, media=media.prompt if media else None)
         if pending:
-            send(p.Token(request_id, "".join(pending)))
+            send(p.Token(request_id, "".join(pending), generated, n_prompt + generated - 1))
         stats = replace(result.stats, dropped_messages=prompt.dropped_messages)
         send(p.Done(request_id, result.text, result.finish_reason, stats))
 

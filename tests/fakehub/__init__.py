@@ -58,10 +58,19 @@ Fault injection (thread-safe; `match` = substring of the unquoted request path, 
     hub.stall(at_byte, seconds, times=1, match=None)      # file bodies: pause mid-stream
     hub.truncate(n_bytes, times=1, match=None)            # file bodies: a complete but short response
     hub.corrupt(times=1, match=None)                      # file bodies: flip one byte (sha256 mismatch)
+    Ranged (one segment of a parallel download): the fault hits the response whose byte range holds `offset`:
+    hub.drop_at(offset) / hub.stall_at(offset, seconds) / hub.truncate_at(offset)   # at that file byte
+    hub.fail_covering(offset, n=1, status=500, match=None, retry_after=None)        # 500, 429 + Retry-After...
+    hub.throttle(bytes_per_second, match=None)           # file bodies: this fast at most, per connection (0: off)
+    hub.ranges_supported = False                          # file bodies ignore Range (200 with the whole file)
     hub.clear_faults()
     Body faults apply to GET bodies of files (non-LFS resolve, or the CDN); status faults to any request.
 Request log: hub.requests -> [RequestRecord(method, path, query, range, authorized, server "hub"|"cdn", status)],
     hub.requests_for("Q4_K_M", method="GET"), hub.clear_requests().
+
+Uploads (tests/fakehub/upload.py): repo creation, validate-yaml, preupload, LFS batch (basic + multipart, nothing
+to send for objects already held), verify, commit, for the real client with HF_HUB_DISABLE_XET; tokens need
+role="write" (hub.add_token(..., role="write")); `uploads(hub)` holds the upload log, commits and the stored objects.
 """
 
 from tests.fakehub.catalogue import (

@@ -22,6 +22,8 @@ TINY_REPO = "tiny/Tiny-Llama-GGUF"
 GEMMA_REPO = "fakeorg/gemma-3-270m-GGUF"
 NON_GGUF_REPO = "fakeorg/Llama-Fake-1B"
 MOE_REPO = "moeorg/Mixtral-Fake-8x0.1B-GGUF"  # not in the default catalogue: add_moe_repo
+# hybrid (recurrent + attention) repositories, opt-in like the MoE one: add_hybrid_repo
+HYBRID_REPOS = {"qwen35": "hybridorg/Tiny-Qwen3.5-GGUF", "qwen35moe": "hybridorg/Tiny-Qwen3.5-MoE-GGUF"}
 FILLER_AUTHOR = "community"
 N_FILLER = 45
 
@@ -177,6 +179,19 @@ def add_moe_repo(hub: FakeHub) -> FakeRepo:
     return hub.add_repo(repo)
 
 
+def add_hybrid_repo(hub: FakeHub, arch: str, path: Path) -> FakeRepo:
+    """A hybrid repository (`arch` a key of HYBRID_REPOS) serving `path`, a synthetic model of that
+    architecture (app.gguf.synthetic_arch), so that verdicts must count its recurrent state."""
+    from app.gguf import read_model
+
+    header = read_model(path)
+    repo = FakeRepo(HYBRID_REPOS[arch], downloads=10, likes=1, last_modified=_EPOCH, tags=[arch, "gguf"])
+    repo.add_file(f"Tiny-{arch}-F32.gguf", path)
+    context = header.metadata.get(f"{arch}.context_length")
+    repo.gguf = {"total": sum(t.n_elements for t in header.tensors), "architecture": arch, "context_length": context}
+    return hub.add_repo(repo)
+
+
 def add_split_repo(hub: FakeHub) -> FakeRepo:
     repo = FakeRepo(
         SPLIT_REPO,
@@ -235,7 +250,7 @@ def add_tiny_repo(hub: FakeHub) -> FakeRepo:
     )
     repo.set_card(card("Tiny Llama GGUF", "A tiny random model, complete and loadable, for tests."))
     repo.add_file("Tiny-Llama-F32.gguf", data)
-    repo.add_file("config.json", b'{"model_type": "llama"}\n')
+    repo.add_file("config.json", b'{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}\n')
     repo.gguf = {"total": param_count(data), "architecture": "llama", "context_length": 512}
     return hub.add_repo(repo)
 
@@ -278,7 +293,7 @@ def add_non_gguf_repo(hub: FakeHub) -> FakeRepo:
     )
     repo.set_card(card("Llama Fake 1B", "The original checkpoint (safetensors)."))
     repo.add_file("model.safetensors", b"\0" * 1024)
-    repo.add_file("config.json", b'{"model_type": "llama"}\n')
+    repo.add_file("config.json", b'{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}\n')
     return hub.add_repo(repo)
 
 

@@ -188,6 +188,14 @@ def mmproj_gguf(n_embd: int = 768, n_block: int = 8) -> GeneratedGGUF:
     w.add_bool("clip.has_vision_encoder", True)
     w.add_uint32("clip.vision.embedding_length", n_embd)
     w.add_uint32("clip.vision.block_count", n_block)
+    # what a projector's memory is worked out from (app.estimate.projector): a 224-pixel SigLIP-like tower
+    w.add_string("general.type", "mmproj")
+    w.add_string("clip.projector_type", "mlp")
+    w.add_uint32("clip.vision.image_size", 224)
+    w.add_uint32("clip.vision.patch_size", 14)
+    w.add_uint32("clip.vision.feed_forward_length", 4 * n_embd)
+    w.add_uint32("clip.vision.attention.head_count", 12)
+    w.add_uint32("clip.vision.projection_dim", LlamaSpec().n_embd)
     data_size = 0
     n_params = 0
     for i in range(n_block):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
+import os
 import socket
 import threading
 import time
@@ -14,8 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from tests.fakehub import upload
 from tests.fakehub.content import Content, PathContent
 from tests.fakehub.repo import UNGATED_FILES, FakeFile, FakeRepo
+from tests.fakehub.throttle import Pacer
 
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 MAX_PAGE = 1000
@@ -51,6 +55,7 @@ class _Rule:
     message: str | None = None
     at_byte: int = 0
     seconds: float = 0.0
+    covering: int | None = None  # only a request whose byte range holds this file offset (body faults: there)
 
 
 class _Reply(Exception):
@@ -71,6 +76,9 @@ class FakeHub:
         self.users: dict[str, User] = {}
         self.latency: float = 0.0
         self.latency_match: str | None = None
+        self.rate_per_connection: float = 0.0  # bytes/s for each file body; 0: unthrottled (see throttle())
+        self.rate_match: str | None = None
+        self.ranges_supported = True  # False: file bodies ignore Range and answer 200 with the whole file
         self.page_size_default = MAX_PAGE
         self._rules: list[_Rule] = []
         self._records: list[RequestRecord] = []
@@ -158,13 +166,36 @@ class FakeHub:
     def corrupt(self, *, times: int = 1, match: str | None = None) -> None:
         self._add(_Rule("corrupt", times, match))
 
+    def throttle(self, bytes_per_second: float, *, match: str | None = None) -> None:
+        """Send every file body at most this fast, per connection (0: no limit)."""
+        self.rate_per_connection, self.rate_match = float(bytes_per_second), match
+
+    def drop_at(self, offset: int, *, times: int = 1, match: str | None = None) -> None:
+        """Close the connection carrying file byte `offset`, just before it (one segment of a ranged download)."""
+        self._add(_Rule("drop", times, match, covering=offset))
+
+    def stall_at(self, offset: int, seconds: float, *, times: int = 1, match: str | None = None) -> None:
+        self._add(_Rule("stall", times, match, seconds=seconds, covering=offset))
+
+    def truncate_at(self, offset: int, *, times: int = 1, match: str | None = None) -> None:
+        """End the response carrying file byte `offset` there, complete but short (Content-Range says so)."""
+        self._add(_Rule("truncate", times, match, covering=offset))
+
+    def fail_covering(
+        self, offset: int, n: int = 1, status: int = 500, *, match: str | None = None, retry_after: float | None = None
+    ) -> None:
+        """Answer `status` to requests whose Range holds file byte `offset` (a request without Range holds all)."""
+        self._add(_Rule("status", n, match, status=status, retry_after=retry_after, covering=offset))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._rules.clear()
 
-    def _take(self, kinds: tuple[str, ...], path: str) -> _Rule | None:
+    def _take(self, kinds: tuple[str, ...], path: str, span: tuple[int, float] | None = None) -> _Rule | None:
         with self._lock:
             for rule in self._rules:
+                if rule.covering is not None and span is not None and not span[0] <= rule.covering < span[1]:
+                    continue
                 if rule.kind in kinds and (rule.match is None or rule.match in path):
                     if rule.times > 0:
                         rule.times -= 1
@@ -220,13 +251,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._dispatch("POST")
 
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")  # LFS uploads (tests/fakehub/upload.py); the body is streamed there
+
     # --- plumbing ----------------------------------------------------------------------------------------------
 
     def _dispatch(self, method: str) -> None:
         parts = urlsplit(self.path)
         path = unquote(parts.path)
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length and method != "PUT" else b""
         self._rec = RequestRecord(
             method,
             path,
@@ -239,12 +273,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.hub.latency and (self.hub.latency_match is None or self.hub.latency_match in path):
             self.hub._sleep(self.hub.latency)
         try:
-            rule = self.hub._take(("status",), path)
+            rule = self.hub._take(("status",), path, _requested_span(self.headers.get("Range")))
             if rule is not None:
                 headers = {"Retry-After": f"{rule.retry_after:g}"} if rule.retry_after is not None else {}
                 raise _Reply(rule.status, rule.message or "Internal Error", rule.error_code, headers)
             user = self._user()
-            if self.kind == "cdn":
+            if upload.route(self, method, path, body, user):
+                pass
+            elif self.kind == "cdn":
                 self._cdn(method, parts.path)
             else:
                 self._route(method, parts.path, path, parse_qs(parts.query, keep_blank_values=True), body, user)
@@ -484,7 +520,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _body(self, method: str, content: Content, headers: dict[str, str], path: str) -> None:
         size = content.size
         start, end, status = 0, size, 200
-        rng = self.headers.get("Range")
+        rng = self.headers.get("Range") if self.hub.ranges_supported else None
         if rng:
             parsed = _parse_range(rng, size)
             if parsed is None:
@@ -492,7 +528,10 @@ class _Handler(BaseHTTPRequestHandler):
             start, end = parsed
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        rule = self.hub._take(("drop", "stall", "truncate", "corrupt"), unquote(path)) if method == "GET" else None
+        kinds = ("drop", "stall", "truncate", "corrupt")
+        rule = self.hub._take(kinds, unquote(path), (start, end)) if method == "GET" else None
+        if rule is not None and rule.covering is not None:
+            rule = dataclasses.replace(rule, at_byte=rule.covering - start)
         if rule is not None and rule.kind == "truncate":
             end = min(end, start + rule.at_byte)
             if status == 206:
@@ -505,8 +544,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if method == "HEAD":
             return
+        pacer = self._pacer(path)
         if rule is None and isinstance(content, PathContent):
-            self._send_file(content, start, end)
+            self._send_file(content, start, end, pacer)
             return
         sent = 0
         for chunk in content.read(start, end):
@@ -515,7 +555,7 @@ class _Handler(BaseHTTPRequestHandler):
                 chunk = chunk[:i] + bytes([chunk[i] ^ 0xFF]) + chunk[i + 1 :]
             if rule is not None and rule.kind in ("drop", "stall") and sent <= rule.at_byte < sent + len(chunk):
                 cut = rule.at_byte - sent
-                self.wfile.write(chunk[:cut])
+                self._write(chunk[:cut], pacer)
                 self.wfile.flush()
                 if rule.kind == "drop":
                     self._abort()
@@ -527,18 +567,44 @@ class _Handler(BaseHTTPRequestHandler):
                 chunk = chunk[cut:]
                 sent += cut
                 rule = None
-            self.wfile.write(chunk)
+            self._write(chunk, pacer)
             sent += len(chunk)
 
-    def _send_file(self, content: PathContent, start: int, end: int) -> None:
+    def _pacer(self, path: str) -> Pacer | None:
+        hub = self.hub
+        if hub.rate_per_connection <= 0 or (hub.rate_match is not None and hub.rate_match not in unquote(path)):
+            return None
+        return Pacer(hub.rate_per_connection, hub._stopping)
+
+    def _write(self, data: bytes, pacer: Pacer | None) -> None:
+        if pacer is None:
+            self.wfile.write(data)
+        else:
+            pacer.send(self.wfile.write, data)
+
+    def _send_file(self, content: PathContent, start: int, end: int, pacer: Pacer | None = None) -> None:
         """Zero-copy, like a real CDN's static file server: the server's CPU stays out of client benchmarks."""
         with open(content.path, "rb") as handle:
-            self.connection.sendfile(handle, start, end - start)
+            if pacer is None:
+                self.connection.sendfile(handle, start, end - start)
+            else:
+                fd, out = handle.fileno(), self.connection.fileno()
+                pacer.send_file(lambda at, count: os.sendfile(out, fd, at, count), start, end)
 
     def _abort(self) -> None:
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _requested_span(value: str | None) -> tuple[int, float] | None:
+    """The file bytes a `Range: bytes=a-b` header asks for, as [a, b + 1); None without one (all of them)."""
+    if not value:
+        return None
+    first, _, last = value.partition("=")[2].strip().partition("-")
+    if not first.isdigit():
+        return None
+    return int(first), int(last) + 1 if last.isdigit() else float("inf")
 
 
 def _parse_range(value: str, size: int) -> tuple[int, int] | None:

@@ -148,8 +148,12 @@ def test_quants_sizes_and_verdicts(
 
     button = page.detail.table.indexWidget(model.index(best, COL_DOWNLOAD))
     assert isinstance(button, QPushButton) and button.isEnabled()
+    offer = page.detail.with_projector
+    assert offer.isChecked() and "mmproj-Llama-Fake-1B-F16.gguf" in offer.text()
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    assert downloads.calls == [(LADDER_REPO, [model.quant(best).first.path])]
+    # the quant, and the vision projector beside it (its own item, offered by a box ticked by default)
+    assert downloads.calls == [(LADDER_REPO, [model.quant(best).first.path]),
+                               (LADDER_REPO, ["mmproj-Llama-Fake-1B-F16.gguf"])]
 
 
 def test_each_quant_shows_the_largest_context_its_verdict_holds_at(
@@ -158,7 +162,7 @@ def test_each_quant_shows_the_largest_context_its_verdict_holds_at(
     search(qtbot, page, "fake")
     select(qtbot, page, LADDER_REPO)
     model = page.detail.model
-    assert model.headerData(COL_MAX_CTX, Qt.Orientation.Horizontal) == "Max context"
+    assert model.headerData(COL_MAX_CTX, Qt.Orientation.Horizontal).replace("\n", " ") == "Max context"
     detail = repo_detail(LADDER_REPO)
     spec = spec_from_info(small_machine())
     expected = fit_quants(detail, spec, page.detail.ctx_spin.value(), reference_shape(detail))
@@ -223,7 +227,7 @@ def test_gated_repo_links_to_the_license(qtbot: Any, page: DiscoverPage) -> None
     ids = [r.repo_id for r in page.results_model.results()]
     with qtbot.waitSignal(page.detail.detail_loaded, timeout=10_000):
         page.results_view.selectRow(ids.index(GATED_REPO))
-    qtbot.waitUntil(lambda: "file size only" in page.detail.notice.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: "no header read" in page.detail.reason.text() and page.detail.denied, timeout=10_000)
     notice = page.detail.notice.text()
     assert f"/{GATED_REPO}" in notice and "<a href" in notice
     assert page.detail.model.rowCount() == 2

@@ -7,18 +7,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from app.core.settings import Settings
-from app.downloads.items import DownloadItem, ItemState
+from app.downloads.items import DownloadItem, ItemProgress, ItemState, SegmentProgress
 from app.ui.context import AppContext
 from app.ui.messages import message_bridge
 from app.ui.models.download_table import COL_PROGRESS, COL_STATUS
 from app.ui.pages import downloads as downloads_page
 from app.ui.pages.downloads import DownloadsPage
-from tests.fakehub import GATED_REPO, TINY_REPO, FakeHub
+from tests.fakehub import GATED_REPO, LADDER_REPO, TINY_REPO, FakeHub
 
 TINY_FILE = "Tiny-Llama-F32.gguf"
+MIB = 1024**2
 
 
 @pytest.fixture
@@ -79,7 +82,7 @@ def test_discover_enqueue_downloads_and_notifies(
 
 
 def test_failure_shows_in_place_with_the_license_link(
-    qtbot: Any, page: DownloadsPage, ctx: AppContext, fake_hub: FakeHub
+    qtbot: Any, page: DownloadsPage, ctx: AppContext, fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = next(n for n in fake_hub.repo(GATED_REPO).files if n.endswith(".gguf"))
     item = ctx.downloads.enqueue(GATED_REPO, [name])
@@ -94,6 +97,12 @@ def test_failure_shows_in_place_with_the_license_link(
     assert f'href="{fake_hub.url}/{GATED_REPO}"' in page.details.text()
     assert page.retry_action.isEnabled() and not page.cancel_action.isEnabled()
     assert failed.error_kind == "GatedRepoError"
+    buttons = page.row_actions(item.id)
+    assert buttons is not None and (buttons.primary.text(), buttons.secondary.text()) == ("Request access", "Retry")
+    opened: list[str] = []
+    monkeypatch.setattr(downloads_page, "open_url", lambda url: opened.append(url) or True)
+    qtbot.mouseClick(buttons.primary, Qt.MouseButton.LeftButton)
+    assert opened == [f"{fake_hub.url}/{GATED_REPO}"]
 
 
 def test_pause_resume_and_reveal(
@@ -139,3 +148,103 @@ def test_pause_resume_and_reveal(
     assert ranges == [None, "bytes=100000-"]
     page.grab().save(str(tmp_path / "downloads.png"))
     QApplication.processEvents()
+
+
+def _distance(a: QColor, b: QColor) -> int:
+    return abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue())
+
+
+def test_progress_bars_fill_from_the_left_at_full_height(page: DownloadsPage, tmp_path: Path) -> None:
+    """#16 item 4: at 48% the left part of the bar is filled top to bottom, the right part is empty."""
+    item = DownloadItem(
+        id="f" * 32,
+        repo_id=TINY_REPO,
+        filenames=(TINY_FILE,),
+        revision="main",
+        models_dir=str(tmp_path / "models"),
+        state=ItemState.PAUSED,
+        total_bytes=1000,
+    )
+    page.model.upsert(item)
+    page.model.set_progress(ItemProgress(item.id, 480, 1000, 0.0, None))
+    rect = page.table.visualRect(page.model.index(0, COL_PROGRESS))
+    image = page.table.viewport().grab(rect).toImage()
+    highlight = page.table.palette().color(QPalette.ColorRole.Highlight)
+    w, h = image.width(), image.height()
+    for y in (int(h * 0.3), int(h * 0.5), int(h * 0.7)):
+        filled, empty = image.pixelColor(int(w * 0.15), y), image.pixelColor(int(w * 0.85), y)
+        assert _distance(filled, highlight) < 90, (y, filled.name(), highlight.name())
+        assert _distance(empty, highlight) > 150, (y, empty.name())
+    image.save(str(tmp_path / "bar.png"))
+
+
+def test_each_row_has_its_own_pause_resume_cancel_and_load_in_chat(
+    qtbot: Any, tmp_path: Path, fake_hub: FakeHub
+) -> None:
+    """#16 item 4: the buttons at the end of a row act on that row, and a finished model opens in Chat."""
+    opened: list[tuple[str, dict[str, Any]]] = []
+    settings = Settings()
+    settings.update(models_dir=str(tmp_path / "models"))
+    ctx = AppContext.create(settings, navigate=lambda name, **kw: opened.append((name, kw)))
+    page = DownloadsPage(ctx)
+    qtbot.addWidget(page)
+    page.resize(1300, 420)
+    page.show()
+    try:
+        fake_hub.stall(100_000, seconds=30, match=TINY_FILE)
+        tiny = ctx.downloads.enqueue(TINY_REPO, [TINY_FILE])
+        other = next(n for n in fake_hub.repo(LADDER_REPO).files if n.endswith(".gguf"))
+        fake_hub.stall(50_000, seconds=30, match=other)
+        ladder = ctx.downloads.enqueue(LADDER_REPO, [other])
+        _wait_state(qtbot, page, tiny, ItemState.RUNNING)
+        _wait_state(qtbot, page, ladder, ItemState.RUNNING)
+        tiny_buttons, ladder_buttons = page.row_actions(tiny.id), page.row_actions(ladder.id)
+        assert tiny_buttons is not None and ladder_buttons is not None
+        assert (tiny_buttons.primary.text(), tiny_buttons.secondary.text()) == ("Pause", "Cancel")
+        assert tiny_buttons.isVisible()
+
+        qtbot.mouseClick(tiny_buttons.primary, Qt.MouseButton.LeftButton)
+        _wait_state(qtbot, page, tiny, ItemState.PAUSED)
+        assert tiny_buttons.primary.text() == "Resume"
+        assert page.model.item(page.model.row_of(ladder.id) or 0).state == ItemState.RUNNING  # only that row
+
+        qtbot.mouseClick(ladder_buttons.secondary, Qt.MouseButton.LeftButton)  # Cancel
+        _wait_state(qtbot, page, ladder, ItemState.CANCELLED)
+        assert (ladder_buttons.primary.text(), ladder_buttons.secondary.text()) == ("Retry", "Remove")
+        qtbot.mouseClick(ladder_buttons.secondary, Qt.MouseButton.LeftButton)  # Remove
+        qtbot.waitUntil(lambda: page.model.row_of(ladder.id) is None, timeout=10_000)
+
+        fake_hub.clear_faults()
+        qtbot.mouseClick(tiny_buttons.primary, Qt.MouseButton.LeftButton)  # Resume
+        done = _wait_state(qtbot, page, tiny, ItemState.DONE)
+        assert tiny_buttons.primary.text() == "Load in Chat"
+        qtbot.mouseClick(tiny_buttons.primary, Qt.MouseButton.LeftButton)
+        assert opened == [("chat", {"model": str(done.targets()[0])})]
+        assert done.targets()[0].is_file()
+        page.grab().save(str(tmp_path / "downloads-rows.png"))
+    finally:
+        ctx.shutdown()
+
+
+def test_a_segmented_download_shows_its_connections_on_demand(page: DownloadsPage, tmp_path: Path) -> None:
+    """The bar stays one bar; hovering it lists the ranged connections (#22's segments)."""
+    item = DownloadItem(
+        id="e" * 32,
+        repo_id=TINY_REPO,
+        filenames=(TINY_FILE,),
+        revision="main",
+        models_dir=str(tmp_path / "models"),
+        state=ItemState.PAUSED,
+        total_bytes=4 * MIB,
+    )
+    page.model.upsert(item)
+    index = page.model.index(0, COL_PROGRESS)
+    assert index.data(Qt.ItemDataRole.ToolTipRole) is None  # a single stream: nothing more to say
+    segments = (
+        SegmentProgress(0, 0, 2 * MIB, 2 * MIB, 0.0, "done"),
+        SegmentProgress(1, 2 * MIB, 4 * MIB, MIB // 2, 3 * MIB, "active"),
+    )
+    page.model.set_progress(ItemProgress(item.id, 2 * MIB + MIB // 2, 4 * MIB, 3 * MIB, 1.0, "", segments))
+    tip = index.data(Qt.ItemDataRole.ToolTipRole)
+    assert tip.splitlines()[0] == "1 connection, 1 of 2 pieces done"
+    assert "#1" not in tip and "#2" in tip and "25% active" in tip  # finished pieces are only counted

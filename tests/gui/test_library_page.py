@@ -16,6 +16,7 @@ from app.ui.context import AppContext
 from app.ui.models.library_table import (
     COL_ARCH,
     COL_CONTEXT,
+    COL_FILE,
     COL_NAME,
     COL_PARAMS,
     COL_QUALITY,
@@ -142,7 +143,8 @@ def test_chat_quantize_and_reveal(page: LibraryPage, nav: Navigation, monkeypatc
     assert page.delete_action.isEnabled()
     broken = page.selected_entry()
     assert broken is not None and broken.error
-    assert page.details.isVisible() and broken.error in page.details.text()
+    assert page.details.isVisible() and broken.error in page.details.text("Problem")
+    assert not page.details.chat_button.isEnabled()
 
 
 def test_delete_asks_first(qtbot: Any, page: LibraryPage, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -277,7 +279,7 @@ def test_quality_column_shows_a_score_written_after_the_model_appeared(
     page.table.sortByColumn(COL_QUALITY, library_page.Qt.SortOrder.AscendingOrder)
     assert page.proxy.index(0, COL_NAME).data() == "Tiny One"
     page.table.selectRow(0)
-    assert page.details.isVisible() and "Mean KL divergence 0.0082" in page.details.text()
+    assert page.details.isVisible() and "Mean KL divergence 0.0082" in page.details.text("Quality")
     page.grab().save("/tmp/library_quality.png")
     # Deleting the model takes its score with it.
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
@@ -299,7 +301,246 @@ def test_sidecar_names_are_shown_as_text_not_markup(qtbot: Any, ctx: AppContext,
         tooltip = page.proxy.index(0, COL_QUALITY).data(library_page.Qt.ItemDataRole.ToolTipRole)
         assert "&lt;b&gt;x&lt;/b&gt;&lt;img src=q&gt;" in tooltip and "<img" not in tooltip
         page.table.selectRow(0)
-        assert page.details.textFormat() == library_page.Qt.TextFormat.PlainText
-        assert "<b>x</b>" in page.details.text()
+        quality = page.details.values["Quality"]
+        assert quality.textFormat() == library_page.Qt.TextFormat.PlainText
+        assert "<b>x</b>" in quality.text()
+    finally:
+        page.shutdown()
+
+
+# Drag and drop (#16 items 5 and 6) -----------------------------------------------------------------------------
+
+
+def _drop(qtbot: Any, target: Any, paths: list[Path]) -> bool:
+    """A drag over `target` and a drop on it, as the window system delivers them; whether the drag was taken."""
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    where = QPoint(target.width() // 2, target.height() // 2)
+    buttons, modifiers = library_page.Qt.MouseButton.LeftButton, library_page.Qt.KeyboardModifier.NoModifier
+    action = library_page.Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(where, action, mime, buttons, modifiers)
+    QApplication.sendEvent(target, enter)
+    if not enter.isAccepted():
+        return False
+    drop = QDropEvent(QPointF(where), action, mime, buttons, modifiers)
+    QApplication.sendEvent(target, drop)
+    return drop.isAccepted()
+
+
+@pytest.fixture
+def messages() -> Iterator[list[tuple[str, str]]]:
+    from app.ui.messages import message_bridge
+
+    seen: list[tuple[str, str]] = []
+
+    def record(level: str, text: str) -> None:
+        seen.append((level, text))
+
+    message_bridge().shown.connect(record)
+    yield seen
+    message_bridge().shown.disconnect(record)
+
+
+def _answer_copy(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    asked: list[str] = []
+
+    def ask(_parent: object, what: str) -> ImportMode:
+        asked.append(what)
+        return ImportMode.COPY
+
+    monkeypatch.setattr(library_page, "ask_import_mode", ask)
+    return asked
+
+
+def test_dropping_files_and_folders_imports_them(
+    qtbot: Any, page: LibraryPage, models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = _answer_copy(monkeypatch)
+    single = _model(tmp_path / "desk" / "Dropped-F32.gguf", name="Dropped File")
+    _model(tmp_path / "stash" / "inner" / "Folder-F32.gguf", name="From A Folder")
+    with qtbot.waitSignal(page.scanned, timeout=10_000, check_params_cb=lambda e: len(e) == 6):
+        assert _drop(qtbot, page, [single, tmp_path / "stash"])
+    assert asked == ["2 files"]
+    assert (models / "imported" / "Dropped-F32" / "Dropped-F32.gguf").is_file()
+    assert (models / "imported" / "stash" / "inner" / "Folder-F32.gguf").is_file()
+    assert _cells(page, "From A Folder")[COL_QUANT] == "F32"
+
+
+def test_a_drag_without_files_is_not_taken(qtbot: Any, page: LibraryPage) -> None:
+    from PySide6.QtCore import QMimeData, QPoint
+    from PySide6.QtGui import QDragEnterEvent
+    from PySide6.QtWidgets import QApplication
+
+    mime = QMimeData()
+    mime.setText("just text")
+    enter = QDragEnterEvent(
+        QPoint(5, 5),
+        library_page.Qt.DropAction.CopyAction,
+        mime,
+        library_page.Qt.MouseButton.LeftButton,
+        library_page.Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(page, enter)
+    assert not enter.isAccepted()
+
+
+def test_a_text_file_named_gguf_is_refused_before_anything_is_copied(
+    qtbot: Any,
+    page: LibraryPage,
+    models: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    messages: list[tuple[str, str]],
+) -> None:
+    _answer_copy(monkeypatch)
+    notes = tmp_path / "desk" / "notes.gguf"
+    notes.parent.mkdir()
+    notes.write_text("this is not a model\n")
+    before = sorted(models.rglob("*"))
+    with qtbot.waitSignal(page.import_finished, timeout=10_000):
+        assert _drop(qtbot, page, [notes])
+    assert sorted(models.rglob("*")) == before
+    assert not any("Imported" in text for _level, text in messages)
+    errors = [text for level, text in messages if level == "error"]
+    assert errors and "notes.gguf" in errors[-1] and "not a GGUF file" in errors[-1]
+    assert page.model.rowCount() == 4
+
+
+def test_a_drop_on_the_window_opens_the_library_and_imports(
+    qtbot: Any, window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _answer_copy(monkeypatch)
+    window.settings.update(models_dir=str(tmp_path / "win-models"))
+    window.navigate("settings")
+    window.show()
+    dropped = _model(tmp_path / "desk" / "Win-F32.gguf", name="Dropped On The Window")
+    assert _drop(qtbot, window, [dropped])
+    qtbot.waitUntil(lambda: window.current_page_name() == "library", timeout=10_000)
+    library = window.page("library")
+    qtbot.waitUntil(lambda: library.model.rowCount() == 1, timeout=10_000)
+    assert library.model.entry(0).name == "Dropped On The Window"
+    picture = tmp_path / "desk" / "cat.png"
+    picture.write_bytes(b"\x89PNG")
+    assert not _drop(qtbot, window, [picture])  # not a model: left to whatever page wants it
+    window.close()
+
+
+# Rows that can be told apart, the details pane (#16 item 8) ----------------------------------------------------
+
+
+def test_rows_of_one_model_show_their_file_and_quant(qtbot: Any, ctx: AppContext, models: Path) -> None:
+    for quant in ("Q8_0", "F16", "F32"):
+        _model(models / "google" / "gemma-GGUF" / f"gemma-3-270m-{quant}.gguf", name="Gemma 3 270m", tensor_type=quant)
+    page = LibraryPage(ctx)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.scanned, timeout=10_000):
+        page.show()
+    try:
+        rows = {(page.proxy.index(r, COL_FILE).data(), page.proxy.index(r, COL_QUANT).data()) for r in range(3)}
+        assert rows == {(f"gemma-3-270m-{q}.gguf", q) for q in ("Q8_0", "F16", "F32")}
+        assert {page.proxy.index(r, COL_NAME).data() for r in range(3)} == {"Gemma 3 270m"}
+    finally:
+        page.shutdown()
+
+
+def test_details_pane_shows_the_model_and_loads_it_in_chat(
+    qtbot: Any, page: LibraryPage, nav: Navigation, models: Path
+) -> None:
+    path = models / "org" / "Tiny-GGUF" / "Tiny-F32.gguf"
+    assert page.details.placeholder.isVisible()
+    with qtbot.waitSignal(page.details_shown, timeout=10_000):
+        page.table.selectRow(_row(page, "Tiny One"))
+    details = page.details
+    assert details.text("File") == "Tiny-F32.gguf"
+    assert details.path.toPlainText() == str(path)
+    assert details.text("Architecture") == "llama" and details.text("Quant") == "F32"
+    assert details.text("Trained context") == "4,096 tokens"
+    assert details.text("Size").endswith(("KiB", "MiB")) and details.text("Quality").startswith("not measured")
+    assert details.text("Chat template").startswith("none")
+    assert "general.architecture = llama" in details.metadata.toPlainText()
+    details.chat_button.click()
+    assert nav.calls == [("chat", {"model": str(path)})]
+    page.grab().save(str(models.parent / "library-details.png"))
+
+
+def test_details_pane_says_when_a_template_is_there(qtbot: Any, ctx: AppContext, models: Path) -> None:
+    _model(models / "pub" / "Chat-GGUF" / "Chat-F32.gguf", name="Chatty", chat_template="{{ messages }}")
+    page = LibraryPage(ctx)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.scanned, timeout=10_000):
+        page.show()
+    try:
+        with qtbot.waitSignal(page.details_shown, timeout=10_000):
+            page.table.selectRow(0)
+        assert page.details.text("Chat template") == "present (14 characters)"
+    finally:
+        page.shutdown()
+
+
+def test_a_vision_model_shows_its_projector_and_the_projector_is_no_model(
+    qtbot: Any, ctx: AppContext, models: Path
+) -> None:
+    from tests.support.tiny_vision import write_projector_header
+
+    model = _model(models / "pub" / "Eyes-GGUF" / "Eyes-F32.gguf", name="Eyes")
+    write_projector_header(model.parent / "mmproj-Eyes-F16.gguf", 64)  # TinySpec's embeddings are 64 wide
+    write_projector_header(model.parent / "mmproj-Other-F16.gguf", 128)  # another model's: never paired
+    page = LibraryPage(ctx)
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.scanned, timeout=10_000):
+        page.show()
+    try:
+        assert page.proxy.rowCount() == 1  # the projectors are not listed as models
+        with qtbot.waitSignal(page.details_shown, timeout=10_000):
+            page.table.selectRow(0)
+        assert page.details.text("Images").startswith("yes, with mmproj-Eyes-F16.gguf (")
+        assert page.details.values["Images"].isVisibleTo(page.details)
+        page.resize(1200, 500)
+        page.grab().save(str(models.parent / "library-vision.png"))
+    finally:
+        page.shutdown()
+
+
+# Scans off the GUI thread (#15 item 6) -------------------------------------------------------------------------
+
+
+def test_a_folder_of_hostile_headers_is_scanned_in_a_worker(
+    qtbot: Any, ctx: AppContext, models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import struct
+    import threading
+
+    from app.library import summary
+
+    hostile = models / "hostile"
+    hostile.mkdir()
+    strings = struct.pack("<Q", 0) * 200_000
+    key = b"tokenizer.ggml.tokens"
+    array = struct.pack("<Q", len(key)) + key + struct.pack("<IIQ", 9, 8, 200_000) + strings
+    (hostile / "empty-strings.gguf").write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + array)
+    (hostile / "million-entries.gguf").write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1_000_000) + bytes(64))
+    (hostile / "text.gguf").write_text("not a model")
+    threads: list[int] = []
+    real = summary.summarize_file
+
+    def recording(path: Path) -> Any:
+        threads.append(threading.get_ident())
+        return real(path)
+
+    monkeypatch.setattr(summary, "summarize_file", recording)
+    page = LibraryPage(ctx)  # the first scan starts here
+    qtbot.addWidget(page)
+    try:
+        assert page.model.rowCount() == 0  # results come back through the event loop, never inline
+        with qtbot.waitSignal(page.scanned, timeout=10_000, check_params_cb=lambda e: len(e) == 3):
+            page.show()
+        assert len(threads) == 3 and threading.get_ident() not in threads
+        errors = {e.path.name: e.error or "" for e in page.model.entries()}
+        assert "metadata entries" in errors["million-entries.gguf"] and "not a GGUF file" in errors["text.gguf"]
+        assert all(errors.values()), errors
     finally:
         page.shutdown()

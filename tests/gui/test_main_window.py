@@ -3,9 +3,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QCheckBox, QTableView
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtWidgets import QApplication, QCheckBox, QTableView, QToolButton
 
 from app.core import paths
 from app.core.settings import Settings
@@ -15,6 +15,7 @@ from app.ui.messages import message_bridge
 from app.ui.pages.broken import BrokenPage
 from app.ui.pages.registry import PAGES
 from app.ui.theme import apply_theme
+from tests.fakehub import GATED_REPO, TINY_REPO, FakeHub
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def check_every_page_opens(window: MainWindow) -> None:
     for spec in PAGES:
         window.navigate(spec.name)
         assert window.current_page_name() == spec.name
-        page = window.stack.currentWidget()
+        page = window.current_page()
         assert page is window.page(spec.name)
         assert not isinstance(page, BrokenPage), f"the {spec.name} page failed to build: {page.problem}"
         assert page.isVisible()
@@ -182,3 +183,102 @@ def test_a_window_closed_before_its_services_start_starts_none(window: MainWindo
     with qtbot.waitSignal(window._services_task.finished, timeout=30_000):
         pass
     assert not window.context.downloads.started
+
+
+TINY_FILE = "Tiny-Llama-F32.gguf"
+
+
+def _has_colour(image: QImage, colour: QColor) -> bool:
+    return any(image.pixelColor(x, y) == colour for x in range(image.width()) for y in range(0, image.height(), 2))
+
+
+def test_a_message_floats_over_the_page_without_moving_it(window: MainWindow) -> None:
+    """#16 item 9: showing or hiding the banner never moves the page (a click lands where the user aimed)."""
+    window.navigate("settings")
+    page = window.current_page()
+    before = (page.mapTo(window, QPoint(0, 0)), page.size())
+    message_bridge().error("Could not reach the Hub")
+    QApplication.processEvents()
+    assert window.banner.isVisible() and window.banner.geometry().top() == 0
+    assert (page.mapTo(window, QPoint(0, 0)), page.size()) == before
+    window.banner.findChild(QToolButton).click()  # ✕
+    QApplication.processEvents()
+    assert not window.banner.isVisible() and (page.mapTo(window, QPoint(0, 0)), page.size()) == before
+    assert window.page_message("settings") is None
+
+
+def test_a_message_stays_on_the_page_that_raised_it(window: MainWindow) -> None:
+    """#16 items 3 and 9: an error raised on one page does not follow the user to the others."""
+    window.navigate("settings")
+    message_bridge().error("The models folder is not writable")
+    window.navigate("library")
+    assert not window.banner.isVisible()
+    window.navigate("settings")
+    assert window.banner.isVisible() and window.banner.label.text() == "The models folder is not writable"
+    message_bridge().error("Download of x.gguf failed: gated", page="downloads")  # raised for another page
+    assert window.banner.label.text() == "The models folder is not writable"
+    assert window.statusBar().currentMessage() == "Download of x.gguf failed: gated — see Downloads"
+    window.navigate("downloads")
+    assert window.banner.label.text() == "Download of x.gguf failed: gated"
+
+
+def test_a_failed_download_message_goes_when_the_download_does(window: MainWindow, qtbot, fake_hub: FakeHub) -> None:
+    """#16 item 3: the status bar no longer says "Queued" after the failure; removing the failed download takes
+    its message back."""
+    window.navigate("discover")
+    service = window.context.downloads
+    name = next(n for n in fake_hub.repo(GATED_REPO).files if n.endswith(".gguf"))
+    message_bridge().info(f"Queued {name}")  # what Discover says on a Download click
+    item = service.enqueue(GATED_REPO, [name])
+    qtbot.waitUntil(lambda: window.page_message("downloads") is not None, timeout=30_000)
+    assert "Queued" not in window.statusBar().currentMessage()
+    assert "failed" in window.statusBar().currentMessage()
+    window.navigate("downloads")
+    assert window.banner.isVisible() and "failed" in window.banner.label.text()
+    service.remove(item.id)
+    qtbot.waitUntil(lambda: not window.banner.isVisible(), timeout=10_000)
+    assert window.page_message("downloads") is None
+
+
+def test_the_sidebar_counts_downloads_and_quitting_asks_while_they_run(
+    window: MainWindow, qtbot, fake_hub: FakeHub
+) -> None:
+    """#16 item 4: a count on the Downloads entry; closing the window while downloads run asks first."""
+    service = window.context.downloads
+    entry = window.sidebar.item([p.name for p in PAGES].index("downloads"))
+    assert entry.text() == "Downloads" and window.download_badge() == 0
+    fake_hub.stall(100_000, seconds=30, match=TINY_FILE)
+    item = service.enqueue(TINY_REPO, [TINY_FILE])
+    qtbot.waitUntil(lambda: window.download_badge() == 1, timeout=10_000)
+
+    window.close()
+    box = window.quit_box
+    assert window.isVisible() and box is not None and box.isVisible()
+    assert "1 download is still running" in box.text()
+    image = window.sidebar.viewport().grab(window.sidebar.visualItemRect(entry)).toImage()
+    assert _has_colour(image, window.sidebar.palette().color(QPalette.ColorRole.Highlight))  # the pill
+    keep = next(b for b in box.buttons() if b.text() == "Keep running")
+    keep.click()
+    qtbot.waitUntil(lambda: window.quit_box is None, timeout=5_000)
+    assert window.isVisible() and not service.manager._closing.is_set()
+
+    service.pause(item.id)
+    qtbot.waitUntil(lambda: window.download_badge() == 0, timeout=10_000)
+    service.resume(item.id)
+    qtbot.waitUntil(lambda: window.download_badge() == 1, timeout=10_000)
+    window.close()
+    box = window.quit_box
+    assert box is not None
+    next(b for b in box.buttons() if b.text() == "Quit").click()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=5_000)
+    assert service.manager._closing.is_set()  # stopped; the queue stays on disk for the next start
+
+
+def test_news_never_hides_a_problem_on_the_same_page(window: MainWindow) -> None:
+    window.navigate("downloads")
+    message_bridge().error("Download of a.gguf failed: gated", page="downloads", key="k")
+    message_bridge().info("Downloaded and verified b.gguf")
+    assert window.banner.label.text() == "Download of a.gguf failed: gated"
+    assert window.statusBar().currentMessage() == "Downloaded and verified b.gguf"
+    message_bridge().dismiss("k")
+    assert not window.banner.isVisible()

@@ -70,7 +70,9 @@ def test_job_runs_to_the_end(qtbot: Any, page: QuantizePage, tiny_gguf: Path, tm
     names = sorted(o.path.name for o in job.outputs if o.kind == "quant")
     assert names == ["qwen2-Q4_K_M.gguf", "qwen2-Q8_0.gguf"]
     assert "qwen2-Q8_0.gguf" in page.results.text() and "KLD" in page.results.text()
-    assert str(tmp_path / "out") in page.ctx.settings.values.library_folders  # the Library will list them
+    assert page.ctx.settings.values.library_folders == ()  # the outputs are linked in, not their folder
+    linked = sorted(p.name for p in (page.ctx.settings.models_path() / "imported").rglob("*.gguf"))
+    assert linked == ["qwen2-Q4_K_M.gguf", "qwen2-Q8_0.gguf"]
 
 
 def _start_slow_job(qtbot: Any, page: QuantizePage, tiny_gguf: Path, out: Path) -> int:

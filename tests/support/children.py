@@ -24,6 +24,9 @@ class NoOutputs:
     def planned_outputs(self) -> list[Path]:
         return [self.out] if self.out is not None else []
 
+    def scratch_outputs(self) -> list[Path]:
+        return []
+
 
 def raising_job(channel: Channel, spec: NoOutputs) -> None:
     def work(emit: object) -> tuple[()]:

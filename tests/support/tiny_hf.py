@@ -41,7 +41,7 @@ SAMPLE_TEXTS = (
 class TinySpec:
     name: str
     model_type: str  # transformers config model_type
-    tokenizer: str  # "llama3-bpe", "qwen2-bpe", "glm-bpe", "llama-spm", "gemma-spm", "phi3-spm"
+    tokenizer: str  # "llama3-bpe", "qwen2-bpe", "glm-bpe", "llama-spm", "gemma-spm", "phi3-spm", "gemma4"
     config: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,6 +81,9 @@ _GROUPED_ROUTING = {
     "topk_group": 1,
     "routed_scaling_factor": 2.5,
 }
+
+_PER_LAYER_VOCAB = "_per_layer_vocab"  # vocab_size_per_layer_input = the tokenizer's (the default is 262144)
+_EXTRA_VOCAB = "_extra_vocab"  # config rows past the tokenizer's: vocab_size grows, vocab_size_per_layer_input not
 
 SPECS: dict[str, TinySpec] = {
     s.name: s
@@ -455,6 +458,141 @@ SPECS: dict[str, TinySpec] = {
             },
         ),
         TinySpec(
+            "nemotronh",  # dense Nemotron-H: Mamba-2, MLP, attention, MLP (see nemotron_h_as_published)
+            "nemotron_h",
+            "llama3-bpe",
+            {
+                "layers_block_type": ["mamba", "mlp", "attention", "mlp"],
+                "mamba_num_heads": 8,
+                "mamba_head_dim": 32,
+                "ssm_state_size": 64,
+                "n_groups": 2,
+                "head_dim": 32,
+                "use_mamba_kernels": False,
+            },
+        ),
+        TinySpec(
+            "nemotronhmoe",  # Nemotron 3 Nano's kind: Mamba-2, experts, attention, experts
+            "nemotron_h",
+            "llama3-bpe",
+            {
+                "layers_block_type": ["mamba", "moe", "attention", "moe"],
+                "mamba_num_heads": 8,
+                "mamba_head_dim": 32,
+                "ssm_state_size": 64,
+                "n_groups": 2,
+                "head_dim": 32,
+                "use_mamba_kernels": False,
+                "n_routed_experts": 4,
+                "num_experts_per_tok": 2,
+                "moe_intermediate_size": 256,
+                "moe_shared_expert_intermediate_size": 512,
+                "n_shared_experts": 1,
+                "n_group": 1,
+                "topk_group": 1,
+                "routed_scaling_factor": 2.5,
+            },
+        ),
+        TinySpec(
+            # Gemma 3n E2B's layout, which llama.cpp's loader fixes (30 layers, KV computed in the first 20, a
+            # per-layer input of 256 per layer), at tiny widths; the token embeddings cover 16 tokens more than
+            # the per-layer ones, as E2B's 262400 vs 262144 (the converters pad the latter with zeros)
+            "gemma3n",
+            "gemma3n_text",
+            "gemma-spm",
+            {
+                "num_hidden_layers": 30,
+                "num_kv_shared_layers": 10,
+                "hidden_size": 64,
+                # llama.cpp's activation sparsity takes the unbiased std, Transformers the biased one: at 512
+                # columns they agree to 0.1% (at 128, logits differ by 3%); the real E2B has 8192
+                "intermediate_size": [512] * 30,
+                "num_attention_heads": 2,
+                "num_key_value_heads": 1,
+                "head_dim": 32,
+                "laurel_rank": 64,  # llama.cpp fixes this one too
+                "hidden_size_per_layer_input": 256,
+                "layer_types": (["sliding_attention"] * 4 + ["full_attention"]) * 6,
+                "activation_sparsity_pattern": [0.95] * 10 + [0.0] * 20,
+                "sliding_window": 128,
+                "tie_word_embeddings": True,
+                _EXTRA_VOCAB: 16,
+            },
+        ),
+        TinySpec(
+            # a dense Gemma 4 (31B's kind, no per-layer input): sliding layers with 32-wide heads rotated fully,
+            # the last layer full attention with 64-wide heads of which a quarter rotate ("proportional" rope),
+            # with KV heads of its own count whose values are the keys (no v_proj)
+            "gemma4",
+            "gemma4_text",
+            "gemma4",
+            {
+                "num_hidden_layers": 6,
+                "hidden_size": 64,
+                "intermediate_size": 128,
+                "num_attention_heads": 2,
+                "num_key_value_heads": 1,
+                "head_dim": 32,
+                "global_head_dim": 64,
+                "attention_k_eq_v": True,
+                "num_global_key_value_heads": 2,
+                "hidden_size_per_layer_input": 0,
+                "layer_types": ["sliding_attention"] * 5 + ["full_attention"],
+                "sliding_window": 128,
+                "final_logit_softcapping": 30.0,  # as published (llama.cpp assumes 30 where the key is missing)
+                "tie_word_embeddings": True,
+            },
+        ),
+        TinySpec(
+            # Gemma 4 E2B's kind: per-layer inputs, the last layers reusing earlier layers' KV (Transformers saves
+            # no k/v for them, and llama.cpp needs none) with MLPs twice as wide; both layer kinds on each side
+            "gemma4e",
+            "gemma4_text",
+            "gemma4",
+            {
+                "num_hidden_layers": 6,
+                "hidden_size": 64,
+                "intermediate_size": 128,
+                "num_attention_heads": 2,
+                "num_key_value_heads": 1,
+                "head_dim": 32,
+                "global_head_dim": 64,
+                "hidden_size_per_layer_input": 16,
+                "num_kv_shared_layers": 3,
+                "use_double_wide_mlp": True,
+                "layer_types": ["sliding_attention", "sliding_attention", "full_attention"] * 2,
+                "sliding_window": 128,
+                "final_logit_softcapping": 30.0,
+                "tie_word_embeddings": True,
+                _PER_LAYER_VOCAB: True,
+            },
+        ),
+        TinySpec(
+            # Gemma 4 26B-A4B's kind: each layer's dense MLP beside stacked experts (gate and up fused) and a
+            # router with its own input and per-expert output scales
+            "gemma4moe",
+            "gemma4_text",
+            "gemma4",
+            {
+                "num_hidden_layers": 6,
+                "hidden_size": 64,
+                "intermediate_size": 128,
+                "num_attention_heads": 2,
+                "num_key_value_heads": 1,
+                "head_dim": 32,
+                "global_head_dim": 64,
+                "hidden_size_per_layer_input": 0,
+                "layer_types": ["sliding_attention"] * 5 + ["full_attention"],
+                "sliding_window": 128,
+                "final_logit_softcapping": 30.0,
+                "tie_word_embeddings": True,
+                "enable_moe_block": True,
+                "num_experts": 4,
+                "top_k_experts": 2,
+                "moe_intermediate_size": 32,
+            },
+        ),
+        TinySpec(
             "jamba",  # Mamba-1 layers; attention in layers 1 and 3, experts in layers 0 and 2
             "jamba",
             "llama-spm",
@@ -506,6 +644,8 @@ def make_tiny_hf(
 
 
 def _write_tokenizer(folder: Path, kind: str) -> dict[str, int]:
+    if kind == "gemma4":
+        return _gemma4_tokenizer(folder)
     if kind.endswith("-bpe"):
         return _bpe_tokenizer(folder, kind)
     return _spm_tokenizer(folder, kind)
@@ -555,6 +695,42 @@ def _bpe_tokenizer(folder: Path, kind: str) -> dict[str, int]:
     }
     (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
     return {"bos": ids[specials[0]], "eos": ids[eos], "vocab": tok.get_vocab_size()}
+
+
+def _gemma4_tokenizer(folder: Path) -> dict[str, int]:
+    """Gemma 4's kind of tokenizer.json (no tokenizer.model): BPE over "\u2581"-for-space text with byte-fallback
+    tokens, split on newlines only (llama.cpp's gemma4 pre-tokenizer), BOS added, two of the chat-format markers
+    llama.cpp makes user-defined and two turn markers that are special but not named in the config."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "<|channel>", "<channel|>", "<|turn>", "<turn|>"]
+    byte_tokens = [f"<0x{b:02X}>" for b in range(256)]
+    tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    tok.normalizer = normalizers.Replace(" ", "\u2581")
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("[^\\n]+|[\\n]+"), behavior="isolated")
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse()])
+    trainer = trainers.BpeTrainer(vocab_size=768, special_tokens=specials + byte_tokens, show_progress=False)
+    tok.train_from_iterator(corpus(), trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<bos> $A", pair="<bos> $A <bos> $B", special_tokens=[("<bos>", 2)]
+    )
+    data = json.loads(tok.to_str())
+    # byte tokens are ordinary vocabulary entries in Gemma's files, not added tokens
+    data["added_tokens"] = [t for t in data["added_tokens"] if t["content"] in specials]
+    (folder / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    config = {
+        "tokenizer_class": "GemmaTokenizer",
+        "bos_token": "<bos>",
+        "eos_token": "<eos>",
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+        "mask_token": "<mask>",
+        "add_bos_token": True,
+        "add_eos_token": False,
+        "chat_template": CHAT_TEMPLATE,
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+    return {"bos": 2, "eos": 1, "vocab": tok.get_vocab_size()}
 
 
 # llama.cpp looks some of these up by name (Phi-3's <|endoftext|>), as in the real vocabularies.
@@ -623,11 +799,15 @@ def _write_model(
     from transformers import AutoConfig, AutoModelForCausalLM
 
     kwargs = {**BASE, **spec.config, **sizes, "vocab_size": special["vocab"]}
+    if kwargs.pop(_PER_LAYER_VOCAB, False):
+        kwargs.update(vocab_size_per_layer_input=special["vocab"])
+    if extra := kwargs.pop(_EXTRA_VOCAB, 0):
+        kwargs.update(vocab_size=special["vocab"] + extra, vocab_size_per_layer_input=special["vocab"])
     kwargs.update(bos_token_id=special["bos"], eos_token_id=special["eos"], pad_token_id=None)
     config = AutoConfig.for_model(spec.model_type, **kwargs)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    gemma = spec.model_type.startswith("gemma")
+    gemma = spec.model_type.startswith("gemma") and spec.model_type != "gemma4_text"  # Gemma 4 scales by w
     with torch.no_grad():
         for pname, param in model.named_parameters():
             if pname.endswith("norm.weight"):
@@ -635,11 +815,35 @@ def _write_model(
                 param.copy_((0.0 if gemma else 1.0) + 0.1 * torch.randn_like(param))
             else:
                 param.copy_(0.08 * torch.randn_like(param))
+            if spec.model_type == "gemma4_text" and pname.endswith(("q_norm.weight", "k_norm.weight")):
+                # Gemma 4 attends without a 1/sqrt(d) scale: with unit q/k norms a random model's softmax is so
+                # sharp that llama.cpp's F16 KV cache shows in the logits (trained weights are made for it)
+                param.mul_(0.3)
     model = model.to(getattr(torch, dtype))
     if max_shard_size:
         model.save_pretrained(folder, safe_serialization=True, max_shard_size=max_shard_size)
     else:
         model.save_pretrained(folder, safe_serialization=True)
+    if spec.model_type == "gemma3n_text":
+        _gemma3n_shared_kv_as_published(folder, config, getattr(torch, dtype))
+
+
+def _gemma3n_shared_kv_as_published(folder: Path, config: Any, dtype: Any) -> None:
+    """Gemma 3n's published checkpoints keep k/v projections and k-norms in the layers that reuse an earlier
+    layer's KV (unused there); Transformers 5 saves none, and llama.cpp's loader requires them."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "model.safetensors"
+    tensors = load_file(path)
+    kv_width = config.num_key_value_heads * config.head_dim
+    first_shared = config.num_hidden_layers - config.num_kv_shared_layers
+    for bid in range(first_shared, config.num_hidden_layers):
+        prefix = f"model.layers.{bid}.self_attn."
+        for proj in ("k_proj", "v_proj"):
+            tensors[f"{prefix}{proj}.weight"] = (0.08 * torch.randn(kv_width, config.hidden_size)).to(dtype)
+        tensors[f"{prefix}k_norm.weight"] = (0.1 * torch.randn(config.head_dim)).to(dtype)
+    save_file(tensors, str(path), metadata={"format": "pt"})
 
 
 # --- Byte-level BPE tokenizers with the pre-tokenizers real models ship (tests of app.convert.vocab) ---------
@@ -680,6 +884,10 @@ _O200K = (
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
     r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
     r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+_QWEN35_SPLIT = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 _TEKKEN = (
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+"
@@ -727,6 +935,9 @@ PRE_TOKENIZER_CASES: dict[str, PreTokenizerCase] = {
         ignore_merges=True,
     ),
     "qwen2": PreTokenizerCase("qwen2", "Qwen 1.5-3", "qwen2", _chain(_split(QWEN2_SPLIT), _BYTES), ignore_merges=False),
+    "qwen35": PreTokenizerCase(
+        "qwen35", "Qwen3.5", "qwen35", _chain(_split(_QWEN35_SPLIT), _BYTES), ignore_merges=False
+    ),
     "gpt-2": PreTokenizerCase(
         "gpt-2",
         "GPT-2 style",
@@ -1037,21 +1248,165 @@ def granite4_layer_names(folder: Path) -> Path:
     return folder
 
 
-def make_tiny_qwen35_vl(folder: Path, *, seed: int = 0) -> Path:
-    """Qwen3.5 as published: Qwen3_5ForConditionalGeneration, the text model under model.language_model and
-    its settings in text_config, beside a (tiny) vision tower the text conversion leaves out."""
+# Keys Transformers 5 writes into every Nemotron-H config, experts or not; published dense checkpoints lack them.
+_NEMOTRON_MOE_KEYS = (
+    "num_experts_per_tok", "n_routed_experts", "n_shared_experts", "moe_intermediate_size",
+    "moe_shared_expert_intermediate_size", "moe_latent_size", "moe_shared_expert_overlap", "routed_scaling_factor",
+    "n_group", "topk_group", "norm_topk_prob", "num_nextn_predict_layers", "mtp_layers_block_type",
+)
+_NEMOTRON_PATTERN = {"linear_attention": "M", "mamba": "M", "mlp": "-", "full_attention": "*", "attention": "*"}
+
+
+def nemotron_h_as_published(folder: Path) -> Path:
+    """A Transformers-saved dense Nemotron-H's config.json as NVIDIA publishes one: the layer pattern as a string
+    ("M-*-"), num_hidden_layers, no expert keys. Its model_type is renamed so that llama.cpp's converter reads this
+    file as written: with Transformers 5 installed it would parse it as NemotronHConfig, which adds the expert
+    keys back, and then write a nemotron_h_moe GGUF that llama.cpp cannot load (MLP layers taken for Mamba ones:
+    "tensor 'blk.1.ssm_in.weight' not found"), for the tiny model as for nvidia/Nemotron-H-8B-Base-8K."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    layers = config.pop("layers_block_type")
+    for key in _NEMOTRON_MOE_KEYS:
+        config.pop(key, None)
+    config.update(
+        hybrid_override_pattern="".join(_NEMOTRON_PATTERN[kind] for kind in layers),
+        num_hidden_layers=len(layers),
+        model_type="nemotron_h_as_published",
+    )
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return folder
+
+
+def make_tiny_qwen35_vl(folder: Path, *, seed: int = 0, name: str = "qwen35") -> Path:
+    """Qwen3.5 as published: Qwen3_5ForConditionalGeneration (Qwen3_5MoeForConditionalGeneration for name
+    "qwen35moe"), the text model under model.language_model and its settings in text_config, beside a (tiny)
+    vision tower the text conversion leaves out."""
     import torch
     import transformers
 
     folder.mkdir(parents=True, exist_ok=True)
     special = _write_tokenizer(folder, "qwen2-bpe")
-    text = {**BASE, **SPECS["qwen35"].config, "vocab_size": special["vocab"], "eos_token_id": special["eos"]}
+    text = {**BASE, **SPECS[name].config, "vocab_size": special["vocab"], "eos_token_id": special["eos"]}
     vision = {"depth": 1, "hidden_size": 64, "intermediate_size": 128, "num_heads": 2, "out_hidden_size": 256}
-    config = transformers.AutoConfig.for_model("qwen3_5", text_config=text, vision_config=vision)
+    moe = name == "qwen35moe"
+    config = transformers.AutoConfig.for_model(
+        "qwen3_5_moe" if moe else "qwen3_5", text_config=text, vision_config=vision
+    )
     torch.manual_seed(seed)
-    model = transformers.Qwen3_5ForConditionalGeneration(config)
+    wrapper = transformers.Qwen3_5MoeForConditionalGeneration if moe else transformers.Qwen3_5ForConditionalGeneration
+    model = wrapper(config)
     with torch.no_grad():
         for pname, param in model.named_parameters():
             param.copy_((1.0 if pname.endswith("norm.weight") else 0.0) + 0.08 * torch.randn_like(param))
     model.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def make_tiny_gemma3n_conditional(folder: Path, text_folder: Path) -> Path:
+    """Gemma 3n as published: Gemma3nForConditionalGeneration, the text model (the tiny "gemma3n" one, built into
+    text_folder) under model.language_model, its settings in text_config, beside stand-ins for the vision and
+    audio towers and their embedders, which the text conversion leaves out. (Transformers builds the real towers
+    only with timm installed; the converters never read their weights.)"""
+    import torch
+    import transformers
+    from safetensors.torch import load_file, save_file
+
+    make_tiny_hf(text_folder, "gemma3n")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.model", "tokenizer_config.json"):
+        (folder / name).write_bytes((text_folder / name).read_bytes())
+    text = json.loads((text_folder / "config.json").read_text(encoding="utf-8"))
+    text.pop("architectures", None)
+    defaults = transformers.Gemma3nConfig()
+    config = {
+        "architectures": ["Gemma3nForConditionalGeneration"],
+        "model_type": "gemma3n",
+        "text_config": text,
+        "vision_config": defaults.vision_config.to_dict(),
+        "audio_config": defaults.audio_config.to_dict(),
+        "tie_word_embeddings": True,
+    }
+    (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    text_tensors = load_file(text_folder / "model.safetensors")
+    tensors = {k.replace("model.", "model.language_model.", 1): v for k, v in text_tensors.items()}
+    torch.manual_seed(1)
+    for name, shape in (
+        ("model.vision_tower.timm_model.conv_stem.conv.weight", (8, 3, 3, 3)),
+        ("model.audio_tower.subsample_conv_projection.conv_0.conv.weight", (8, 1, 3, 3)),
+        ("model.embed_vision.embedding.weight", (16, 8)),
+        ("model.embed_vision.embedding_projection.weight", (64, 8)),
+        ("model.embed_audio.embedding.weight", (16, 8)),
+        ("model.embed_audio.hard_embedding_norm.weight", (8,)),
+    ):
+        tensors[name] = 0.08 * torch.randn(shape)
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    return folder
+
+
+def make_tiny_llama4_vl(folder: Path, *, seed: int = 0) -> Path:
+    """Llama 4 as published: Llama4ForConditionalGeneration, the text model (the tiny "llama4" one) under
+    language_model.* with its settings in text_config, beside a tiny vision model and projector the text
+    conversion leaves out."""
+    import torch
+    import transformers
+
+    folder.mkdir(parents=True, exist_ok=True)
+    special = _write_tokenizer(folder, SPECS["llama4"].tokenizer)
+    text = {**BASE, **SPECS["llama4"].config, "vocab_size": special["vocab"]}
+    text.update(bos_token_id=special["bos"], eos_token_id=special["eos"], pad_token_id=None)
+    vision = {
+        "hidden_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 128,
+        "image_size": 56,
+        "patch_size": 14,
+        "vision_output_dim": 128,
+        "projector_input_dim": 128,
+        "projector_output_dim": 256,
+    }
+    config = transformers.AutoConfig.for_model("llama4", text_config=text, vision_config=vision)
+    torch.manual_seed(seed)
+    model = transformers.Llama4ForConditionalGeneration(config)
+    with torch.no_grad():
+        for pname, param in model.named_parameters():
+            param.copy_((1.0 if pname.endswith("norm.weight") else 0.0) + 0.08 * torch.randn_like(param))
+    model.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def make_tiny_gemma4_conditional(folder: Path, text_folder: Path) -> Path:
+    """Gemma 4 as published: Gemma4ForConditionalGeneration, the tiny "gemma4" text model (built into text_folder)
+    under model.language_model with its settings in text_config, beside stand-ins for the vision and audio towers
+    and their embedders, which the text conversion leaves out (the converters never read their weights)."""
+    import torch
+    import transformers
+    from safetensors.torch import load_file, save_file
+
+    make_tiny_hf(text_folder, "gemma4")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (folder / name).write_bytes((text_folder / name).read_bytes())
+    text = json.loads((text_folder / "config.json").read_text(encoding="utf-8"))
+    text.pop("architectures", None)
+    config = {
+        "architectures": ["Gemma4ForConditionalGeneration"],
+        "model_type": "gemma4",
+        "text_config": text,
+        "vision_config": transformers.Gemma4VisionConfig().to_dict(),
+        "audio_config": transformers.Gemma4AudioConfig().to_dict(),
+        "tie_word_embeddings": True,
+    }
+    (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    text_tensors = load_file(text_folder / "model.safetensors")
+    tensors = {k.replace("model.", "model.language_model.", 1): v for k, v in text_tensors.items()}
+    torch.manual_seed(1)
+    for name, shape in (
+        ("model.vision_tower.patch_embedder.input_proj.weight", (8, 12)),
+        ("model.audio_tower.subsample_conv_projection.layer0.conv.weight", (8, 1, 3, 3)),
+        ("model.embed_vision.embedding_projection.weight", (64, 8)),
+        ("model.embed_audio.embedding_projection.weight", (64, 8)),
+    ):
+        tensors[name] = 0.08 * torch.randn(shape)
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
     return folder

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from app.gguf.synthetic import add_value, add_vocabulary
-from app.gguf.synthetic_arch.base import ArchSpec, Layout, Tensors
+from app.gguf.synthetic_arch.base import ArchSpec, Layout, Tensors, U64Array
 from app.gguf.synthetic_arch.linear import (
     bailingmoe3,
     gated_delta_net,
@@ -31,10 +31,11 @@ from app.gguf.synthetic_arch.linear import (
     kimi_linear,
     lfm2,
     minimax_01,
+    qwen4exp,
 )
 from app.gguf.synthetic_arch.recipes import RECIPES
 from app.gguf.synthetic_arch.rwkv import arwkv7, rwkv6, rwkv6qwen2, rwkv7
-from app.gguf.synthetic_arch.sparse import deepseek32, dots3note, glm_dsa, hy_v4, minimax_m3
+from app.gguf.synthetic_arch.sparse import deepseek4, deepseek32, dots3note, glm_dsa, hy_v4, minimax_m3
 from app.gguf.synthetic_arch.ssm import (
     falcon_h1,
     granitehybrid,
@@ -49,6 +50,7 @@ from app.gguf.synthetic_arch.transformer import TRANSFORMER_SPEC, transformer
 
 __all__ = [
     "DEFAULT_SPECS",
+    "FLASH_ATTN_OFF",
     "TRANSFORMER_ARCHS",
     "TRANSFORMER_SPECS",
     "WRITERS",
@@ -70,6 +72,7 @@ WRITERS: dict[str, Callable[[Layout], None]] = {
     "kimi-k3": kimi_k3,
     "glm5-next": glm5_next,
     "deepseek32": deepseek32,
+    "deepseek4": deepseek4,
     "mamba": mamba,
     "mamba2": mamba2,
     "jamba": jamba,
@@ -79,6 +82,7 @@ WRITERS: dict[str, Callable[[Layout], None]] = {
     "qwen3next": lambda lay: gated_delta_net(lay, moe=True, fused_ba=True),
     "qwen35": lambda lay: gated_delta_net(lay, moe=False, fused_ba=False),
     "qwen35moe": lambda lay: gated_delta_net(lay, moe=True, fused_ba=False),
+    "qwen4exp": qwen4exp,
     "lfm2": lambda lay: lfm2(lay, moe=False),
     "lfm2moe": lambda lay: lfm2(lay, moe=True),
     "rwkv6": rwkv6,
@@ -115,7 +119,10 @@ def write_arch_gguf(path: str | Path, spec: ArchSpec) -> Path:
     writer.add_file_type(0)
     add_vocabulary(writer, spec.n_vocab)
     for key, value in meta.items():
-        add_value(writer, key, value)
+        if isinstance(value, U64Array):
+            writer.add_key_value(key, list(value), gguf.GGUFValueType.ARRAY, sub_type=gguf.GGUFValueType.UINT64)
+        else:
+            add_value(writer, key, value)
     for name, shape in tensors:
         data = (rng.standard_normal(tuple(reversed(shape))) * 0.02).astype(np.float32)
         writer.add_tensor(name, data)
@@ -137,6 +144,7 @@ DEFAULT_SPECS: dict[str, ArchSpec] = {
     "qwen3next": ArchSpec("qwen3next", d_inner=256, d_state=64, dt_rank=4, n_group=2),
     "qwen35": ArchSpec("qwen35", d_inner=256, d_state=64, dt_rank=4, n_group=2),
     "qwen35moe": ArchSpec("qwen35moe", d_inner=256, d_state=64, dt_rank=4, n_group=2),
+    "qwen4exp": ArchSpec("qwen4exp", d_inner=256, d_state=64, dt_rank=4, n_group=2),
     "lfm2": ArchSpec("lfm2", n_embd=512, n_head=8, head_dim=64, n_head_kv=(0, 2, 0, 0), l_cache=9),
     "lfm2moe": ArchSpec("lfm2moe", n_embd=512, n_head=8, head_dim=64, n_head_kv=(0, 2, 0, 0), l_cache=9),
     "rwkv6": ArchSpec("rwkv6", n_embd=128, n_head=0, n_head_kv=0, n_ff=256, wkv_head_size=64),
@@ -144,6 +152,7 @@ DEFAULT_SPECS: dict[str, ArchSpec] = {
     "rwkv6qwen2": ArchSpec("rwkv6qwen2", n_embd=128, n_head=0, n_head_kv=0, n_ff=256, wkv_head_size=64),
     "arwkv7": ArchSpec("arwkv7", n_embd=128, n_head=0, n_head_kv=0, n_ff=256, wkv_head_size=64),
     "deepseek32": ArchSpec("deepseek32", head_dim=32),
+    "deepseek4": ArchSpec("deepseek4", head_dim=64),
     "plamo2": ArchSpec("plamo2", n_head_kv=(0, 2, 0, 0), d_inner=128, d_state=64, dt_rank=4, n_group=0),
     "nemotron_h_moe": ArchSpec(
         "nemotron_h_moe", n_layer=6, n_head_kv=(0, 0, 2, 0, 0, 0), n_ff=(0, 128, 0, 0, 128, 0), n_group=2
@@ -160,3 +169,8 @@ DEFAULT_SPECS: dict[str, ArchSpec] = {
 }
 # The transformers' shape: the one their recipes were made at.
 TRANSFORMER_SPECS: dict[str, ArchSpec] = {arch: TRANSFORMER_SPEC.with_(arch=arch) for arch in TRANSFORMER_ARCHS}
+# Synthetic models whose graph the pinned llama.cpp aborts on (a GGML_ASSERT kills the process) unless
+# flash attention is off: load them with it off.
+FLASH_ATTN_OFF: dict[str, str] = {"plm": "llama.cpp's plm graph aborts with flash attention on or auto"}
+# Chameleon's graph blanks the logits of its image tokens (ids 4 to 8195): its vocabulary must hold them.
+TRANSFORMER_SPECS["chameleon"] = TRANSFORMER_SPEC.with_(arch="chameleon", n_vocab=8320)

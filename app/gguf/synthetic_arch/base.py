@@ -38,11 +38,16 @@ class ArchSpec:
     lora_rank: int = 16
     seed: int = 0
     n_nextn: int = 0  # trailing multi-token-prediction layers (written without tensors: llama.cpp skips them)
+    ple: bool = False  # qwen4exp: add the per-layer n-gram embeddings (`ple.*`) on layer 0
     metadata: tuple[tuple[str, Any], ...] = ()  # (key, value) pairs that replace or add header keys
     omit: tuple[str, ...] = ()  # header keys left out (to test what a broken header does)
 
     def with_(self, **changes: Any) -> ArchSpec:
         return replace(self, **changes)
+
+
+class U64Array(tuple[int, ...]):
+    """A header array llama.cpp reads as uint64 (written with that element type, not the default int32)."""
 
 
 def per_layer(value: int | Sequence[int], n: int) -> list[int]:

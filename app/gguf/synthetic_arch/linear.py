@@ -3,7 +3,7 @@ Kimi delta attention (kimi-linear, kimi-k3, bailingmoe3, glm5-next) and lightnin
 
 from __future__ import annotations
 
-from app.gguf.synthetic_arch.base import Layout, per_layer
+from app.gguf.synthetic_arch.base import Layout, U64Array, per_layer
 
 
 def gated_delta_net(lay: Layout, moe: bool, fused_ba: bool) -> None:
@@ -251,3 +251,87 @@ def glm5_next(lay: Layout) -> None:
             lay.blk(il, "indexer_compressor_gate.weight", e, idx_head)
             lay.blk(il, "indexer_compressor_ape.weight", idx_head, kpool)
         lay.dense_then_moe(il)
+
+
+def qwen4exp(lay: Layout) -> None:
+    """Qwen4-Exp (models/qwen4exp.cpp): the gated delta net of qwen35moe on the recurrent layers, gated
+    attention with a sparse-attention indexer (q/k projections) on every full_attention_interval-th layer,
+    low-rank hyper-connections (no attn/ffn norms: the mixers carry them), MoE with a shared expert
+    everywhere; with `spec.ple`, the per-layer n-gram embeddings (`ple.*`) on the first (recurrent) layer."""
+    s = lay.spec
+    e, hc, rank, idx_heads, idx_head = s.n_embd, 2, 16, 2, 64
+    kv = per_layer(s.n_head_kv, s.n_layer)[0]
+    lay.key("context_length", s.context_length)
+    lay.key("embedding_length", e)
+    lay.key("block_count", s.n_layer)
+    lay.key("attention.layer_norm_rms_epsilon", 1e-5)
+    lay.attention_keys(kv)
+    lay.key("feed_forward_length", s.n_ff)
+    lay.key("full_attention_interval", s.full_attention_interval)
+    lay.key("rope.dimension_sections", [4, 2, 2, 0])
+    lay.ssm_keys()
+    lay.moe_keys()
+    lay.key("expert_shared_feed_forward_length", s.n_ff_exp)
+    lay.key("hyper_connection.count", hc)
+    lay.key("hyper_connection.low_rank", rank)
+    lay.indexer_keys(idx_heads, idx_head)
+    lay.add("token_embd.weight", e, s.n_vocab)
+    lay.add("output.weight", e, s.n_vocab)
+    lay.add("output_hc_norm.weight", e, hc)
+    lay.add("output_hc_down.weight", hc * e, rank)
+    lay.add("output_hc_up.weight", rank, hc * e)
+    key_dim, value_dim = s.d_state * s.n_group, s.d_state * s.dt_rank
+    if s.ple:
+        _ple(lay, hc)
+    for il in range(s.n_layer):
+        for part in ("attn", "ffn"):
+            lay.blk(il, f"hc_{part}_norm.weight", e, hc)
+            lay.blk(il, f"hc_{part}_down.weight", hc * e, rank)
+            lay.blk(il, f"hc_{part}_up.weight", rank, hc * e)
+            lay.blk(il, f"hc_{part}_inject.weight", hc * e, hc)
+        if (il + 1) % s.full_attention_interval == 0:
+            lay.qkv(il, 2 * s.head_dim * s.n_head, kv)
+            lay.blk(il, "attn_output.weight", s.head_dim * s.n_head, e)
+            lay.blk(il, "attn_q_norm.weight", s.head_dim)
+            lay.blk(il, "attn_k_norm.weight", s.head_dim)
+            lay.blk(il, "indexer.q_proj.weight", e, idx_heads * idx_head)
+            lay.blk(il, "indexer.k_proj.weight", e, idx_head)
+            lay.blk(il, "indexer.q_norm.weight", idx_head)
+            lay.blk(il, "indexer.k_norm.weight", idx_head)
+        else:
+            lay.blk(il, "attn_qkv.weight", e, 2 * key_dim + value_dim)
+            lay.blk(il, "attn_gate.weight", e, value_dim)
+            lay.blk(il, "ssm_conv1d.weight", s.d_conv, 2 * key_dim + value_dim)
+            lay.blk(il, "ssm_dt.bias", s.dt_rank)
+            lay.blk(il, "ssm_a", s.dt_rank)
+            lay.blk(il, "ssm_beta.weight", e, s.dt_rank)
+            lay.blk(il, "ssm_alpha.weight", e, s.dt_rank)
+            lay.blk(il, "ssm_norm.weight", s.d_state)
+            lay.blk(il, "ssm_out.weight", value_dim, e)
+        lay.experts(il, s.n_ff_exp)
+        lay.blk(il, "ffn_gate_inp_shexp.weight", e)
+        lay.shared_expert(il)
+
+
+def _ple(lay: Layout, hc: int) -> None:
+    """Qwen4-Exp's n-gram hash embeddings on layer 0: (ngram − 1) × heads_per_ngram heads whose rows, side
+    by side, are n_embd wide; their convolution keeps a history in the recurrent state."""
+    s = lay.spec
+    e, ngram, per_ngram, kernel = s.n_embd, 5, 1, 8  # a history of 7 × 5 × hc × n_embd: 0.03 MiB a row
+    n_heads = (ngram - 1) * per_ngram
+    head_dim, rows = e // n_heads, 64
+    lay.key("ple.layers", [0])
+    lay.key("ple.ngram_size", ngram)
+    lay.key("ple.heads_per_ngram", per_ngram)
+    lay.key("ple.conv_kernel", kernel)
+    lay.key("ple.eos_token_id", 2)
+    lay.key("ple.layer_multipliers", U64Array(1 + 2 * i for i in range(ngram)))
+    lay.key("ple.head_offsets", U64Array(h * (rows // n_heads) for h in range(n_heads)))
+    lay.key("ple.head_vocab_sizes", U64Array([rows // n_heads] * n_heads))
+    lay.key("embedding_length_per_layer_input", head_dim)
+    lay.add("per_layer_token_embd.weight", head_dim, rows)
+    lay.blk(0, "ple_key.weight", e, hc * e)
+    lay.blk(0, "ple_value.weight", e, e)
+    for norm in ("key", "query", "conv"):
+        lay.blk(0, f"ple_norm_{norm}.weight", e, hc)
+    lay.blk(0, "ple_conv1d.weight", kernel, hc * e)

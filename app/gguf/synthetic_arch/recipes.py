@@ -173,6 +173,37 @@ RECIPES: dict[str, Recipe] = {
         meta=(("attention.head_count_kv", 4),),
     ),
     "granite": Recipe(TOP_LLAMA, BLOCK_LLAMA, meta=(LOGIT_SCALE,)),
+    "chameleon": Recipe(  # per-head Q/K norms; the vocabulary must hold the image tokens 4..8195 (__init__.py)
+        TOP_LLAMA,
+        f"attn_norm.weight:E attn_q_norm.weight:D,4 attn_k_norm.weight:D,2 {QKVO} ffn_norm.weight:E {FFN}",
+    ),
+    "plm": Recipe(  # MLA-style compressed KV decompressed per head: as many KV heads as heads, 8 rope dims
+        "token_embd.weight:E,V output_norm.weight:E",
+        "attn_norm.weight:E attn_q.weight:E,64 attn_kv_a_mqa.weight:E,40 attn_kv_a_norm.weight:32 "
+        "attn_kv_b.weight:32,96 attn_output.weight:64,E ffn_norm.weight:E ffn_down.weight:F,E ffn_up.weight:E,F",
+        meta=(("attention.head_count_kv", 4), ("rope.dimension_count", 8), ("attention.kv_lora_rank", 32)),
+    ),
+    "hrm_text": Recipe(  # 4 cache slots (1 layer a stack × 2 high cycles × (1 low cycle + 1)) over blocks 0, 1
+        "token_embd.weight:E,V output.weight:E,V hrm.z_l_init:E",
+        "attn_q.weight:E,E@0,1 attn_k.weight:E,K@0,1 attn_v.weight:E,K@0,1 attn_gate.weight:E,E@0,1 "
+        "attn_output.weight:E,E@0,1 ffn_gate.weight:E,F@0,1 ffn_down.weight:F,E@0,1 ffn_up.weight:E,F@0,1",
+        meta=(("hrm.layers_per_stack", 1), ("hrm.h_cycles", 2), ("hrm.l_cycles", 1)),
+    ),
+    "graniteswitch": Recipe(  # fused QKV, and per-layer stacked LoRA adapters (rank 4, base + 1 adapter)
+        TOP_LLAMA,
+        f"attn_norm.weight:E attn_qkv.weight:E,128 attn_output.weight:E,E ffn_norm.weight:E {FFN} "
+        + " ".join(
+            f"{name}.lora_a:{n_in},4,2 {name}.lora_b:4,{n_out},2"
+            for name, n_in, n_out in (
+                ("attn_q", "E", "E"), ("attn_k", "E", "K"), ("attn_v", "E", "K"), ("attn_output", "E", "E"),
+                ("ffn_gate", "E", "F"), ("ffn_up", "E", "F"), ("ffn_down", "F", "E"),
+            )
+        ),
+        meta=(
+            LOGIT_SCALE, ("adapters.count", 1), ("adapters.lora_rank", 4),
+            ("adapters.token_ids_activate", [5]), ("adapters.token_ids_substitute", [6]),
+        ),
+    ),
     "granitemoe": Recipe(
         TOP_LLAMA,
         f"attn_norm.weight:E {QKVO} ffn_norm.weight:E ffn_gate_inp.weight:E,X ffn_down_exps.weight:F,E,X "

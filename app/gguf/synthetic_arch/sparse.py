@@ -146,3 +146,72 @@ def dots3note(lay: Layout) -> None:
         if not swa[il]:
             lay.indexer(il, q_rank, idx_heads, idx_head)
         lay.dense_then_moe(il)
+
+
+DSV4_RATIOS = (0, 4, 128, 4)  # per layer: a raw-only layer, CSA (with the indexer), HCA, CSA
+
+
+def deepseek4(lay: Layout) -> None:
+    """DeepSeek-V4 (models/deepseek4.cpp): one shared K/V head per layer on a sliding window, compressed
+    K caches on the layers `attention.compress_ratios` marks (4: CSA with a lightning indexer, 128: HCA),
+    hyper-connections (4 streams) around every block, grouped low-rank output projection, MoE with a
+    shared expert on every layer (sqrt-softplus routing, no hash-routed layers)."""
+    s = lay.spec
+    e, hd, q_rank, groups, o_rank, hc, idx_heads, idx_head = s.n_embd, s.head_dim, 32, 2, 16, 4, 2, 64
+    mix = (2 + hc) * hc
+    lay.common()
+    lay.key("attention.head_count", s.n_head)
+    lay.key("attention.head_count_kv", 1)
+    lay.key("attention.key_length", hd)
+    lay.key("attention.value_length", hd)
+    lay.key("rope.dimension_count", 16)
+    lay.key("attention.q_lora_rank", q_rank)
+    lay.key("attention.sliding_window", 128)
+    lay.key("attention.output_group_count", groups)
+    lay.key("attention.output_lora_rank", o_rank)
+    lay.key("attention.compress_rope_freq_base", 10000.0)
+    lay.key("attention.compress_ratios", list((DSV4_RATIOS * s.n_layer)[: s.n_layer]))
+    lay.key("feed_forward_length", s.n_ff)
+    lay.moe_keys()
+    lay.key("expert_shared_count", 1)
+    lay.key("expert_weights_scale", 1.0)
+    lay.key("expert_weights_norm", True)
+    lay.key("expert_gating_func", 4)  # sqrt-softplus, the only scoring the loader accepts
+    lay.key("swiglu_clamp_exp", 10.0)
+    lay.key("hash_layer_count", 0)
+    lay.indexer_keys(idx_heads, idx_head, top_k=16)
+    lay.key("hyper_connection.count", hc)
+    lay.key("hyper_connection.sinkhorn_iterations", 4)
+    lay.key("hyper_connection.epsilon", 1e-6)
+    lay.add("output_hc_fn.weight", hc * e, hc)
+    lay.add("output_hc_base.weight", hc)
+    lay.add("output_hc_scale.weight", 1)
+    for il in range(s.n_layer):
+        lay.blk(il, "attn_norm.weight", e)
+        lay.blk(il, "attn_sinks.weight", s.n_head)
+        lay.blk(il, "attn_q_a.weight", e, q_rank)
+        lay.blk(il, "attn_q_a_norm.weight", q_rank)
+        lay.blk(il, "attn_q_b.weight", q_rank, s.n_head * hd)
+        lay.blk(il, "attn_kv.weight", e, hd)
+        lay.blk(il, "attn_kv_a_norm.weight", hd)
+        lay.blk(il, "attn_output_a.weight", s.n_head * hd // groups, o_rank * groups)
+        lay.blk(il, "attn_output_b.weight", groups * o_rank, e)
+        lay.hyper_connections(il, hc, mix, 3)
+        ratio = DSV4_RATIOS[il % len(DSV4_RATIOS)]
+        if ratio:
+            coff = 2 if ratio == 4 else 1
+            lay.blk(il, "attn_compressor_kv.weight", e, coff * hd)
+            lay.blk(il, "attn_compressor_gate.weight", e, coff * hd)
+            lay.blk(il, "attn_compressor_ape.weight", coff * hd, ratio)
+            lay.blk(il, "attn_compressor_norm.weight", hd)
+        if ratio == 4:
+            lay.blk(il, "indexer.proj.weight", e, idx_heads)
+            lay.blk(il, "indexer.attn_q_b.weight", q_rank, idx_heads * idx_head)
+            lay.blk(il, "indexer_compressor_kv.weight", e, 2 * idx_head)
+            lay.blk(il, "indexer_compressor_gate.weight", e, 2 * idx_head)
+            lay.blk(il, "indexer_compressor_ape.weight", 2 * idx_head, ratio)
+            lay.blk(il, "indexer_compressor_norm.weight", idx_head)
+        lay.experts(il, s.n_ff_exp)
+        lay.blk(il, "exp_probs_b.bias", s.n_expert)
+        lay.blk(il, "ffn_norm.weight", e)
+        lay.shared_expert(il)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,7 @@ class DownloadService(QObject):
         self._states: dict[str, ItemState] = {}
         self._tray: QSystemTrayIcon | None = None
         self.item_changed.connect(self._announce)
+        self.item_removed.connect(lambda item_id: message_bridge().dismiss(failure_key(item_id)))
         self._unsubscribe = settings.subscribe(self._on_settings)
 
     @property
@@ -65,13 +67,15 @@ class DownloadService(QObject):
 
     def _ensure(self) -> DownloadManager:
         if self._manager is None:
+            from app.downloads.job import DownloadConfig
             from app.downloads.manager import DownloadManager
 
+            config = replace(self._config or DownloadConfig(), segments=self._settings.values.download_segments)
             manager = DownloadManager(
                 self._settings.models_path,
                 store=self._store,
                 max_parallel=self._settings.values.download_parallel,
-                config=self._config,
+                config=config,
             )
             self._states = {i.id: i.state for i in manager.items()}
             manager.subscribe(self._on_event)  # runs on manager threads: only emit signals here
@@ -90,8 +94,26 @@ class DownloadService(QObject):
 
     def enqueue(self, repo_id: str, filenames: Sequence[str], revision: str = "main") -> DownloadItem:
         """Queue a download (all parts of a split set in one call). Raises AppError for a bad repo or file name;
-        failures later show in the item (and through the message bridge)."""
+        failures later show in the item (and through the message bridge).
+
+        The same files asked for again never make a second row: a queued or running item is returned as it is
+        (the manager's rule), a finished one whose files are still there too, and a failed or cancelled one
+        is retried."""
+        existing = self.find(repo_id, filenames)
+        if existing is not None:
+            if existing.state in (ItemState.FAILED, ItemState.CANCELLED):
+                self.manager.retry(existing.id)
+                return self.manager.get(existing.id) or existing
+            if existing.state.active or all(path.is_file() for path in existing.targets()):
+                return existing
+            self.manager.remove(existing.id)  # finished, but its files are gone: its new row replaces it
         return self.manager.enqueue(repo_id, list(filenames), revision)
+
+    def find(self, repo_id: str, filenames: Sequence[str]) -> DownloadItem | None:
+        """The newest item for exactly these files of this repository, in any state."""
+        names = tuple(filenames)
+        matches = [i for i in self.manager.items() if i.repo_id == repo_id and i.filenames == names]
+        return max(matches, key=lambda i: i.added_at) if matches else None
 
     def pause(self, item_id: str) -> None:
         self.manager.pause(item_id)
@@ -137,13 +159,19 @@ class DownloadService(QObject):
         self._states[item.id] = item.state
         if before == item.state:
             return
+        if before == ItemState.FAILED:
+            message_bridge().dismiss(failure_key(item.id))  # retried: the failure is no longer news
         if item.state == ItemState.DONE:
             text = f"Downloaded and verified {display_name(item.title)}"
             message_bridge().info(text)
             self._notify("Download finished", text)
             self.completed.emit(item)
         elif item.state == ItemState.FAILED:
-            message_bridge().error(f"Download of {display_name(item.title)} failed: {item.error}")
+            message_bridge().error(
+                f"Download of {display_name(item.title)} failed: {item.error}",
+                page="downloads",
+                key=failure_key(item.id),
+            )
 
     def _notify(self, title: str, text: str) -> None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
@@ -158,6 +186,13 @@ class DownloadService(QObject):
     def _on_settings(self, old: Preferences, new: Preferences) -> None:
         if old.download_parallel != new.download_parallel and self._manager is not None:
             self._manager.set_max_parallel(new.download_parallel)
+        if old.download_segments != new.download_segments and self._manager is not None:
+            self._manager.set_segments(new.download_segments)
+
+
+def failure_key(item_id: str) -> str:
+    """The message key of an item's failure (dismissed when the item is retried or removed)."""
+    return f"download-failed:{item_id}"
 
 
 def reveal_targets(item: DownloadItem) -> Path | None:

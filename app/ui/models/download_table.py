@@ -15,8 +15,8 @@ from app.ui.models.table import Index, RowTableModel
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 FRACTION_ROLE = Qt.ItemDataRole.UserRole + 2  # float 0..1 for the progress delegate, None when unknown
 
-COLUMNS = ("Model", "Repository", "Progress", "Size", "Speed", "Time left", "Status")
-COL_NAME, COL_REPO, COL_PROGRESS, COL_SIZE, COL_SPEED, COL_ETA, COL_STATUS = range(len(COLUMNS))
+COLUMNS = ("Model", "Repository", "Progress", "Size", "Speed", "Time left", "Status", "")
+COL_NAME, COL_REPO, COL_PROGRESS, COL_SIZE, COL_SPEED, COL_ETA, COL_STATUS, COL_ACTIONS = range(len(COLUMNS))
 
 STATE_TEXT = {
     ItemState.QUEUED: "Queued",
@@ -27,6 +27,22 @@ STATE_TEXT = {
     ItemState.CANCELLED: "Cancelled",
 }
 _ERROR_COLOUR = QColor("#d93025")
+
+
+def segments_text(progress: ItemProgress) -> str:
+    """The connections of a segmented download, one line each (the progress cell's tooltip)."""
+    # `segments` holds every piece of the file (about 8 per connection); the ones being fetched are listed.
+    n = progress.connections
+    finished = sum(1 for s in progress.segments if s.state == "done")
+    lines = [f"{n} connection{'' if n == 1 else 's'}, {finished} of {len(progress.segments)} pieces done"]
+    for seg in (s for s in progress.segments if s.state in ("active", "retrying")):
+        size = max(seg.end - seg.start, 0)
+        share = f"{100 * seg.done_bytes / size:.0f}%" if size else "–"
+        speed = f", {format_rate(seg.speed)}" if seg.state == "active" else ""
+        lines.append(
+            f"#{seg.index + 1}  {format_bytes(seg.start)} – {format_bytes(seg.end)}: {share} {seg.state}{speed}"
+        )
+    return "\n".join(lines)
 
 
 class DownloadTableModel(RowTableModel):
@@ -112,6 +128,8 @@ class DownloadTableModel(RowTableModel):
                 return "\n".join(display_name(n) for n in item.filenames)
             if column == COL_STATUS and progress is not None and progress.note:
                 return progress.note
+            if column == COL_PROGRESS and progress is not None and progress.segments:
+                return segments_text(progress)
         if role == Qt.ItemDataRole.ForegroundRole and column == COL_STATUS and item.state == ItemState.FAILED:
             return QBrush(_ERROR_COLOUR)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_SIZE, COL_SPEED, COL_ETA):

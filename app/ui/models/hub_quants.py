@@ -15,10 +15,29 @@ from app.ui.models.table import Index, RowTableModel
 
 FIT_ROLE = Qt.ItemDataRole.UserRole + 1  # the row's QuantFit (None until verdicts are known)
 QUANT_ROLE = Qt.ItemDataRole.UserRole + 2
-COLUMNS = ("Quant", "Bits/weight", "Size", "Fit", "Max context", "Memory (VRAM | RAM)", "")
+# Headers on two lines where their values are short: the memory bars get the width (never clipped at 1280 px).
+COLUMNS = ("Quant", "Bits/\nweight", "Size", "Fit", "Max\ncontext", "Memory\n(VRAM | RAM)", "")
 COL_QUANT, COL_BPW, COL_SIZE, COL_FIT, COL_MAX_CTX, COL_MEMORY, COL_DOWNLOAD = range(7)
 GIB = 1024**3
 
+
+
+HEADER_TIPS = {
+    COL_BPW: "File bits per parameter: more bits, closer to the original model",
+    COL_MAX_CTX: "The longest context the verdict holds at on this machine",
+    COL_MEMORY: "What the model needs of the GPU's memory (VRAM) and of the computer's memory (RAM), "
+    "weights, KV cache and buffers included",
+}
+
+
+def repack_words(repack_bytes: int) -> str:
+    """Why a smaller quant can need more RAM than a larger one: the CPU backend's repacked copy."""
+    return (
+        f"Includes {human_size(repack_bytes)} of repacked weights: llama.cpp's CPU backend keeps a second copy of\n"
+        "the weights whose type it can rearrange for faster matrix products (its CPU_REPACK buffer).\n"
+        "So a quant whose type repacks (Q4_K_M, Q4_0) can need more RAM than a larger one whose type\n"
+        "does not (Q5_K_M)."
+    )
 
 
 def context_words(n_ctx: int) -> str:
@@ -129,6 +148,14 @@ class QuantTableModel(RowTableModel):
                 lines.append("estimated from the file size (header not read yet)")
             elif v.max_ctx:
                 lines.append(f"The verdict holds up to {v.max_ctx:,} tokens of context")
+            repack = v.detail.estimate.repack_bytes if v.detail is not None else 0
+            if repack:
+                lines.append(repack_words(repack))
             if fit.recommended:
                 lines.append(f"Recommended: {self.reason}")
         return "\n".join(lines)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(section)
+        return super().headerData(section, orientation, role)

@@ -10,6 +10,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from app.core.names import display_name
 from app.core.units import format_bytes, format_count
+from app.gguf.naming import quant_label
 from app.library.entries import LibraryEntry
 from app.quantize.quality_file import KLD_EXPLAINED
 from app.ui.models.table import Index, RowTableModel
@@ -17,8 +18,11 @@ from app.ui.models.table import Index, RowTableModel
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
-COLUMNS = ("Name", "Architecture", "Parameters", "Quant", "Quality", "Size", "Context", "Location")
-COL_NAME, COL_ARCH, COL_PARAMS, COL_QUANT, COL_QUALITY, COL_SIZE, COL_CONTEXT, COL_LOCATION = range(len(COLUMNS))
+# The file name and quant tell apart the rows of one model (four "Gemma 3 270m" rows are four files).
+COLUMNS = ("Name", "Quant", "File", "Architecture", "Parameters", "Quality", "Size", "Context", "Location")
+COL_NAME, COL_QUANT, COL_FILE, COL_ARCH, COL_PARAMS, COL_QUALITY, COL_SIZE, COL_CONTEXT, COL_LOCATION = range(
+    len(COLUMNS)
+)
 _ERROR_COLOUR = QColor("#d93025")
 
 
@@ -71,7 +75,7 @@ class LibraryTableModel(RowTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if entry.error:
                 return f"{display_name(str(entry.path))}\n\n{entry.error}"
-            if column in (COL_NAME, COL_LOCATION):
+            if column in (COL_NAME, COL_FILE, COL_LOCATION):
                 return "\n".join(display_name(str(f)) for f in entry.files)
             if column == COL_QUALITY:
                 return quality_tooltip(entry)
@@ -88,6 +92,8 @@ class LibraryTableModel(RowTableModel):
             return display_name(entry.name)
         if column == COL_SIZE:
             return format_bytes(entry.size)
+        if column == COL_FILE:
+            return display_name(entry.path.name) + (f" (+{len(entry.files) - 1} parts)" if len(entry.files) > 1 else "")
         if column == COL_LOCATION:
             return display_name(_location(entry))
         if summary is None:
@@ -97,7 +103,7 @@ class LibraryTableModel(RowTableModel):
         if column == COL_PARAMS:
             return format_count(summary.parameters) if summary.parameters else "?"
         if column == COL_QUANT:
-            return summary.quant or "?"
+            return summary.quant or quant_label(entry.path.name) or "?"
         if column == COL_CONTEXT:
             return f"{summary.context_length:,}" if summary.context_length else "?"
         if column == COL_QUALITY:

@@ -35,13 +35,15 @@ from PySide6.QtWidgets import (
 
 from app.chat import protocol as p
 from app.chat.client import error_from
-from app.chat.history import Conversation, History, ReplyWriter
-from app.chat.prefs import PRESETS, ChatPrefs, load_prefs, sampling_for, save_prefs
-from app.chat.templates import AUTO, BUILTIN_TEMPLATES, RAW
+from app.chat.history import Conversation, History, ReplyWriter, Version
+from app.chat.prefs import PRESETS, ChatPrefs, load_prefs, remember, remembered_settings, sampling_for, save_prefs
+from app.chat.projector import projector_for
+from app.chat.templates import AUTO, BUILTIN_TEMPLATES, RAW, suggested_builtin
 from app.core.atomic import write_text_atomic
 from app.core.errors import AppError, Cancelled
 from app.ui.context import AppContext
 from app.ui.models.chat_conversations import ConversationListModel
+from app.ui.pages.chat_attach import AttachmentTray, show_media
 from app.ui.pages.chat_engine import EngineBridge
 from app.ui.pages.chat_load import LoadPanel
 from app.ui.pages.chat_messages import MessageList, MessageWidget
@@ -54,6 +56,10 @@ TEMPLATE_CHOICES = [
     *((name, f"Built-in: {name}") for name in BUILTIN_TEMPLATES),
     (RAW, "Raw completion (no template)"),
 ]
+RAW_NOTE = (
+    "Raw completion: this model has no chat template, so it continues the text of the conversation "
+    "instead of answering turn by turn. Pick a built-in chat format in the template menu to chat."
+)
 POLICIES = [("drop_oldest", "When full: drop oldest turns"), ("stop", "When full: stop")]
 
 
@@ -73,6 +79,8 @@ class _Banner(QFrame):
 
     def show_text(self, text: str, actions: tuple[tuple[str, Any], ...] = (), *, error: bool = True) -> None:
         for button in self._buttons:
+            self._layout.removeWidget(button)
+            button.hide()  # gone now, not when the event loop deletes it
             button.deleteLater()
         self._buttons = []
         self.setStyleSheet(
@@ -94,6 +102,7 @@ class _Banner(QFrame):
 
 class ChatPage(QWidget):
     replyFinished = Signal(object)  # protocol.Done, after it is saved and shown
+    replyEnded = Signal()  # after every reply, also one that ended without a Done (stopped while rendering, error)
     modelLoaded = Signal(object)  # protocol.ModelInfo
     engineFailed = Signal(str)
 
@@ -115,11 +124,16 @@ class ChatPage(QWidget):
         self._first_token_at = 0.0
         self._dirty = False
         self._editing_id: int | None = None
+        self._auto_raw = False  # raw completion was chosen for a model without a template, not by the user
+        self._reply_template = AUTO
+        self._pending_send = False  # Send loaded the conversation's model: send when it is loaded
+        self._stream_tokens = 0
         self.last_stats: p.Stats | None = None
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(FLUSH_INTERVAL_MS)
         self._flush_timer.timeout.connect(self._flush)
         self._build()
+        self.load_panel.remembered = lambda path: remembered_settings(self.prefs, path)
         self.reload_conversations()
         if self.prefs.model_path and Path(self.prefs.model_path).is_file():
             self.load_panel.add_model_path(self.prefs.model_path)
@@ -160,6 +174,10 @@ class ChatPage(QWidget):
         self.model_toggle.setText("Model ▾")
         self.model_toggle.setCheckable(True)
         self.model_toggle.setChecked(True)
+        self.unload_button = QToolButton()
+        self.unload_button.setText("Unload")
+        self.unload_button.setToolTip("Free the memory the model takes (the conversation stays)")
+        self.unload_button.setEnabled(False)
         self.speed_label = QLabel("")
         self.context_meter = QProgressBar()
         self.context_meter.setFormat("context: no model")
@@ -170,6 +188,7 @@ class ChatPage(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.model_toggle)
         top.addWidget(self.model_label, 1)
+        top.addWidget(self.unload_button)
         top.addWidget(self.speed_label)
         top.addWidget(self.context_meter)
 
@@ -203,6 +222,7 @@ class ChatPage(QWidget):
         self.input = QPlainTextEdit()
         self.input.setPlaceholderText("Message (Ctrl+Enter to send)")
         self.input.setMaximumHeight(90)
+        self.attachments = AttachmentTray(self.input, self)  # images and audio: button, paste, drop
         self.editing_label = QLabel("")
         self.editing_label.setVisible(False)
         self.send_button = QPushButton("Send")
@@ -213,6 +233,7 @@ class ChatPage(QWidget):
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.attachments.attach_button)
         buttons.addStretch(1)
         composer.addLayout(buttons)
 
@@ -225,6 +246,7 @@ class ChatPage(QWidget):
         right_layout.addWidget(self.messages, 1)
         right_layout.addLayout(options)
         right_layout.addWidget(self.editing_label)
+        right_layout.addWidget(self.attachments)
         right_layout.addLayout(composer)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -238,6 +260,7 @@ class ChatPage(QWidget):
         self.model_toggle.toggled.connect(self.load_panel.setVisible)
         self.load_panel.loadRequested.connect(self.load_model)
         self.load_panel.cancelRequested.connect(self.engine.stop)
+        self.unload_button.clicked.connect(self.unload_model)
         self.search.textChanged.connect(lambda _text: self.reload_conversations())
         self.conversation_view.selectionModel().currentChanged.connect(
             lambda current, _previous: self._open_row(current.row())
@@ -247,6 +270,7 @@ class ChatPage(QWidget):
         self.delete_button.clicked.connect(self._delete_clicked)
         self.export_button.clicked.connect(self._export_clicked)
         self.send_button.clicked.connect(self.send)
+        self.attachments.failed.connect(self._show_error)
         self.stop_button.clicked.connect(self.stop)
         self.system_prompt.editingFinished.connect(self._save_conversation_settings)
         for combo in (self.preset, self.template, self.policy):
@@ -292,12 +316,41 @@ class ChatPage(QWidget):
             self.load_panel.set_loading(False)
             self._show_error(f"The chat engine could not start: {exc}")
             return
-        self.prefs = dataclasses.replace(self.prefs, model_path=path, engine=settings)
+        self.prefs = remember(self.prefs, path, settings)
         save_prefs(self.prefs)
+        if Path(path).is_file() and self.load_panel.model_combo.currentData() != path:
+            self.load_panel.add_model_path(path)  # the panel shows what is loaded, with these settings
 
     def reload_model(self) -> None:
         if self._load_request is not None:
             self.load_model(*self._load_request)
+
+    def unload_model(self) -> None:
+        if self.streaming:
+            self.stop()
+        self.engine.unload()
+        self.model_info = None
+        self._pending_send = False
+        self.unload_button.setEnabled(False)
+        self.model_label.setText("No model loaded")
+        self.speed_label.setText("")
+        self.context_meter.setRange(0, 1)
+        self.context_meter.setValue(0)
+        self.context_meter.setFormat("context: no model")
+        self._update_template_choice()
+        self.model_toggle.setChecked(True)
+
+    def settings_for(self, path: str) -> p.EngineSettings:
+        """How `path` loads without the panel: as it was loaded last, else as the panel would load it."""
+        remembered = remembered_settings(self.prefs, path)
+        if remembered is not None:
+            return remembered
+        panel = self.load_panel
+        if panel.model is not None and panel.model.path == path:
+            return panel.settings()
+        return p.EngineSettings(n_ctx=int(self.ctx.settings.values.default_context),
+                                n_threads=int(self.ctx.settings.values.threads),
+                                mmproj=projector_for(path))  # a vision model: with its projector
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, p.Token):
@@ -305,6 +358,9 @@ class ChatPage(QWidget):
                 if not self._stream_text:
                     self._first_token_at = time.perf_counter()
                 self._stream_text.append(event.text)
+                self._stream_tokens = event.generated or self._stream_tokens + 1
+                if event.context_used:
+                    self.context_meter.setValue(min(event.context_used, self.context_meter.maximum()))
                 self._writer.append(event.text)
                 self._dirty = True
         elif isinstance(event, p.Done):
@@ -322,6 +378,7 @@ class ChatPage(QWidget):
     def _on_loaded(self, info: p.ModelInfo) -> None:
         self._loading = False
         self.model_info = info
+        self.unload_button.setEnabled(True)
         self.load_panel.set_loading(False)
         self.model_toggle.setChecked(False)
         template = "its own chat template" if info.chat_template else "no chat template"
@@ -331,35 +388,61 @@ class ChatPage(QWidget):
         self.context_meter.setFormat("context %v / %m")
         self._update_template_choice()
         self.modelLoaded.emit(info)
+        if self._pending_send:
+            self._pending_send = False
+            self.send()
 
     def _update_template_choice(self) -> None:
+        """Auto ("the model's template") is only offered for a model that has one. A model without one
+        (a base model, mostly) gets raw completion at once, said in the banner and in the conversation,
+        with its family's built-in chat format one click away: Send never does nothing."""
         info = self.model_info
         has_own = bool(info and info.chat_template)
         auto_index = self.template.findData(AUTO)
         item = self.template.model().item(auto_index)  # type: ignore[attr-defined]
         item.setEnabled(has_own or info is None)
-        if info is not None and not has_own and self.template.currentData() == AUTO:
-            self.template.setCurrentIndex(-1)
+        if info is None:
+            return
+        if has_own and self._auto_raw:
+            self._auto_raw = False
+            self._set_template_quietly(AUTO)
+        elif not has_own and self.template.currentData() in (AUTO, None):
+            self._auto_raw = True
+            self._set_template_quietly(RAW)
+            builtin = suggested_builtin(info.description)
             self.banner.show_text(
-                "This model has no chat template. Choose how to talk to it: raw completion (the model "
-                "continues your text) or one of the built-in chat formats in the template menu.",
-                (
-                    ("Use raw completion", lambda: self._choose_template(RAW)),
-                    *(
-                        (f"Use {name}", lambda _c=False, n=name: self._choose_template(n))
-                        for name in ("chatml", "gemma")
-                    ),
-                ),
+                f"{info.description} has no chat template, so it is probably a base model: it continues "
+                "text rather than answering. Replies use raw completion (the template menu shows it). "
+                "For chat turns, pick a built-in chat format.",
+                ((f"Use {builtin}", lambda _c=False, n=builtin: self._choose_template(n)),),
                 error=False,
             )
 
+    def _set_template_quietly(self, key: str) -> None:
+        """Shows the template in use without making it the remembered choice for every model."""
+        self.template.blockSignals(True)
+        self.template.setCurrentIndex(self.template.findData(key))
+        self.template.blockSignals(False)
+
+    def _template_for_send(self) -> str:
+        current = self.template.currentData()
+        if current is None or (current == AUTO and self.model_info is not None and not self.model_info.chat_template):
+            self._update_template_choice()
+            current = self.template.currentData() or RAW
+        return str(current)
+
+    def _base_model_banner_shown(self) -> bool:
+        return self.banner.isVisible() and "has no chat template" in self.banner.label.text()
+
     def _choose_template(self, name: str) -> None:
+        self._auto_raw = False
         self.template.setCurrentIndex(self.template.findData(name))
         self.banner.hide()
 
     def _on_error(self, event: p.Error) -> None:
         if self._loading and event.request_id is None:
             self._loading = False
+            self._pending_send = False
             self.load_panel.set_loading(False)
             self.model_label.setText("No model loaded" if self.model_info is None else self.model_label.text())
             if isinstance(event.error, Cancelled):
@@ -369,16 +452,22 @@ class ChatPage(QWidget):
             return
         if event.request_id is not None and event.request_id == self._request_id:
             self._end_stream(keep=bool("".join(self._stream_text)))
+            if isinstance(event.error, Cancelled):  # Stop before the first token (a slow template): no error
+                self.speed_label.setText("stopped")
+                return
         self._show_error(str(error_from(event)))
 
     def _on_crashed(self, event: p.Crashed) -> None:
         was_loading, self._loading = self._loading, False
+        self._pending_send = False
         self.load_panel.set_loading(False)
         self.model_info = None
+        self.unload_button.setEnabled(False)
         if self._writer is not None:
             self._flush()
             self._writer.abandon()
             self._writer = None
+            self.replyEnded.emit()
         self._set_streaming(False)
         self.model_label.setText("The model could not be loaded" if was_loading else "The chat engine stopped")
         hint = f" ({event.hint})" if event.hint else ""
@@ -419,7 +508,21 @@ class ChatPage(QWidget):
             self.template.setCurrentIndex(self.template.findData(options["template"]))
         if "context_policy" in options:
             self.policy.setCurrentIndex(max(0, self.policy.findData(options["context_policy"])))
+        model = self._conversation_model()
+        if self.model_info is None and model is not None and Path(model).is_file():
+            self.load_panel.add_model_path(model)  # with its remembered settings
+        if self.model_info is not None:
+            self._update_template_choice()
         self._show_messages()
+
+    def _conversation_model(self) -> str | None:
+        """The model to load for Send without one: the conversation's, else the one chosen last."""
+        from app.remote.refs import parse_remote_ref
+
+        for path in (self.conversation.model_path if self.conversation else "", self.prefs.model_path):
+            if path and (Path(path).is_file() or parse_remote_ref(path) is not None):
+                return path
+        return None
 
     def new_conversation(self) -> None:
         if self.streaming:
@@ -486,7 +589,8 @@ class ChatPage(QWidget):
             self.prefs, preset=self.preset.currentText(), template=template, context_policy=self.policy.currentData()
         )
         save_prefs(self.prefs)
-        if self.template.currentIndex() >= 0 and self.banner.button("Use raw completion") is not None:
+        self._auto_raw = False  # the user chose: a later model keeps this choice
+        if self._base_model_banner_shown():
             self.banner.hide()
         self._save_conversation_settings()
 
@@ -500,7 +604,7 @@ class ChatPage(QWidget):
     def _conversation_options(self) -> dict[str, Any]:
         return {
             "preset": self.preset.currentText(),
-            "template": self.template.currentData(),
+            "template": AUTO if self._auto_raw else self.template.currentData(),
             "context_policy": self.policy.currentData(),
         }
 
@@ -512,29 +616,35 @@ class ChatPage(QWidget):
             return
         stored = self.history.messages(self.conversation.id)
         last_assistant = max((m.id for m in stored if m.role == "assistant"), default=None)
+        noted = False
         for message in stored:
+            if message.stats and message.stats.get("template") == RAW and not noted:
+                self.messages.add_note(RAW_NOTE)
+                noted = True
             widget = self.messages.add(message.role, message.content, message.id)
+            if message.media:
+                show_media(widget, message.media)
             widget.editRequested.connect(self.edit_message)
             if message.stats:
                 widget.set_stats(_stats_text(message.stats, message.complete))
             elif not message.complete:
                 widget.set_stats("(interrupted)")
+            widget.set_versions(message.variant, len(message.versions))
+            widget.versionRequested.connect(self.show_version)
             if message.id == last_assistant:
                 widget.regenerate_button.setVisible(True)
                 widget.regenerateRequested.connect(self.regenerate)
 
     def send(self) -> None:
         text = self.input.toPlainText().strip()
-        if not text or self.streaming:
+        media = self.attachments.parts()
+        if (not text and not media) or self.streaming:
             return
         if self.model_info is None:
-            self._show_error("Load a model first (Model ▾).")
-            return
-        if self.template.currentIndex() < 0:
-            self._update_template_choice()
+            self._load_for_send()
             return
         if self.conversation is None:
-            title = " ".join(text.split())[:48]
+            title = " ".join(text.split())[:48] or (media[0].name if media else "") or "Image"
             self.conversation = self.history.create(
                 title,
                 model_path=self.model_info.path,
@@ -544,18 +654,40 @@ class ChatPage(QWidget):
         if self._editing_id is not None:
             self.history.delete_from(self.conversation.id, self._editing_id)
             self._cancel_edit()
-        self.history.add_message(self.conversation.id, "user", text)
+        self.history.add_message(self.conversation.id, "user", text, media=media)
         self.input.clear()
+        self.attachments.clear()
         self._start_reply()
         self.reload_conversations()
 
+    def _load_for_send(self) -> None:
+        """Send without a model: load the conversation's (as it was loaded last) and send when it is up."""
+        if self._loading:
+            self._pending_send = True
+            return
+        path = self._conversation_model()
+        if path is None:
+            self._show_error("Load a model first (Model ▾).")
+            return
+        self._pending_send = True
+        self.load_model(path, self.settings_for(path))
+
     def regenerate(self) -> None:
+        """Answers again; the earlier answers stay as versions of the reply (‹ 1/2 ›)."""
         if self.streaming or self.conversation is None or self.model_info is None:
             return
         stored = self.history.messages(self.conversation.id)
+        versions: tuple[Version, ...] = ()
         if stored and stored[-1].role == "assistant":
+            versions = stored[-1].versions if stored[-1].content else stored[-1].alternatives
             self.history.delete_from(self.conversation.id, stored[-1].id)
-        self._start_reply()
+        self._start_reply(versions)
+
+    def show_version(self, message_id: int, index: int) -> None:
+        if self.streaming or self.conversation is None:
+            return
+        self.history.show_version(message_id, index)
+        self._show_messages()
 
     def edit_message(self, message_id: int) -> None:
         if self.streaming:
@@ -563,6 +695,9 @@ class ChatPage(QWidget):
         message = self.history.message(message_id)
         self._editing_id = message_id
         self.input.setPlainText(message.content)
+        self.attachments.clear()
+        for part in message.media:
+            self.attachments.add(part)
         self.editing_label.setText("Editing: sending replaces this message and everything after it.")
         self.editing_label.setVisible(True)
         self.input.setFocus()
@@ -576,19 +711,24 @@ class ChatPage(QWidget):
         out = [p.ChatMessage("system", self.system_prompt.text())] if self.system_prompt.text().strip() else []
         for message in self.history.messages(self.conversation.id):
             if message.content or message.role == "user":
-                out.append(p.ChatMessage(message.role, message.content))
+                out.append(p.ChatMessage(message.role, message.content, media=message.media))
         return out
 
-    def _start_reply(self) -> None:
+    def _start_reply(self, versions: tuple[Version, ...] = ()) -> None:
         assert self.conversation is not None
         messages = self._chat_messages()
         self._show_messages()
-        template = self.template.currentData() or AUTO
+        template = self._template_for_send()
+        self._reply_template = template
+        if template == RAW and not self.messages.notes:
+            self.messages.add_note(RAW_NOTE)
         sampling = sampling_for(self.preset.currentText(), self.prefs.max_tokens, self.prefs.seed)
-        self._writer = ReplyWriter(self.history, self.conversation.id)
+        self._writer = ReplyWriter(self.history, self.conversation.id, alternatives=versions)
         self._stream_text = []
+        self._stream_tokens = 0
         self._stream_widget = self.messages.add("assistant", "", self._writer.message.id, streaming=True)
         self._stream_widget.set_stats("…")
+        self._stream_widget.set_versions(len(versions), len(versions) + 1, enabled=False)
         try:
             self._request_id = self.engine.generate(
                 messages, template=template, sampling=sampling, context_policy=self.policy.currentData()
@@ -609,20 +749,20 @@ class ChatPage(QWidget):
         self._dirty = False
         self._stream_widget.set_text("".join(self._stream_text), streaming=True)
         elapsed = time.perf_counter() - self._first_token_at
-        if len(self._stream_text) > 1 and elapsed > 0:
-            self.speed_label.setText(f"{(len(self._stream_text) - 1) / elapsed:.1f} tok/s")
+        if self._stream_tokens > 1 and elapsed > 0:
+            self.speed_label.setText(f"{(self._stream_tokens - 1) / elapsed:.1f} tok/s")
 
     def _finish_reply(self, done: p.Done) -> None:
         writer = self._writer
         if writer is None:
             return
-        stats = _stats_dict(done)
+        stats = {**_stats_dict(done), "template": self._reply_template}
         writer.finish(stats, text=done.text)
         self._writer = None
         self._set_streaming(False)
         self.last_stats = done.stats
         self._show_messages()
-        self.speed_label.setText(f"{done.stats.tokens_per_second:.1f} tok/s")
+        self.speed_label.setText(_speed_text(done.stats.generated_tokens, done.stats.tokens_per_second))
         self.context_meter.setRange(0, done.stats.context_size)
         self.context_meter.setValue(done.stats.context_used)
         if done.stats.dropped_messages:
@@ -639,6 +779,7 @@ class ChatPage(QWidget):
             )
         self.reload_conversations()
         self.replyFinished.emit(done)
+        self.replyEnded.emit()
 
     def _end_stream(self, *, keep: bool) -> None:
         """Ends a reply that produced no Done (engine error): keep what came, or drop the empty row."""
@@ -649,8 +790,9 @@ class ChatPage(QWidget):
             if keep:
                 writer.finish(None)
             else:
-                self.history.delete_from(self.conversation.id, writer.message.id)
+                self.history.drop_version(writer.message.id)  # a regenerated reply's earlier answers stay
         self._show_messages()
+        self.replyEnded.emit()
 
     def _set_streaming(self, streaming: bool) -> None:
         self.send_button.setVisible(not streaming)
@@ -677,8 +819,21 @@ def _stats_dict(done: p.Done) -> dict[str, Any]:
     }
 
 
+def _speed_text(tokens: int, tokens_per_second: float) -> str:
+    """A rate needs two tokens (the first comes with the prompt): none is shown for shorter replies."""
+    return f"{tokens_per_second:.1f} tok/s" if tokens > 1 and tokens_per_second > 0 else ""
+
+
 def _stats_text(stats: dict[str, Any], complete: bool) -> str:
-    parts = [f"{stats.get('tokens', 0)} tokens", f"{stats.get('tokens_per_second', 0):.1f} tok/s"]
+    tokens = int(stats.get("tokens", 0) or 0)
+    parts = [f"{tokens:,} token" + ("" if tokens == 1 else "s")]
+    speed = _speed_text(tokens, float(stats.get("tokens_per_second", 0) or 0))
+    if speed:
+        parts.append(speed)
+    elif stats.get("ttft_ms"):
+        parts.append(f"first token after {stats['ttft_ms']:.0f} ms")
+    if stats.get("template") == RAW:
+        parts.append("raw completion")
     reason = stats.get("finish_reason")
     if reason == "stopped":
         parts.append("stopped")

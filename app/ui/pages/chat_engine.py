@@ -27,6 +27,7 @@ class EngineBridge(QObject):
         self._remote: Any = None  # app.remote.session.RemoteChat while a remote model is chosen
         self._pending = ""  # the remote model being opened; a later load makes its result stale
         self._remote_ids = itertools.count(1)
+        self._workers: tuple[str, ...] = ()  # the RPC workers the engine process was told about
 
     @property
     def running(self) -> bool:
@@ -53,6 +54,12 @@ class EngineBridge(QObject):
         if parse_remote_ref(path) is not None:
             threading.Thread(target=self._open_remote, args=(path,), name="remote-open", daemon=True).start()
             return
+        if settings.rpc_workers != self._workers and self._client is not None:
+            # ggml cannot forget a worker it was told about, and one that went away aborts the process:
+            # another list of workers gets a new engine process.
+            self._client.close(timeout=1.0)
+            self._client = None
+        self._workers = settings.rpc_workers
         self._ensure().send(p.Load(path, settings))
 
     def generate(self, messages: Sequence[p.ChatMessage], **kwargs: Any) -> int:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QShowEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -25,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.chat.projector import projector_for
 from app.chat.protocol import CACHE_TYPES, EngineSettings
 from app.core.errors import AppError
 from app.core.names import display_name
@@ -38,7 +42,12 @@ from app.ui.tasks import Task, TaskControl, run_task
 log = logging.getLogger("app.ui.chat")
 
 CTX_STEP = 256
-PART_COLOURS = {"weights": QColor("#5b8def"), "KV cache": QColor("#f4a340"), "compute": QColor("#9c6ade")}
+CTX_BEYOND_TRAINED = 2  # the slider reaches this many times the trained context (llama.cpp allows it, with a warning)
+WARN_STYLE = "color: #c5221f;"
+AUTO_TIP = ("The most GPU layers that fit in free VRAM (for a mixture-of-experts model: every layer, "
+            "with the experts of as few layers as needed kept in RAM)")
+PART_COLOURS = {"weights": QColor("#5b8def"), "KV cache": QColor("#f4a340"), "compute": QColor("#9c6ade"),
+                "projector": QColor("#3fb950")}
 OVER_COLOUR = QColor("#d93025")
 
 
@@ -54,12 +63,77 @@ def _merged(view: MemoryView) -> list[tuple[str, int]]:
     return list(totals.items())
 
 
+Row = tuple[str, tuple[tuple[str, int], ...], int]  # name, (part, bytes) in order, bytes free (0: unknown)
+
+
+def paint_rows(widget: QWidget, rows: list[Row], label_w: int) -> None:
+    """One bar per row: the parts as coloured segments against what is free, red when over."""
+    painter = QPainter(widget)
+    palette = widget.palette()
+    text_colour = palette.color(QPalette.ColorRole.WindowText)
+    row_h = (widget.height() - 2 * len(rows) - 2) / max(1, len(rows))
+    for row, (name, parts, cap) in enumerate(rows):
+        top = 2 + row * (row_h + 2)
+        painter.setPen(text_colour)
+        painter.drawText(QRectF(0, top, label_w, row_h), Qt.AlignmentFlag.AlignVCenter, name)
+        track = QRectF(label_w, top, widget.width() - label_w - 2, row_h)
+        track_colour = QColor(palette.color(QPalette.ColorRole.Mid))
+        track_colour.setAlpha(90)
+        painter.fillRect(track, track_colour)
+        used = sum(b for _label, b in parts)
+        scale = max(cap, used, 1)
+        x = track.left()
+        for label, size in parts:
+            width = track.width() * size / scale
+            colour = PART_COLOURS[label] if used <= cap or cap == 0 else OVER_COLOUR
+            painter.fillRect(QRectF(x, top, width, row_h), colour)
+            x += width
+        caption = (
+            f"{format_bytes(used)} of {format_bytes(cap)} free"
+            if cap
+            else (f"{format_bytes(used)}" if used else "none")
+        )
+        painter.setPen(text_colour)
+        painter.drawText(
+            track.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, caption
+        )
+    painter.end()
+
+
+class DeviceBars(QWidget):
+    """One bar per offload device of a pool (RPC workers' devices, then this machine's GPU): the weights and
+    K/V cache of the layers it gets against the memory its probe reported free."""
+
+    ROW_H = 22
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[Row] = []
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, max(1, len(self.rows)) * (self.ROW_H + 2) + 2)
+
+    def set_rows(self, rows: list[Row], tips: list[str]) -> None:
+        self.rows = rows
+        self.setFixedHeight(self.sizeHint().height())
+        self.setToolTip("\n".join(tips))
+        self.update()
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        widest = max((self.fontMetrics().horizontalAdvance(name) for name, _p, _c in self.rows), default=0)
+        paint_rows(self, self.rows, max(MemoryBar.LABEL_W, widest + 8))
+
+
 class MemoryBar(QWidget):
     """Two rows (VRAM, RAM): weights, KV cache and compute as coloured segments against what is free."""
+
+    LABEL_W = 46
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view: MemoryView | None = None
+        self.vram_name = "VRAM"  # "Pool" while RPC workers lend their devices
         self.setMinimumHeight(54)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
 
@@ -80,42 +154,10 @@ class MemoryBar(QWidget):
 
     def paintEvent(self, _event: QPaintEvent) -> None:
         view = self.view
-        painter = QPainter(self)
-        palette = self.palette()
-        text_colour = palette.color(QPalette.ColorRole.WindowText)
-        label_w = 46
-        row_h = (self.height() - 6) / 2
-        for row, (name, parts, cap) in enumerate(
-            (
-                ("VRAM", view.vram if view else (), view.vram_cap if view else 0),
-                ("RAM", view.ram if view else (), view.ram_cap if view else 0),
-            )
-        ):
-            top = 2 + row * (row_h + 2)
-            painter.setPen(text_colour)
-            painter.drawText(QRectF(0, top, label_w, row_h), Qt.AlignmentFlag.AlignVCenter, name)
-            track = QRectF(label_w, top, self.width() - label_w - 2, row_h)
-            track_colour = QColor(palette.color(QPalette.ColorRole.Mid))
-            track_colour.setAlpha(90)
-            painter.fillRect(track, track_colour)
-            used = sum(b for _label, b in parts)
-            scale = max(cap, used, 1)
-            x = track.left()
-            for label, size in parts:
-                width = track.width() * size / scale
-                colour = PART_COLOURS[label] if used <= cap or cap == 0 else OVER_COLOUR
-                painter.fillRect(QRectF(x, top, width, row_h), colour)
-                x += width
-            caption = (
-                f"{format_bytes(used)} of {format_bytes(cap)} free"
-                if cap
-                else (f"{format_bytes(used)}" if used else "none")
-            )
-            painter.setPen(text_colour)
-            painter.drawText(
-                track.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, caption
-            )
-        painter.end()
+        paint_rows(self, [
+            (self.vram_name, view.vram if view else (), view.vram_cap if view else 0),
+            ("RAM", view.ram if view else (), view.ram_cap if view else 0),
+        ], self.LABEL_W)
 
 
 class LoadPanel(QWidget):
@@ -128,6 +170,12 @@ class LoadPanel(QWidget):
         self.model: ModelFile | None = None
         self._task: Task | None = None
         self._hardware: Any = None
+        self._hardware_info: Any = None
+        # The settings a model was loaded with last time (the page's memory); None: this panel's defaults.
+        self.remembered: Callable[[str], EngineSettings | None] = lambda _path: None
+        self._endpoints: tuple[str, ...] = ()  # RPC workers as listed (parsed)
+        self._workers: tuple[Any, ...] = ()  # and as probed: app.remote.rpc_probe.RpcWorker
+        self._probe_task: Task | None = None
 
         self.model_combo = QComboBox()
         self.model_combo.setPlaceholderText("Choose a model…")
@@ -137,13 +185,14 @@ class LoadPanel(QWidget):
         self.ctx_slider = QSlider(Qt.Orientation.Horizontal)
         self.ctx_label = QLabel()
         self.ctx_label.setMinimumWidth(self.ctx_label.fontMetrics().horizontalAdvance("1,048,576 tokens"))
+        self.ctx_warning = QLabel()
+        self.ctx_warning.setStyleSheet(WARN_STYLE)
+        self.offload_note = QLabel()  # why the GPU controls are off
+        self.offload_note.setEnabled(False)
         self.ngl_slider = QSlider(Qt.Orientation.Horizontal)
         self.ngl_label = QLabel()
         self.auto_button = QPushButton("Auto")
-        self.auto_button.setToolTip(
-            "The most GPU layers that fit in free VRAM (for a mixture-of-experts model: every layer, "
-            "with the experts of as few layers as needed kept in RAM)"
-        )
+        self.auto_button.setToolTip(AUTO_TIP)
         self.cpu_moe = QSpinBox()  # llama.cpp's --n-cpu-moe
         self.cpu_moe.setSpecialValueText("none")
         self.cpu_moe.setPrefix("experts of ")
@@ -158,9 +207,22 @@ class LoadPanel(QWidget):
             combo.addItems(list(CACHE_TYPES))
         self.flash = QComboBox()
         self.flash.addItems(["auto", "on", "off"])
+        # a vision model's projector (the mmproj beside it): images in chat, its memory in the estimate
+        self.images = QCheckBox("With images")
+        self._projector = ""
         self.threads = QSpinBox()
         self.threads.setRange(0, max(1, os.cpu_count() or 1))
         self.threads.setSpecialValueText("auto")
+        self.workers_edit = QLineEdit()
+        self.workers_edit.setPlaceholderText("host:port, … (optional: llama.cpp RPC workers on your own network)")
+        self.workers_edit.setToolTip(
+            "Machines running 'gguf-studio rpc-worker' lend their memory to this model: layers are split by "
+            "each device's free memory. RPC has no authentication: use it only on a network you trust.")
+        self.workers_note = QLabel()
+        # One line each (a wrapped label in a form row takes a line more than its text); never widening the panel.
+        for note in (self.ctx_warning, self.offload_note, self.workers_note):
+            note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.devices = DeviceBars()
         self.memory = MemoryBar()
         self.verdict = QLabel()
         self.load_button = QPushButton("Load")
@@ -171,7 +233,7 @@ class LoadPanel(QWidget):
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
 
-        form = QFormLayout()
+        form = self._form = QFormLayout()
         picker = QHBoxLayout()
         picker.addWidget(self.model_combo, 1)
         picker.addWidget(self.browse_button)
@@ -180,12 +242,16 @@ class LoadPanel(QWidget):
         ctx_row.addWidget(self.ctx_slider, 1)
         ctx_row.addWidget(self.ctx_label)
         form.addRow("Context", ctx_row)
+        form.addRow("", self.ctx_warning)
         ngl_row = QHBoxLayout()
         ngl_row.addWidget(self.ngl_slider, 1)
         ngl_row.addWidget(self.ngl_label)
         ngl_row.addWidget(self.cpu_moe)
         ngl_row.addWidget(self.auto_button)
         form.addRow("GPU layers", ngl_row)
+        form.addRow("", self.offload_note)
+        form.addRow("RPC workers", self.workers_edit)
+        form.addRow("", self.workers_note)
         kv_row = QHBoxLayout()
         kv_row.addWidget(QLabel("K"))
         kv_row.addWidget(self.type_k)
@@ -199,7 +265,9 @@ class LoadPanel(QWidget):
         kv_row.addWidget(self.threads)
         kv_row.addStretch(1)
         form.addRow("KV cache", kv_row)
+        form.addRow("Images", self.images)
         form.addRow("Memory", self.memory)
+        form.addRow("", self.devices)
         form.addRow("", self.verdict)
         buttons = QHBoxLayout()
         buttons.addWidget(self.progress, 1)
@@ -210,6 +278,8 @@ class LoadPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        for row in (self.ctx_warning, self.offload_note, self.workers_note, self.devices):
+            self._show_row(row, False)  # rows that take no room until they have something to say
 
         self.threads.setValue(self._preferred_threads())
         self._set_model_controls(None)
@@ -223,9 +293,11 @@ class LoadPanel(QWidget):
             self.type_v.currentIndexChanged,
             self.flash.currentIndexChanged,
             self.threads.valueChanged,
+            self.images.toggled,
         ):
             signal.connect(self.refresh_estimate)
         self.auto_button.clicked.connect(self.auto_layers)
+        self.workers_edit.editingFinished.connect(self.check_workers)
         self.load_button.clicked.connect(self._request_load)
         self.cancel_button.clicked.connect(self.cancelRequested.emit)
         ctx.hardware.ready.connect(self._on_hardware)
@@ -326,6 +398,7 @@ class LoadPanel(QWidget):
 
     def _set_model_controls(self, model: ModelFile | None) -> None:
         self.model = model
+        self._set_projector(projector_for(model.path) if model is not None else "")
         enabled = model is not None
         for widget in (self.ctx_slider, self.ngl_slider, self.auto_button, self.load_button):
             widget.setEnabled(enabled)
@@ -336,14 +409,22 @@ class LoadPanel(QWidget):
         self.cpu_moe.setValue(0)
         if model is None:
             self.memory.set_view(None)
+            self.devices.set_rows([], [])
+            self._show_row(self.devices, False)
+            self._update_offload()
             return
         top = max(1, -(-model.n_ctx_train // CTX_STEP))
-        self.ctx_slider.setRange(1, top)
-        self.ctx_slider.setValue(min(top, max(1, self._default_ctx() // CTX_STEP)))
+        self.ctx_slider.setRange(1, top * CTX_BEYOND_TRAINED)
         self.ngl_slider.setRange(0, model.n_layer + 1)
-        self.ngl_slider.setValue(0)
-        if self._hardware is not None and self._hardware.has_gpu:
-            self.auto_layers()
+        remembered = self.remembered(model.path)
+        if remembered is not None:  # as it was loaded last time
+            self.set_settings(remembered)
+        else:
+            self.ctx_slider.setValue(min(top, max(1, self._default_ctx() // CTX_STEP)))
+            self.ngl_slider.setValue(0)
+            if self.can_offload:
+                self.auto_layers()
+        self._update_offload()
         self.refresh_estimate()
 
     def _default_ctx(self) -> int:
@@ -354,9 +435,7 @@ class LoadPanel(QWidget):
     def settings(self) -> EngineSettings:
         model = self.model
         n_ctx = self.ctx_slider.value() * CTX_STEP
-        if model is not None:
-            n_ctx = min(n_ctx, max(model.n_ctx_train, CTX_STEP))
-        ngl = self.ngl_slider.value()
+        ngl = self.ngl_slider.value() if self.can_offload else 0
         return EngineSettings(
             n_ctx=n_ctx,
             n_gpu_layers=-1 if model is not None and ngl > model.n_layer else ngl,
@@ -365,6 +444,8 @@ class LoadPanel(QWidget):
             flash_attn=self.flash.currentText(),  # type: ignore[arg-type]
             n_threads=self.threads.value(),
             n_cpu_moe=self.cpu_moe.value(),
+            rpc_workers=self.worker_list(),
+            mmproj=self._projector if self.images.isChecked() else "",
         )
 
     def set_settings(self, settings: EngineSettings) -> None:
@@ -375,26 +456,173 @@ class LoadPanel(QWidget):
         self.flash.setCurrentText(settings.flash_attn)
         self.threads.setValue(settings.n_threads)
         self.cpu_moe.setValue(settings.n_cpu_moe)
+        self.images.setChecked(bool(settings.mmproj) and bool(self._projector))
+        listed = ", ".join(settings.rpc_workers)
+        if listed != self.workers_edit.text():
+            self.workers_edit.setText(listed)
+            self.check_workers()
 
     def _on_hardware(self, info: Any) -> None:
         from app.estimate import spec_from_info
 
+        self._hardware_info = info
         self._hardware = spec_from_info(info)
+        self._update_offload()
         self.refresh_estimate()
+
+    @property
+    def can_offload(self) -> bool:
+        """Layers can leave the CPU: a GPU this build can use, or RPC workers to take them."""
+        return (self._hardware is not None and self._hardware.has_gpu) or bool(self.worker_list())
+
+    def worker_list(self) -> tuple[str, ...]:
+        """The listed workers that answered their probe (the engine is told about no other)."""
+        return tuple(w.endpoint for w in self._workers)
+
+    def check_workers(self) -> None:
+        """Parses the workers field and probes each worker off the GUI thread (version, devices, memory)."""
+        from app.remote.rpc_probe import parse_endpoints
+
+        try:
+            endpoints = tuple(parse_endpoints(self.workers_edit.text()))
+        except AppError as exc:
+            self._set_workers((), str(exc))
+            return
+        if endpoints == self._endpoints and (self._workers or not endpoints):
+            return
+        self._endpoints = endpoints
+        if not endpoints:
+            self._set_workers((), "")
+            return
+        self.load_button.setEnabled(False)  # until the pool is known: Load must not go without it
+        self.workers_note.setText(f"Asking {len(endpoints)} worker(s)…")
+        self.workers_note.setStyleSheet("")
+        self._show_row(self.workers_note, True)
+
+        def probe(_control: TaskControl, listed: tuple[str, ...]) -> tuple[tuple[str, ...], list[Any]]:
+            from app.remote.rpc_probe import probe_all
+
+            return listed, probe_all(listed)
+
+        self._probe_task = run_task(probe, endpoints)
+        self._probe_task.finished.connect(self._on_probed)
+        self._probe_task.failed.connect(lambda exc: self._set_workers((), str(exc)))
+
+    def _on_probed(self, result: tuple[tuple[str, ...], list[Any]]) -> None:
+        listed, workers = result
+        if listed != self._endpoints:
+            return  # the list changed meanwhile
+        devices = sum(len(w.devices) for w in workers)
+        free = sum(d.free for w in workers for d in w.devices)
+        self._set_workers(tuple(workers),
+                          f"{len(workers)} worker(s), {devices} device(s), {format_bytes(free)} free in all. "
+                          "RPC has no authentication: use it only on a network you trust.", error=False)
+
+    def _set_workers(self, workers: tuple[Any, ...], note: str, *, error: bool = True) -> None:
+        had = bool(self._workers)
+        self._workers = workers
+        if not workers and error:
+            self._endpoints = ()
+        self.workers_note.setText(note)
+        self.workers_note.setStyleSheet(WARN_STYLE if error and note else "")
+        self._show_row(self.workers_note, bool(note))
+        self._update_offload()
+        if workers and not had and self.model is not None:
+            self.auto_layers()  # the layers go to the pool, as far as it holds them
+        self.load_button.setEnabled(self.model is not None)
+        self.refresh_estimate()
+
+    def pool_hardware(self) -> Any:
+        """This machine with the workers' devices counted as GPU memory (llama.cpp offloads to them alike)."""
+        hardware = self._hardware
+        if not self._workers:
+            return hardware
+        if hardware is None:  # this machine not probed yet: the pool's devices are known all the same
+            from app.estimate import HardwareSpec
+
+            hardware = HardwareSpec(ram_total=0, ram_available=0)
+        free = sum(d.free for w in self._workers for d in w.devices)
+        total = sum(d.total for w in self._workers for d in w.devices)
+        local = hardware.vram_free if hardware.has_gpu else 0
+        return dataclasses.replace(hardware, gpu_offload_supported=True, vram_free=free + local,
+                                   vram_total=total + (hardware.vram_total if hardware.has_gpu else 0))
+
+    def device_rows(self, settings: EngineSettings) -> tuple[list[Row], list[str]]:
+        """Per-device bars: each worker device (in llama.cpp's order), then this machine's GPU."""
+        model = self.model
+        if not self._workers or model is None or model.shape is None:
+            return [], []
+        from app.estimate.split import device_shares
+        from app.remote.pool import plan_split
+
+        named = [(f"RPC{i}", f"{w.endpoint} #{d.index}", d.free)
+                 for i, (w, d) in enumerate((w, d) for w in self._workers for d in w.devices)]
+        hardware = self._hardware
+        if hardware is not None and hardware.has_gpu:
+            named.append(("GPU", "this machine", hardware.vram_free))
+        split = plan_split([free for _n, _where, free in named])
+        shares = device_shares(model.shape, engine_load_settings(settings), split)
+        rows: list[Row] = []
+        tips: list[str] = []
+        for (name, where, free), share in zip(named, shares, strict=True):
+            kv = share.kv_full + share.kv_swa
+            rows.append((name, (("weights", share.weights), ("KV cache", kv)), free))
+            tips.append(f"{name} ({where}): {len(share.layers)} layers, weights {format_bytes(share.weights)}, "
+                        f"KV cache {format_bytes(kv)}, {format_bytes(free)} free")
+        return rows, tips
+
+    def offload_reason(self) -> str:
+        """Why layers cannot be offloaded, in words ("" when they can)."""
+        if self.can_offload:
+            return ""
+        info = self._hardware_info
+        if info is None:
+            return "Checking this machine for a GPU…"
+        if info.llama is not None and not info.llama.gpu_offload:
+            why = "this llama.cpp build is CPU-only"
+        elif not info.gpus:
+            why = "no GPU was found on this machine"
+        else:
+            why = "the GPU has no free memory"
+        return f"Every layer runs on the CPU: {why}, and no RPC workers are listed."
+
+    def _update_offload(self) -> None:
+        reason = self.offload_reason()
+        model_ok = self.model is not None
+        for widget, tip in ((self.ngl_slider, ""), (self.auto_button, AUTO_TIP)):
+            widget.setEnabled(model_ok and not reason)
+            widget.setToolTip(reason or tip)
+        self.offload_note.setText(reason)
+        self._show_row(self.offload_note, bool(reason) and model_ok)
+
+    def _set_projector(self, path: str) -> None:
+        """The projector beside the chosen model: the switch shows, on, only when there is one."""
+        self._projector = path
+        self.images.setChecked(bool(path))
+        media = _media_words(path)  # what the projector takes: an audio model's switch says "With audio"
+        self.images.setText(f"With {media}")
+        self.images.setToolTip(f"Load {Path(path).name} too: attach {media} in the chat" if path else "")
+        self._show_row(self.images, bool(path))
+
+    def _show_row(self, widget: QWidget, visible: bool) -> None:
+        if isinstance(widget, QLabel):
+            widget.setToolTip(widget.text())  # the whole text where a narrow window cuts it
+        self._form.setRowVisible(widget, visible)
 
     def auto_layers(self) -> None:
         model = self.model
         if model is None or model.shape is None:
             return
-        if self._hardware is None or not self._hardware.has_gpu:
+        hardware = self.pool_hardware()
+        if hardware is None or not hardware.has_gpu:
             self.ngl_slider.setValue(0)
             return
         from app.estimate import plan_cpu_moe, plan_gpu_layers
 
         try:
             load = engine_load_settings(dataclasses.replace(self.settings(), n_cpu_moe=0))
-            n = plan_gpu_layers(model.shape, load, self._hardware.vram_free)
-            experts = None if n > model.n_layer else plan_cpu_moe(model.shape, load, self._hardware)
+            n = plan_gpu_layers(model.shape, load, hardware.vram_free)
+            experts = None if n > model.n_layer else plan_cpu_moe(model.shape, load, hardware)
         except AppError as exc:
             self.verdict.setText(str(exc))
             return
@@ -407,9 +635,16 @@ class LoadPanel(QWidget):
         settings = self.settings()
         self.ctx_label.setText(f"{settings.n_ctx:,} tokens")
         model = self.model
+        beyond = model is not None and settings.n_ctx > model.n_ctx_train > 0
+        self._show_row(self.ctx_warning, beyond)
+        if model is not None and beyond:
+            self.ctx_warning.setText(
+                f"Longer than the {model.n_ctx_train:,} tokens this model was trained on: past that length "
+                "its replies are likely to degrade.")
         n_layers = model.n_layer + 1 if model else 0
-        ngl = self.ngl_slider.value()
-        self.ngl_label.setText(f"{ngl} of {n_layers}" + (" (all)" if model and ngl >= n_layers else ""))
+        ngl = self.ngl_slider.value() if self.can_offload else 0
+        self.ngl_label.setText("CPU only" if model and not self.can_offload else
+                               f"{ngl} of {n_layers}" + (" (all)" if model and ngl >= n_layers else ""))
         if model is None:
             return
         if model.shape is None:
@@ -417,9 +652,14 @@ class LoadPanel(QWidget):
             self.verdict.setText(f"No memory estimate for this model: {model.shape_error}")
             return
         try:
-            view = memory_view(model, settings, self._hardware)
+            view = memory_view(model, settings, self.pool_hardware())
+            self.memory.vram_name = "Pool" if self._workers else "VRAM"
+            self.devices.set_rows(*self.device_rows(settings))
+            self._show_row(self.devices, bool(self.devices.rows))
         except AppError as exc:
             self.memory.set_view(None)
+            self.devices.set_rows([], [])
+            self._show_row(self.devices, False)
             self.verdict.setText(str(exc))
             self.load_button.setEnabled(False)
             return
@@ -447,3 +687,16 @@ class LoadPanel(QWidget):
         self.cancel_button.setVisible(loading)
         self.load_button.setEnabled(not loading and self.model is not None)
         self.progress.setValue(int(fraction * 100))
+
+
+def _media_words(projector: str) -> str:
+    from app.chat.projector import projector_info
+    from app.core.errors import AppError
+
+    try:
+        info = projector_info(projector) if projector else None
+    except AppError:
+        info = None
+    if info is not None and info.audio:
+        return "images and audio" if info.vision else "audio"
+    return "images"

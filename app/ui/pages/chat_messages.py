@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -49,6 +49,7 @@ class _AutoHeightBrowser(QTextBrowser):
 class MessageWidget(QFrame):
     editRequested = Signal(int)  # message id
     regenerateRequested = Signal()
+    versionRequested = Signal(int, int)  # message id, index of the version to show
 
     def __init__(self, role: str, message_id: int = 0, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,6 +66,14 @@ class MessageWidget(QFrame):
         self.stats_label = QLabel("")
         self.stats_label.setEnabled(False)
         header.addWidget(title)
+        # ‹ 1/2 ›: the answers of a regenerated reply
+        self._version = (0, 1)
+        self.previous_button = self._button("‹", "The previous answer", lambda: self._step(-1))
+        self.version_label = QLabel("")
+        self.next_button = self._button("›", "The next answer", lambda: self._step(1))
+        for widget in (self.previous_button, self.version_label, self.next_button):
+            widget.setVisible(False)
+            header.addWidget(widget)
         header.addWidget(self.stats_label)
         header.addStretch(1)
         self.copy_button = self._button("Copy", "Copy the whole message", self._copy_all)
@@ -100,6 +109,20 @@ class MessageWidget(QFrame):
     def set_stats(self, text: str) -> None:
         self.stats_label.setText(text)
 
+    def set_versions(self, index: int, count: int, *, enabled: bool = True) -> None:
+        """Shows ‹ index+1/count › when a reply has more than one answer."""
+        self._version = (index, count)
+        for widget in (self.previous_button, self.version_label, self.next_button):
+            widget.setVisible(count > 1)
+        self.version_label.setText(f"{index + 1}/{count}")
+        self.previous_button.setEnabled(enabled and index > 0)
+        self.next_button.setEnabled(enabled and index < count - 1)
+
+    def _step(self, delta: int) -> None:
+        index, count = self._version
+        if 0 <= index + delta < count:
+            self.versionRequested.emit(self.message_id, index + delta)
+
     def _copy_all(self) -> None:
         QGuiApplication.clipboard().setText(self.text)
 
@@ -123,6 +146,7 @@ class MessageList(QScrollArea):
         self.setWidget(self._inner)
         # Our own list: wrappers of layout items from itemAt() can outlive their C++ objects in PySide.
         self._widgets: list[MessageWidget] = []
+        self._notes: list[QLabel] = []
         self._follow = True
         bar = self.verticalScrollBar()
         bar.valueChanged.connect(self._on_scrolled)
@@ -132,18 +156,34 @@ class MessageList(QScrollArea):
     def widgets(self) -> list[MessageWidget]:
         return list(self._widgets)
 
+    @property
+    def notes(self) -> list[QLabel]:
+        return list(self._notes)
+
     def clear(self) -> None:
-        for widget in self._widgets:
+        for widget in (*self._widgets, *self._notes):
             self._layout.removeWidget(widget)
             widget.hide()
             widget.deleteLater()
         self._widgets.clear()
+        self._notes.clear()
         self._follow = True
+
+    def add_note(self, text: str) -> QLabel:
+        """A line about the conversation itself (how it is prompted), between messages."""
+        note = QLabel(f"<i>{text}</i>", self._inner)
+        note.setObjectName("chat-note")
+        note.setWordWrap(True)
+        note.setTextFormat(Qt.TextFormat.RichText)
+        note.setEnabled(False)  # drawn in the disabled (dimmed) text colour of the theme
+        self._layout.insertWidget(len(self._widgets) + len(self._notes), note)
+        self._notes.append(note)
+        return note
 
     def add(self, role: str, text: str, message_id: int = 0, *, streaming: bool = False) -> MessageWidget:
         widget = MessageWidget(role, message_id, self._inner)
         widget.set_text(text, streaming=streaming)
-        self._layout.insertWidget(len(self._widgets), widget)
+        self._layout.insertWidget(len(self._widgets) + len(self._notes), widget)
         self._widgets.append(widget)
         self._follow = True
         return widget

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
+from collections.abc import Callable
+
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QRectF, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -13,6 +15,11 @@ ROW_HEIGHT = 42
 
 
 class RepoNameDelegate(QStyledItemDelegate):
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        # repo id → what this machine has of it ("in your library", "downloading"), or None; set by the page
+        self.local_state: Callable[[str], str | None] = lambda _repo_id: None
+
     def paint(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
@@ -33,6 +40,9 @@ class RepoNameDelegate(QStyledItemDelegate):
         bits.append(f"updated {age(result.last_modified)}")
         if result.gated:
             bits.append("gated")
+        local = self.local_state(result.repo_id)
+        if local:
+            bits.insert(0, local)
         painter.save()
         painter.setPen(opt.palette.color(main_role))
         painter.setFont(name_font)

@@ -26,13 +26,16 @@ from app.downloads.items import DownloadItem, ItemProgress, ItemState
 from app.ui.context import AppContext
 from app.ui.models.download_service import DownloadService, reveal_targets
 from app.ui.models.download_table import (
+    COL_ACTIONS,
     COL_NAME,
     COL_PROGRESS,
+    COL_REPO,
     COL_STATUS,
     FRACTION_ROLE,
     ITEM_ROLE,
     DownloadTableModel,
 )
+from app.ui.pages.downloads_row import ACTIONS_WIDTH, RowActions
 from app.ui.widgets.page_header import PAGE_MARGINS, page_subtitle, page_title
 from app.ui.widgets.row_table import setup_row_table, show_row_menu
 
@@ -40,7 +43,7 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class ProgressDelegate(QStyledItemDelegate):
-    """Draws the progress column as a progress bar (busy when the size is not known yet)."""
+    """Draws the progress column as a horizontal progress bar (busy when the size is not known yet)."""
 
     def paint(self, painter: Any, option: QStyleOptionViewItem, index: Index) -> None:
         fraction = index.data(FRACTION_ROLE)
@@ -54,7 +57,9 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.text = index.data(Qt.ItemDataRole.DisplayRole) or ""
         bar.textVisible = True
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
-        bar.state = option.state
+        # Qt 6 reads a progress bar's orientation from State_Horizontal; an item view's state lacks it, and
+        # without it Fusion fills the bar from the bottom up.
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
         style = option.widget.style() if option.widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
 
@@ -80,11 +85,14 @@ class DownloadsPage(QWidget):
         setup_row_table(self.table, self._context_menu)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(COL_NAME, 280)
+        for column in (COL_NAME, COL_REPO):  # name, repository and status share the rest (elided alike)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_PROGRESS, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(COL_PROGRESS, 160)
         header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COL_ACTIONS, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(COL_ACTIONS, ACTIONS_WIDTH)
+        self.table.verticalHeader().setDefaultSectionSize(34)
 
         self.empty = QLabel("Nothing downloading. Pick a model in Discover and press Download.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -127,6 +135,7 @@ class DownloadsPage(QWidget):
         self.model.rowsInserted.connect(self._update_visibility)
         self.model.rowsRemoved.connect(self._update_visibility)
         self.model.modelReset.connect(self._update_visibility)
+        self.model.dataChanged.connect(self._sync_row_actions)
 
         self.service.item_changed.connect(self.model.upsert)
         self.service.item_removed.connect(self.model.remove)
@@ -151,6 +160,47 @@ class DownloadsPage(QWidget):
         item = self.selected_item()
         if item is not None:
             action(item.id)
+
+    def row_actions(self, item_id: str) -> RowActions | None:
+        """The buttons at the end of an item's row."""
+        row = self.model.row_of(item_id)
+        widget = self.table.indexWidget(self.model.index(row, COL_ACTIONS)) if row is not None else None
+        return widget if isinstance(widget, RowActions) else None
+
+    def _row_action(self, verb: str, item_id: str) -> None:
+        if verb == "chat":
+            self.load_in_chat(item_id)
+            return
+        if verb == "access":
+            row = self.model.row_of(item_id)
+            if row is not None:
+                open_url(license_url(self.model.item(row).repo_id))
+            return
+        actions = {
+            "pause": self.service.pause,
+            "resume": self.service.resume,
+            "cancel": self.service.cancel,
+            "retry": self.service.retry,
+            "remove": self.service.remove,
+        }
+        actions[verb](item_id)
+
+    def load_in_chat(self, item_id: str) -> None:
+        row = self.model.row_of(item_id)
+        if row is None:
+            return
+        item = self.model.item(row)
+        if item.state == ItemState.DONE:
+            self.ctx.navigate("chat", model=str(item.targets()[0]))  # a split set loads from its first part
+
+    def _sync_row_actions(self, *_args: object) -> None:
+        for row, item in enumerate(self.model.items()):
+            index = self.model.index(row, COL_ACTIONS)
+            widget = self.table.indexWidget(index)
+            if not isinstance(widget, RowActions):
+                widget = RowActions(self._row_action)
+                self.table.setIndexWidget(index, widget)
+            widget.set_item(item)
 
     def reveal_selected(self) -> None:
         item = self.selected_item()
@@ -187,10 +237,7 @@ class DownloadsPage(QWidget):
             return
         text = _escape(item.error)
         if item.error_kind == "GatedRepoError":
-            from app.core.hubenv import hub_endpoint
-
-            url = f"{hub_endpoint()}/{item.repo_id}"
-            text += f' — <a href="{url}">open the license page</a>'
+            text += f' — <a href="{license_url(item.repo_id)}">open the license page</a>'
         self.details.setText(f"<b>{_escape(display_name(item.title))}</b>: {text}")
         self.details.show()
 
@@ -198,6 +245,7 @@ class DownloadsPage(QWidget):
         has_rows = self.model.rowCount() > 0
         self.table.setVisible(has_rows)
         self.empty.setVisible(not has_rows)
+        self._sync_row_actions()
         self._update_actions()
 
     # main window hooks -------------------------------------------------------------------------------------------
@@ -207,6 +255,17 @@ class DownloadsPage(QWidget):
 
     def progress_of(self, item_id: str) -> ItemProgress | None:
         return self.model.progress_of(item_id)
+
+
+def open_url(url: str) -> bool:
+    """Open a web page in the browser (tests replace this)."""
+    return QDesktopServices.openUrl(QUrl(url))
+
+
+def license_url(repo_id: str) -> str:
+    from app.core.hubenv import hub_endpoint
+
+    return f"{hub_endpoint()}/{repo_id}"
 
 
 def _escape(text: str) -> str:

@@ -1,4 +1,5 @@
-"""The Library page: every local model with its header facts, kept fresh by a folder watcher."""
+"""The Library page: every local model with its header facts, kept fresh by a folder watcher; a details pane
+for the selected one; files and folders dropped on it are imported once their headers read."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QFileSystemWatcher, QPoint, QSortFilterProxyModel, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtGui import QAction, QDesktopServices, QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMenu,
     QMessageBox,
+    QSplitter,
     QTableView,
     QToolBar,
     QToolButton,
@@ -31,13 +33,25 @@ from PySide6.QtWidgets import (
 from app.core.names import display_name
 from app.core.settings import Preferences
 from app.core.units import format_bytes
+from app.library.details import ModelDetails
 from app.library.entries import LibraryEntry
 from app.library.hfcache import CachedModelFile
-from app.library.manage import ImportMode
-from app.quantize.quality_file import KLD_EXPLAINED, sidecar_path
+from app.library.manage import ImportMode, ImportResult
+from app.quantize.quality_file import sidecar_path
 from app.ui.context import AppContext
 from app.ui.messages import message_bridge
-from app.ui.models.library_table import COL_ARCH, COL_LOCATION, COL_NAME, ENTRY_ROLE, SORT_ROLE, LibraryTableModel
+from app.ui.models.library_table import (
+    COL_ARCH,
+    COL_FILE,
+    COL_LOCATION,
+    COL_NAME,
+    COL_PARAMS,
+    ENTRY_ROLE,
+    SORT_ROLE,
+    LibraryTableModel,
+)
+from app.ui.pages.library_details import PANE_WIDTH, LibraryDetails
+from app.ui.pages.library_drop import accept_drag, take_drop
 from app.ui.tasks import Task, TaskControl, run_task
 from app.ui.widgets.page_header import PAGE_MARGINS, page_subtitle, page_title
 from app.ui.widgets.row_table import setup_row_table, show_row_menu
@@ -77,7 +91,7 @@ def _scan(_control: TaskControl, folders: list[Path]) -> tuple[list[LibraryEntry
     return entries, visited, time.perf_counter() - started
 
 
-def _import(_control: TaskControl, paths: list[Path], models_dir: Path, mode: ImportMode) -> list[Path]:
+def _import(_control: TaskControl, paths: list[Path], models_dir: Path, mode: ImportMode) -> ImportResult:
     from app.library.manage import import_files
 
     return import_files(paths, models_dir, mode)
@@ -87,6 +101,12 @@ def _import_hf(_control: TaskControl, files: list[CachedModelFile], models_dir: 
     from app.library.hfcache import import_from_hf_cache
 
     return import_from_hf_cache(files, models_dir, mode)
+
+
+def _details(_control: TaskControl, path: Path) -> ModelDetails:
+    from app.library.details import read_details
+
+    return read_details(path)
 
 
 def _scan_hf(_control: TaskControl) -> list[CachedModelFile]:
@@ -130,6 +150,8 @@ class HfCacheDialog(QDialog):
 
 class LibraryPage(QWidget):
     scanned = Signal(object)  # list[LibraryEntry], after every scan
+    details_shown = Signal(object)  # the LibraryEntry whose header details (or their error) the pane now shows
+    import_finished = Signal(object)  # an import's ImportResult (a list of paths from the HF cache), or its error
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -143,7 +165,11 @@ class LibraryPage(QWidget):
         self._scan_task: Task | None = None
         self._other_tasks: set[Task] = set()
         self._dirty = False
+        self._details_task: Task | None = None
+        self._details_entry: LibraryEntry | None = None
+        self._wanted: str | None = None  # a model asked for (open_with) before a scan listed it
         self.last_scan_seconds = 0.0
+        self.setAcceptDrops(True)
 
         title = page_title("Library")
         self.subtitle = page_subtitle()
@@ -154,7 +180,7 @@ class LibraryPage(QWidget):
 
         self.toolbar = QToolBar()
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.chat_action = self.toolbar.addAction("Chat", self.chat_selected)
+        self.chat_action = self.toolbar.addAction("Load in Chat", self.chat_selected)
         self.quantize_action = self.toolbar.addAction("Quantize", self.quantize_selected)
         self.reveal_action = self.toolbar.addAction("Show in folder", self.reveal_selected)
         self.delete_action = self.toolbar.addAction("Delete…", self.delete_selected)
@@ -180,20 +206,32 @@ class LibraryPage(QWidget):
         self.table.doubleClicked.connect(lambda _index: self.chat_selected())
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(COL_NAME, 230)
-        header.setSectionResizeMode(COL_ARCH, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(COL_ARCH, 130)  # an error message is elided here; the whole text is below
+        # Parameters are in the details pane: the room goes to the location, which tells rows apart.
+        self.table.setColumnHidden(COL_PARAMS, True)
+        for column, width in ((COL_NAME, 150), (COL_FILE, 190), (COL_ARCH, 90)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, width)  # an error message is elided in Architecture; the pane has it all
         header.setSectionResizeMode(COL_LOCATION, QHeaderView.ResizeMode.Stretch)
 
-        self.details = QLabel()
-        self.details.setTextFormat(Qt.TextFormat.PlainText)  # paths and sidecar names are never markup
-        self.details.setWordWrap(True)
-        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details.hide()
+        self.details = LibraryDetails()
+        self.details.chat_button.clicked.connect(self.chat_selected)
+        self.details.reveal_button.clicked.connect(self.reveal_selected)
         self.empty = QLabel()
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
+
+        listing = QWidget()
+        listing_layout = QVBoxLayout(listing)
+        listing_layout.setContentsMargins(0, 0, 0, 0)
+        listing_layout.addWidget(self.table, 1)
+        listing_layout.addWidget(self.empty, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(listing)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        self.splitter.setSizes([1000, PANE_WIDTH])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*PAGE_MARGINS)
@@ -201,9 +239,7 @@ class LibraryPage(QWidget):
         layout.addWidget(self.subtitle)
         layout.addWidget(self.search)
         layout.addWidget(self.toolbar)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.empty, 1)
-        layout.addWidget(self.details)
+        layout.addWidget(self.splitter, 1)
 
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         self.model.modelReset.connect(self._after_reset)
@@ -223,6 +259,9 @@ class LibraryPage(QWidget):
 
         self._after_reset()
         self.rescan()
+        from app.ui.pages.publish_dialog import add_publish_action
+
+        add_publish_action(self)  # "Publish…" (app.share): toolbar and row menu
 
     # scanning ------------------------------------------------------------------------------------------------
     def folders(self) -> list[Path]:
@@ -253,8 +292,10 @@ class LibraryPage(QWidget):
         self.last_scan_seconds = seconds
         selected = self.selected_entry()
         self.model.set_entries(entries)
-        if selected is not None:
-            self.select(str(selected.path))
+        if self._wanted is not None and self._select_row(self._wanted):
+            self._wanted = None
+        elif selected is not None:
+            self._select_row(str(selected.path))
         self._watch(visited)
         self.rescan_action.setEnabled(True)
         self._after_reset()
@@ -290,12 +331,18 @@ class LibraryPage(QWidget):
         return entry
 
     def select(self, path: str) -> None:
+        """Select the model at `path`; one not listed yet is selected when a scan brings it in."""
+        self._wanted = None if self._select_row(path) else path
+
+    def _select_row(self, path: str) -> bool:
         row = self.model.row_of(path)
         if row is None:
-            return
+            return False
         index = self.proxy.mapFromSource(self.model.index(row, 0))
         if index.isValid():
             self.table.selectRow(index.row())
+            self.table.scrollTo(index)
+        return True
 
     def chat_selected(self) -> None:
         entry = self.selected_entry()
@@ -342,6 +389,22 @@ class LibraryPage(QWidget):
         self.rescan()
 
     # importing -------------------------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        accept_drag(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        accept_drag(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = take_drop(event)
+        if paths:
+            # After the drop returns: a modal question inside the drop would hold the source application.
+            QTimer.singleShot(0, lambda: self.import_dropped(paths))
+
+    def import_dropped(self, paths: list[Path]) -> None:
+        """Files or folders dropped on the page or the window: asked how, then imported (headers read first)."""
+        self._ask_and_import(paths)
+
     def _pick_files(self) -> None:
         names, _filter = QFileDialog.getOpenFileNames(self, "Import GGUF files", str(Path.home()), "GGUF (*.gguf)")
         if names:
@@ -383,13 +446,19 @@ class LibraryPage(QWidget):
         def done(result: object) -> None:
             self._other_tasks.discard(task)
             if announce:
-                count = len(result) if isinstance(result, list) else 0
-                message_bridge().info(f"Imported {count} file(s)" if count else "Nothing new to import")
+                if isinstance(result, ImportResult):
+                    show = message_bridge().warning if result.refused else message_bridge().info
+                    show(display_name(result.describe()))
+                else:
+                    count = len(result) if isinstance(result, list) else 0
+                    message_bridge().info(f"Imported {count} file(s)" if count else "Nothing new to import")
                 self.rescan()
+            self.import_finished.emit(result)
 
         def failed(error: BaseException) -> None:
             self._other_tasks.discard(task)
-            message_bridge().error(str(error))
+            message_bridge().error(display_name(str(error)))
+            self.import_finished.emit(error)
 
         task.finished.connect(done)
         task.failed.connect(failed)
@@ -406,27 +475,41 @@ class LibraryPage(QWidget):
         self.quantize_action.setEnabled(usable)
         self.reveal_action.setEnabled(entry is not None)
         self.delete_action.setEnabled(entry is not None)
-        if entry is not None and entry.error:
-            self.details.setText(f"{entry.path}: {entry.error}")
-            self.details.setToolTip("")
-            self.details.show()
-        elif entry is not None and entry.quality is not None:
-            self.details.setText(f"{display_name(entry.name)}: {entry.quality.describe()}")
-            self.details.setToolTip(KLD_EXPLAINED)
-            self.details.show()
-        else:
-            self.details.hide()
+        if entry == self._details_entry:
+            return  # a rescan that changed nothing about it: keep what the pane shows
+        self._details_entry = entry
+        self.details.show_entry(entry)
+        if entry is not None and entry.usable:
+            task = self._details_task = run_task(_details, entry.path, name="model details")
+            # Bound methods, not lambdas: Qt drops the connection when the page goes before the task ends.
+            task.finished.connect(self._on_details)
+            task.failed.connect(self._on_details_failed)
+
+    def _on_details(self, details: ModelDetails) -> None:
+        if self.sender() is self._details_task:  # not an answer for a model selected earlier
+            self._details_task = None
+            self.details.show_details(details)
+            self.details_shown.emit(self._details_entry)
+
+    def _on_details_failed(self, error: BaseException) -> None:
+        if self.sender() is self._details_task:
+            self._details_task = None
+            self.details.show_details_error(str(error))
+            self.details_shown.emit(self._details_entry)
 
     def _after_reset(self) -> None:
         entries = self.model.entries()
         has_rows = bool(entries)
         self.table.setVisible(has_rows)
         self.empty.setVisible(not has_rows)
+        self.details.setVisible(has_rows)
         folders = ", ".join(str(f) for f in self.folders())
         if self._scan_task is not None and not has_rows:
             self.empty.setText("Looking for models…")
         else:
-            self.empty.setText(f"No models yet in {folders}.\nDownload one in Discover, or use Import.")
+            self.empty.setText(
+                f"No models yet in {folders}.\nDownload one in Discover, use Import, or drop GGUF files here."
+            )
         total = sum(e.size for e in entries)
         broken = sum(1 for e in entries if e.error)
         problems = f" · {broken} unreadable" if broken else ""
@@ -434,9 +517,11 @@ class LibraryPage(QWidget):
         self.subtitle.setToolTip(f"Library folders: {folders}")
         self._update_actions()
 
-    def open_with(self, model: str | None = None, **_kwargs: Any) -> None:
+    def open_with(self, model: str | None = None, dropped: list[Path] | None = None, **_kwargs: Any) -> None:
         if model:
             self.select(model)
+        if dropped:
+            self.import_dropped(dropped)
 
     def shutdown(self) -> None:
         self._unsubscribe()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -32,10 +36,12 @@ from PySide6.QtWidgets import (
 
 from app.core.errors import AppError, QuantizeError
 from app.core.units import format_bytes
+from app.quantize.destination import default_out_dir
 from app.quantize.imatrix import DEFAULT_CHUNK, check_chunk_size
 from app.quantize.overrides import TENSOR_TYPES, parse_overrides
-from app.quantize.pipeline import QuantizeSpec
+from app.quantize.pipeline import QuantizeSpec, with_free_names
 from app.quantize.plan import SourcePlan, plan_source
+from app.quantize.quality_file import KLD_EXPLAINED
 from app.quantize.quantizer import QuantizeOptions
 from app.quantize.runner import cpu_threads
 from app.ui.context import AppContext
@@ -49,6 +55,11 @@ log = logging.getLogger("app.ui.quantize")
 IMATRIX_AUTO, IMATRIX_TEXT, IMATRIX_FILE = range(3)
 MIN_CHUNK, MAX_CHUNK = 64, 8192  # the chunk-size spin box's range (tokens)
 JOBS_HEIGHT = 200  # the jobs pane's share of the page's height at first; the targets get the rest
+REPLACE, KEEP_BOTH = "replace", "keep both"
+QUALITY_LINE = (
+    "KLD: how far a quant's predictions drift from its source's (0 = identical, above 0.1 noticeably worse); "
+    "top-1: how often both pick the same next token."
+)
 CHUNK_TIP = (
     "Tokens per chunk the calibration text is cut into (llama-imatrix's -c). Longer chunks see more context; "
     "at most the model's training context. Used only when an importance matrix is computed."
@@ -177,18 +188,37 @@ class QuantizePage(QWidget):
 
         # output
         self.out_dir = QLineEdit()
-        self.out_dir.setPlaceholderText("beside the source")
+        self.out_dir.setPlaceholderText("the models folder")
+        self.out_dir.setToolTip(
+            "Empty: the models folder, beside the source when it is a download there, else in local/<name>, "
+            "so the Library lists the quants"
+        )
         out_browse = QPushButton("Browse…")
         out_browse.clicked.connect(self._pick_out_dir)
         out_row = QHBoxLayout()
         out_row.addWidget(self.out_dir, 1)
         out_row.addWidget(out_browse)
+        self.keep_f16 = QCheckBox("Keep the converted F16")
+        self.keep_f16.setToolTip(
+            "A Hugging Face model is converted to a full-size F16 GGUF first; it is removed after quantizing "
+            "unless you keep it"
+        )
+        self.keep_f16.setEnabled(False)
         self.quality = QCheckBox("Score each quant against its source")
-        self.quality.setToolTip("Mean KL divergence and top-1 token agreement on a short text, after quantizing")
+        self.quality.setToolTip(KLD_EXPLAINED)
+        self.projector = QComboBox()
+        self.projector.addItems(["F16", "Q8_0", "None"])
+        self.projector.setToolTip(
+            "A vision model's projector goes beside the quants, so Chat can send them images: F16 is what "
+            "llama.cpp's converter writes, Q8_0 is half the size"
+        )
+        self.projector.setEnabled(False)
         output_box = QGroupBox("Output")
         output_form = QFormLayout(output_box)
         output_form.addRow("Folder", out_row)
+        output_form.addRow(self.keep_f16)
         output_form.addRow(self.quality)
+        output_form.addRow("Vision projector", self.projector)
 
         # advanced (collapsed until asked for)
         self.pure = QCheckBox("Pure: every weight in the target type")
@@ -257,6 +287,12 @@ class QuantizePage(QWidget):
         self.jobs.job_ended.connect(self._job_ended)
         self.cancel_btn = QPushButton("Cancel")
         self.cancel_btn.clicked.connect(self.cancel_selected)
+        self.chat_btn = QPushButton("Open in Chat")
+        self.chat_btn.setToolTip("Load the selected job's quant in Chat")
+        self.chat_btn.clicked.connect(lambda: self._open_quant("chat"))
+        self.library_btn = QPushButton("Show in Library")
+        self.library_btn.setToolTip("Show the selected job's quant in the Library")
+        self.library_btn.clicked.connect(lambda: self._open_quant("library"))
         self.results = QLabel()
         self.results.setWordWrap(True)
         self.results.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -271,7 +307,11 @@ class QuantizePage(QWidget):
         left_layout.addWidget(self.jobs_view, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.results, 1)
-        buttons.addWidget(self.cancel_btn, 0, Qt.AlignmentFlag.AlignTop)
+        actions = QVBoxLayout()
+        for button in (self.cancel_btn, self.chat_btn, self.library_btn):
+            actions.addWidget(button)
+        actions.addStretch(1)
+        buttons.addLayout(actions)
         left_layout.addLayout(buttons)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.setChildrenCollapsible(False)
@@ -398,7 +438,11 @@ class QuantizePage(QWidget):
         if not plan.fits and self.ctx.hardware.info is not None:
             self._hardware_ready(self.ctx.hardware.info)  # the probe finished while this plan was read
             return
-        self.source_info.setText(plan.summary)
+        self.source_info.setText("\n".join([plan.summary, *(f"⚠ {w}" for w in plan.warnings)]))
+        self.keep_f16.setEnabled(plan.source.is_dir())
+        self.projector.setEnabled(bool(plan.projector))
+        self.projector.setToolTip(plan.projector and f"The projector is {plan.projector}")
+        self.out_dir.setPlaceholderText(str(default_out_dir(plan.source, self._models_dir())))
         self.targets.set_estimates(plan.sizes, plan.fits)
         trained = f" This model was trained with a {plan.n_ctx_train}-token context." if plan.n_ctx_train else ""
         self.imatrix_ctx.setToolTip(CHUNK_TIP + trained)
@@ -413,6 +457,9 @@ class QuantizePage(QWidget):
     def _source_failed(self, exc: object) -> None:
         self.load_btn.setEnabled(True)
         self.plan = None
+        self.keep_f16.setEnabled(False)
+        self.projector.setEnabled(False)
+        self.out_dir.setPlaceholderText("the models folder")
         self.source_info.setText(f"Cannot use this source: {exc}")
 
     # ---- jobs ----------------------------------------------------------------------------------------------
@@ -444,7 +491,7 @@ class QuantizePage(QWidget):
         if self.imatrix_computed():
             check_chunk_size(self.imatrix_ctx.value(), self.plan.n_ctx_train, source.name)
         out_text = self.out_dir.text().strip()
-        out_dir = Path(out_text).expanduser() if out_text else (source if source.is_dir() else source.parent)
+        out_dir = Path(out_text).expanduser() if out_text else default_out_dir(source, self._models_dir())
         return QuantizeSpec(
             source=source,
             targets=tuple(q.name for q in types),
@@ -461,6 +508,8 @@ class QuantizePage(QWidget):
             ),
             quality=self.quality.isChecked(),
             n_threads=cpu_threads(),
+            keep_intermediate=self.keep_f16.isChecked() and source.is_dir(),
+            projector={"F16": "f16", "Q8_0": "q8_0"}.get(self.projector.currentText(), ""),
         )
 
     def start(self) -> int | None:
@@ -469,6 +518,12 @@ class QuantizePage(QWidget):
         except AppError as exc:
             self.ctx.messages.error(str(exc))
             return None
+        existing = spec.existing_outputs()
+        if existing:  # never rewrite a file without asking: replace it, or write a second set beside it
+            answer = ask_existing(self, existing)
+            if answer is None:
+                return None
+            spec = replace(spec, overwrite=True) if answer == REPLACE else with_free_names(spec)
         job_id = self.jobs.start(spec)
         self.jobs_view.selectRow(self.jobs.row_of(job_id))
         return job_id
@@ -480,18 +535,42 @@ class QuantizePage(QWidget):
 
     def _job_ended(self, job: JobRow) -> None:
         if job.status == "done":
-            self._add_to_library(job.spec.out_dir)
+            self._add_to_library([o.path for o in job.outputs if o.kind == "quant"])
         elif job.status == "failed":
             self.ctx.messages.error(f"Quantizing {job.spec.source.name} failed: {job.message.splitlines()[0]}")
 
-    def _add_to_library(self, folder: Path) -> None:
-        """The Library watches its folders: make sure the new quants' folder is one of them."""
+    def _add_to_library(self, quants: list[Path]) -> None:
+        """The new quants, and only they, come into the Library: files outside its folders as links, never
+        by adding their folder to "Also scan" (which would pull in everything else there)."""
+        from app.library.manage import list_in_library
+
         settings = self.ctx.settings
-        roots = [settings.models_path(), *(Path(f).expanduser() for f in settings.values.library_folders)]
-        resolved = folder.resolve()
-        if any(resolved == r.resolve() or r.resolve() in resolved.parents for r in roots):
+        folders = [Path(f).expanduser() for f in settings.values.library_folders]
+        try:
+            linked = list_in_library(quants, settings.models_path(), folders)
+        except AppError as exc:
+            self.ctx.messages.error(f"The new quants are not in the Library: {exc}")
             return
-        settings.update(library_folders=(*settings.values.library_folders, str(folder)))
+        if linked:
+            names = ", ".join(p.name for p in linked)
+            self.ctx.messages.info(f"Listed in the Library as links: {names}")
+
+    def _quants(self) -> list[Path]:
+        job = self._selected()
+        if job is None or job.status != "done":
+            return []
+        return [o.path for o in job.outputs if o.kind == "quant" and o.path.is_file()]
+
+    def _open_quant(self, page: str) -> None:
+        quants = self._quants()
+        if len(quants) > 1:  # which one: a menu under the button
+            menu = QMenu(self)
+            for path in quants:
+                menu.addAction(path.name, partial(self.ctx.navigate, page, model=str(path)))
+            button = self.chat_btn if page == "chat" else self.library_btn
+            menu.popup(button.mapToGlobal(button.rect().bottomLeft()))
+        elif quants:
+            self.ctx.navigate(page, model=str(quants[0]))
 
     def _selected(self) -> JobRow | None:
         index: QModelIndex = self.jobs_view.currentIndex()
@@ -502,6 +581,9 @@ class QuantizePage(QWidget):
     def _show_job(self) -> None:
         job = self._selected()
         self.cancel_btn.setEnabled(job is not None and job.active)
+        done = bool(self._quants())
+        self.chat_btn.setEnabled(done)
+        self.library_btn.setEnabled(done)
         if job is None:
             self.results.setText("")
             self.log.setPlainText("")
@@ -516,13 +598,36 @@ class QuantizePage(QWidget):
                 note = self._imatrix_notes[o.path]
                 lines.append(f"{o.path.name}: {format_bytes(o.size_bytes)}{', ' + note if note else ''}")
             elif o.kind == "quant":
-                score = f", KLD {o.mean_kld:.4f}, top-1 {100 * (o.top1_agreement or 0):.0f}%" if o.mean_kld else ""
+                scored = o.mean_kld is not None
+                score = f", KLD {o.mean_kld:.4f}, top-1 {100 * (o.top1_agreement or 0):.0f}%" if scored else ""
                 lines.append(f"{o.path.name}: {format_bytes(o.size_bytes)}{score}")
+            elif o.kind == "mmproj":
+                lines.append(f"{o.path.name}: {format_bytes(o.size_bytes)}, the vision projector")
+        if any(o.mean_kld is not None for o in job.outputs):
+            lines.append(QUALITY_LINE)
         self.results.setText("\n".join(lines))
+        self.results.setToolTip(KLD_EXPLAINED if any(o.mean_kld is not None for o in job.outputs) else "")
         text = "\n".join(job.log)
         if self.log.toPlainText() != text:
             self.log.setPlainText(text)
             self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())
+
+
+def ask_existing(parent: QWidget, existing: list[Path]) -> str | None:
+    """REPLACE, KEEP_BOTH (numbered names beside the existing files) or None (do not start)."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Files exist")
+    shown = ", ".join(p.name for p in existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+    box.setText(f"{shown} already exist{'s' if len(existing) == 1 else ''} in {existing[0].parent}.")
+    box.setInformativeText("Replace them (and their quality scores), or keep them and write new files beside them?")
+    answers = {
+        box.addButton("Keep both", QMessageBox.ButtonRole.AcceptRole): KEEP_BOTH,
+        box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole): REPLACE,
+    }
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return answers.get(box.clickedButton())  # type: ignore[call-overload]
 
 
 def _imatrix_note(path: Path) -> str:

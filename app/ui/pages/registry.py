@@ -51,6 +51,13 @@ PAGES: tuple[PageSpec, ...] = (
         "Chat with a local model through llama.cpp, with live memory estimates.",
     ),
     PageSpec(
+        "server",
+        "Server",
+        "app.ui.pages.server",
+        "ServerPage",
+        "Serve your library over OpenAI- and Anthropic-compatible APIs; lend this machine as an RPC worker.",
+    ),
+    PageSpec(
         "settings",
         "Settings",
         "app.ui.pages.settings",

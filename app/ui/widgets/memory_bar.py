@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.ui.widgets.cell import draw_cell_background
@@ -70,10 +70,11 @@ class MemoryBarDelegate(QStyledItemDelegate):
         font = painter.font()
         font.setPointSizeF(max(font.pointSizeF() - 1, 7))
         painter.setFont(font)
+        shown = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, int(rect.width()))
         painter.drawText(
             QRectF(rect.left(), bar.bottom() + 1, rect.width(), rect.bottom() - bar.bottom()),
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-            text,
+            shown,
         )
         painter.restore()
 

@@ -16,6 +16,7 @@ from app.estimate.verdict import VERDICT_WORDS, VerdictKind
 from app.ui.widgets.quant_badge import BADGE_COLOURS
 
 GIB = 1024**3
+MIB = 1024**2
 _NOMINAL_BPW = {
     "Q2_K": 2.6,
     "Q3_K_S": 3.5,
@@ -62,7 +63,7 @@ class QuantLadder(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._points: list[LadderPoint] = []
-        self.setMinimumHeight(170)
+        self.setMinimumHeight(120)  # a repository with many quants and a projector still fits 1280×800
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setToolTip("File size against expected quality; shaded bands show what fits in VRAM and in RAM.")
 
@@ -131,11 +132,13 @@ class QuantLadder(QWidget):
                 int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
                 f"{q}%",
             )
-        step = _nice_step((x_max - x_min) / GIB)
-        tick = math.ceil(x_min / GIB / step) * step
-        while tick * GIB < x_max:
-            x = px(tick * GIB)
-            p.drawText(QRectF(x - 30, plot.bottom() + 3, 60, 14), int(Qt.AlignmentFlag.AlignHCenter), f"{tick:g} G")
+        unit, unit_name = (GIB, "GiB") if x_max >= GIB else (MIB, "MiB")  # "150 MiB", not "0.15 G"
+        step = _nice_step((x_max - x_min) / unit)
+        tick = math.ceil(x_min / unit / step) * step
+        while tick * unit < x_max:
+            x = px(tick * unit)
+            label = f"{tick:.4g} {unit_name}"
+            p.drawText(QRectF(x - 40, plot.bottom() + 3, 80, 14), int(Qt.AlignmentFlag.AlignHCenter), label)
             tick += step
         p.drawText(
             QRectF(plot.left(), plot.bottom() + 15, plot.width(), 14), int(Qt.AlignmentFlag.AlignRight), "file size →"

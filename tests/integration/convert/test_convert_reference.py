@@ -22,10 +22,14 @@ from tests.support.tiny_hf import (
     granite4_layer_names,
     make_tiny_bpe,
     make_tiny_fp8,
+    make_tiny_gemma3n_conditional,
+    make_tiny_gemma4_conditional,
     make_tiny_hf,
+    make_tiny_llama4_vl,
     make_tiny_mtp,
     make_tiny_mxfp4,
     make_tiny_qwen35_vl,
+    nemotron_h_as_published,
 )
 
 pytestmark = pytest.mark.slow
@@ -35,7 +39,7 @@ pytest.importorskip("transformers")
 # (spec, weight dtype, output type): every family in F32, and half-precision weights into the other outputs
 # for a dense model and for merged experts.
 # llama.cpp's converter reads Granite hybrid layer types only as Granite 4 spells them (the "granite4" cases).
-CASES = [(name, "float32", "f32") for name in sorted(SPECS) if name != "granitehybrid"]
+CASES = [(name, "float32", "f32") for name in sorted(SPECS) if name not in ("granitehybrid", "nemotronh")]
 CASES += [
     ("llama3", "bfloat16", "f16"),
     ("qwen3moe", "bfloat16", "q8_0"),
@@ -53,6 +57,17 @@ CASES += [
     ("falconh1", "bfloat16", "f16"),  # multipliers folded into BF16 weights, rounded as llama.cpp's does
     ("falconh1", "float16", "q8_0"),  # ... and into F16 ones (computed in float32, rounded to F16 in between)
     ("qwen35", "conditional", "f16"),  # as published: text_config, model.language_model.*, a vision tower
+    ("qwen35moe", "conditional", "f16"),
+    ("llama4", "conditional", "f16"),  # Llama4ForConditionalGeneration: language_model.*, a vision model beside
+    ("nemotronh", "published", "f32"),  # config.json as NVIDIA publishes it (see nemotron_h_as_published)
+    ("nemotronh", "published", "bf16"),
+    ("nemotronhmoe", "bfloat16", "bf16"),  # Nemotron 3's kind: experts stacked, as Transformers 5 saves it
+    ("gemma3n", "bfloat16", "f16"),  # E2B's layout at tiny widths (see SPECS), embeddings padded in BF16
+    ("gemma3n", "multimodal", "q8_0"),  # as published: model.language_model.*, vision and audio towers beside
+    ("gemma4", "bfloat16", "f16"),  # rope_freqs and the 1-element layer scalars stay F32
+    ("gemma4", "float16", "q8_0"),
+    ("gemma4", "multimodal", "q8_0"),  # Gemma4ForConditionalGeneration: text_config, towers and embedders beside
+    ("gemma4moe", "bfloat16", "q8_0"),  # stacked experts quantized, the router kept in F32
 ]
 
 
@@ -76,8 +91,16 @@ def references(
             make_tiny_hf(folder, name, max_shard_size="1MB")
         elif dtype == "granite4":
             granite4_layer_names(make_tiny_hf(folder, name))
+        elif dtype == "published":
+            nemotron_h_as_published(make_tiny_hf(folder, name))
+        elif dtype == "conditional" and name == "llama4":
+            make_tiny_llama4_vl(folder)
         elif dtype == "conditional":
-            make_tiny_qwen35_vl(folder)
+            make_tiny_qwen35_vl(folder, name=name)
+        elif dtype == "multimodal" and name == "gemma4":
+            make_tiny_gemma4_conditional(folder, root / f"{name}-text-of-multimodal")
+        elif dtype == "multimodal":
+            make_tiny_gemma3n_conditional(folder, root / f"{name}-text-of-multimodal")
         elif dtype == "mtp":
             make_tiny_mtp(folder, name)
         elif dtype == "fp8":
@@ -137,6 +160,17 @@ def test_granite_hybrid_layer_names_of_transformers_5_read_alike(
     transformers_names = make_tiny_hf(tmp_path / granite4.name, "granitehybrid")  # same name, same metadata
     ours = convert(transformers_names, tmp_path / "ours.gguf", "f32").path
     theirs = convert(granite4, tmp_path / "granite4.gguf", "f32").path
+    assert differences(ours, theirs) == []
+
+
+def test_nemotron_h_as_transformers_5_saves_it_reads_alike(
+    references: dict[tuple[str, str, str], tuple[Path, ReferenceResult]], tmp_path: Path
+) -> None:
+    """Transformers 5 saves the layer pattern as a list and adds expert keys to a dense model: the same model."""
+    published, _ = references[("nemotronh", "published", "f32")]
+    transformers_saved = make_tiny_hf(tmp_path / published.name, "nemotronh")  # same name, same metadata
+    ours = convert(transformers_saved, tmp_path / "ours.gguf", "f32").path
+    theirs = convert(published, tmp_path / "published.gguf", "f32").path
     assert differences(ours, theirs) == []
 
 

@@ -31,8 +31,14 @@ _KV_SIZE = re.compile(
 _RS_BUF = re.compile(r"llama_memory_recurrent:\s+(\S+) RS buffer size =\s+([\d.]+) MiB")
 _RS_SIZE = re.compile(
     r"llama_memory_recurrent: size =\s+([\d.]+) MiB \(\s*(\d+) cells,\s+(\d+) layers,\s+(\d+) seqs\s+(\d+) rs_seq\), "
-    r"R \((\w+)\):\s+([\d.]+) MiB, S \((\w+)\):\s+([\d.]+) MiB"
+    r"R \((\w+)\):\s+([\d.]+) MiB, S \((\w+)\):\s+([\d.]+) MiB(?:, P \(\w+\):\s+([\d.]+) MiB)?"
 )
+# DeepSeek-V4's compressor states (llama-kv-cache-dsv4.cpp): one size line per state (csa, hca, lid)
+_DSV4_STATE = re.compile(
+    r"llama_dsv4_comp_state: (\w+) ratio = \d+, state = \d+ x \d+, streams = \d+, rs_seq = \d+, "
+    r"layers = (\d+), size =\s+([\d.]+) MiB"
+)
+_DSV4_STATE_BUF = re.compile(r"llama_dsv4_comp_state:\s+(\S+) DSV4 (\w+) state buffer size =\s+([\d.]+) MiB")
 _OUTPUT_BUF = re.compile(r"llama_context:\s+(\S+)\s+output buffer size =\s+([\d.]+) MiB")
 _COMPUTE_BUF = re.compile(r"~llama_context:\s+(\S+) compute buffer size is\s+([\d.]+) MiB")
 # logged when the context is created (the line above, with more digits, only when it is freed and at DEBUG)
@@ -61,6 +67,7 @@ class RsLog:
     layers: int
     r_mib: str
     s_mib: str
+    p_mib: str = "0.00"  # Qwen4-Exp's PLE convolution history
 
 
 @dataclass(slots=True)
@@ -73,6 +80,8 @@ class LlamaReport:
     rs: list[RsLog] = field(default_factory=list)
     rs_buffers: list[tuple[str, str]] = field(default_factory=list)  # (buffer name, MiB)
     compute_buffers: dict[str, float] = field(default_factory=dict)  # MiB, 4 decimals
+    dsv4_states: list[tuple[str, int, str]] = field(default_factory=list)  # (name, layers, MiB)
+    dsv4_state_buffers: list[tuple[str, str, str]] = field(default_factory=list)  # (buffer, state name, MiB)
     log: str = ""
 
 
@@ -103,7 +112,15 @@ def expected_kv(est: MemoryEstimate, has_swa: bool) -> list[tuple[int, int, int,
         caches.append((est.kv.cells_full, n_idx, sizes.idx_bytes - sizes.idx_v_bytes, sizes.idx_v_bytes))
     if has_swa:
         caches.append(cache(est.kv.part(swa=True), est.kv.cells_swa))
+    # DeepSeek-V4: its compressed K caches (CSA, HCA, lightning indexer) after the raw one
+    caches += [(x.cells, len(x.layers), x.n_bytes, 0) for x in (sizes.compressed if sizes else ()) if x.cells]
     return caches
+
+
+def expected_dsv4_states(est: MemoryEstimate) -> list[tuple[str, int, str]]:
+    """(name, layers, MiB) of each `llama_dsv4_comp_state: … size = …` line llama.cpp logs."""
+    parts = est.state.sizes.compressed if est.state else ()
+    return [(x.name.split()[0], len(x.layers), mib_double(x.n_bytes)) for x in parts if not x.cells]
 
 
 def _ggml_type(name: str) -> int:
@@ -123,9 +140,12 @@ def parse(text: str) -> LlamaReport:
     report.kv_buffers = [(m.group(1), m.group(2)) for m in _KV_BUF.finditer(text)]
     report.output_buffers = {m.group(1): m.group(2) for m in _OUTPUT_BUF.finditer(text)}
     report.rs = [
-        RsLog(m.group(1), int(m.group(2)), int(m.group(3)), m.group(7), m.group(9)) for m in _RS_SIZE.finditer(text)
+        RsLog(m.group(1), int(m.group(2)), int(m.group(3)), m.group(7), m.group(9), m.group(10) or "0.00")
+        for m in _RS_SIZE.finditer(text)
     ]
     report.rs_buffers = [(m.group(1), m.group(2)) for m in _RS_BUF.finditer(text)]
+    report.dsv4_states = [(m.group(1), int(m.group(2)), m.group(3)) for m in _DSV4_STATE.finditer(text)]
+    report.dsv4_state_buffers = [(m.group(1), m.group(2), m.group(3)) for m in _DSV4_STATE_BUF.finditer(text)]
     report.compute_buffers = {m.group(1): float(m.group(2)) for m in _COMPUTE_BUF.finditer(text)}
     if not report.compute_buffers:
         report.compute_buffers = {m.group(1): float(m.group(2)) for m in _RESERVED_COMPUTE_BUF.finditer(text)}

@@ -132,6 +132,18 @@ def test_gemma_through_the_engine(engine, machine: HardwareSpec, gemma_model: Pa
         assert log.model_buffers["CPU_REPACK"] == pytest.approx(12.66)  # Q4_K attn_output and ffn_down
 
 
+@pytest.mark.parametrize("n_parallel", [2, 4])
+def test_parallel_sequences_through_the_engine(engine, machine: HardwareSpec, gemma_model: Path,
+                                               n_parallel: int) -> None:
+    """`serve --parallel N`: N sequences with the full context each in one unified cache, a logits row each."""
+    settings = EngineSettings(n_ctx=2048, n_gpu_layers=0, n_parallel=n_parallel)
+    log = engine_log(engine, gemma_model, settings)
+    est = engine_estimate(shape_from_header(read_model(gemma_model)), settings, machine)
+    assert est.settings.n_ctx == 2048 * n_parallel and est.settings.n_seq_max == n_parallel
+    assert_engine_used(log, est.settings)
+    compare(log, est)
+
+
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-engine-buffers")

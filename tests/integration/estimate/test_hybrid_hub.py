@@ -13,41 +13,34 @@ from app.estimate.shape import shape_from_header
 from app.gguf import read_model
 from app.gguf.synthetic_arch import DEFAULT_SPECS, write_arch_gguf
 from tests.fakehub import FakeHub
-from tests.fakehub.repo import FakeRepo
+from tests.fakehub.catalogue import HYBRID_REPOS, add_hybrid_repo
 from tests.support import cli
 
 pytestmark = pytest.mark.slow
 
-REPOS = {"qwen35": "hybridorg/Tiny-Qwen3.5-GGUF", "qwen35moe": "hybridorg/Tiny-Qwen3.5-MoE-GGUF"}
 
-
-def _add_repo(hub: FakeHub, arch: str, path: Path) -> None:
-    repo = FakeRepo(REPOS[arch], downloads=10, likes=1, tags=[arch, "gguf"])
-    repo.add_file(f"Tiny-{arch}-F32.gguf", path)
-    n_params = sum(t.n_elements for t in read_model(path).tensors)
-    repo.gguf = {"total": n_params, "architecture": arch, "context_length": DEFAULT_SPECS[arch].context_length}
-    hub.add_repo(repo)
-
-
-@pytest.mark.parametrize("arch", sorted(REPOS))
+@pytest.mark.parametrize("arch", sorted(HYBRID_REPOS))
 def test_files_gives_hybrid_verdicts_from_the_header(fake_hub_empty: FakeHub, tmp_path: Path, arch: str) -> None:
     from app.estimate.hardware import probe_spec
     from app.hub import repo_detail
     from app.hub.fit import fit_quants, reference_shape
 
     path = write_arch_gguf(tmp_path / f"{arch}.gguf", DEFAULT_SPECS[arch])
-    _add_repo(fake_hub_empty, arch, path)
-    result = cli.run_cli("files", REPOS[arch], "--ctx", "2048", "--json", timeout=180)
+    add_hybrid_repo(fake_hub_empty, arch, path)
+    result = cli.run_cli("files", HYBRID_REPOS[arch], "--ctx", "2048", "--json", timeout=180)
     assert result.returncode == 0, result.stderr
     assert "verdicts by file size only" not in result.stderr
     report = json.loads(result.stdout)
     assert report["exact"] is True  # the remote header was read and estimated, not refused
 
-    detail = repo_detail(REPOS[arch])
+    detail = repo_detail(HYBRID_REPOS[arch])
     reference = reference_shape(detail)
     assert reference is not None and any(reference.rs_layers) and reference.n_embd_s > 0
     expected = fit_quants(detail, probe_spec(), 2048, reference)
     assert [q["verdict"] for q in report["quants"]] == [f.verdict.kind.value for f in expected.fits]
+    # and the largest context each verdict holds at (a multiple of 256, up to the trained length)
+    assert [q["max_context"] for q in report["quants"]] == [f.verdict.max_ctx or None for f in expected.fits]
+    assert all(0 < q["max_context"] <= DEFAULT_SPECS[arch].context_length for q in report["quants"])
 
     local = estimate(shape_from_header(read_model(path)), LoadSettings(n_ctx=2048), gpu_available=False)
     assert local.state is not None

@@ -22,7 +22,13 @@ from app.estimate import FlashAttn, LoadSettings, estimate
 from app.estimate.shape import shape_from_header
 from app.gguf import read_model
 from app.gguf.synthetic_arch import DEFAULT_SPECS, write_arch_gguf
-from tests.integration.estimate.llama_log import expected_kv, load_and_log, mib_double, mib_float32
+from tests.integration.estimate.llama_log import (
+    expected_dsv4_states,
+    expected_kv,
+    load_and_log,
+    mib_double,
+    mib_float32,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +51,7 @@ def compare(path: Path, settings: LoadSettings) -> None:
     # recurrent state
     assert est.state is not None
     sizes = est.state.sizes
-    state_bytes = sizes.r_bytes + sizes.s_bytes
+    state_bytes = sizes.r_bytes + sizes.s_bytes + sizes.p_bytes
     if not state_bytes:
         assert log.rs == [] and log.rs_buffers == []
     else:
@@ -53,6 +59,7 @@ def compare(path: Path, settings: LoadSettings) -> None:
         rs = log.rs[0]
         assert rs.cells == sizes.rows == max(1, settings.n_seq_max)
         assert (rs.r_mib, rs.s_mib) == (mib_float32(sizes.r_bytes), mib_float32(sizes.s_bytes))
+        assert rs.p_mib == mib_float32(sizes.p_bytes)  # Qwen4-Exp's PLE convolution history
         assert rs.size_mib == mib_float32(state_bytes)
         assert log.rs_buffers == [("CPU", mib_double(state_bytes))]
     assert est.state.bytes_on(False) == est.state.total_bytes and est.state.bytes_on(True) == 0
@@ -62,6 +69,7 @@ def compare(path: Path, settings: LoadSettings) -> None:
     for logged, (_, _, k, v) in zip(log.kv, caches, strict=True):
         assert (logged.k_mib, logged.v_mib, logged.size_mib) == (mib_float32(k), mib_float32(v), mib_float32(k + v))
     assert log.kv_buffers == [("CPU", mib_double(k + v)) for _, n, k, v in caches if n]
+    assert log.dsv4_states == expected_dsv4_states(est)  # DeepSeek-V4's compressor states (none elsewhere)
 
     # weights, output, compute
     assert log.model_size == shape.weight_bytes
@@ -149,3 +157,31 @@ def test_mtp_layers_get_no_state_and_no_cache(tmp_path: Path) -> None:
     assert [(x.layers, x.size_mib) for x in log.kv] == [(2, mib_float32(k + v))]
     assert est.state is not None
     assert [(x.layers, x.size_mib) for x in log.rs] == [(4, mib_float32(est.state.total_bytes))]  # n_layer(): trunk
+
+
+def test_qwen4exp_ple_history_is_a_third_state_tensor(tmp_path: Path) -> None:
+    """Qwen4-Exp with per-layer n-gram embeddings: llama.cpp adds a PLE convolution history (`cache_ple_r_l`)
+    to the recurrent state of the PLE layer, logged as the state line's P part."""
+    path = write_arch_gguf(tmp_path / "qwen4exp-ple.gguf", DEFAULT_SPECS["qwen4exp"].with_(ple=True))
+    plain = estimate(shape_from_header(read_model(arch_path(tmp_path))), LoadSettings(n_ctx=1024))
+    for settings in (LoadSettings(n_ctx=1024), LoadSettings(n_ctx=2048, n_seq_max=3)):
+        est = estimate(shape_from_header(read_model(path)), settings, gpu_available=False)
+        log = load_and_log(path, settings)
+        assert est.state is not None and plain.state is not None and plain.state.sizes.p_bytes == 0
+        sizes = est.state.sizes
+        assert sizes.p_bytes == 7 * 5 * 2 * 64 * 4 * max(1, settings.n_seq_max)  # (kernel-1)·ngram·hc·n_embd f32
+        (rs,) = log.rs
+        assert (rs.r_mib, rs.s_mib, rs.p_mib) == tuple(
+            mib_float32(x) for x in (sizes.r_bytes, sizes.s_bytes, sizes.p_bytes)
+        )
+        assert rs.size_mib == mib_float32(est.state.recurrent_bytes)
+        caches = expected_kv(est, False)
+        assert [(x.cells, x.layers, x.size_mib) for x in log.kv] == [
+            (c, n, mib_float32(k + v)) for c, n, k, v in caches
+        ]
+        measured = log.compute_buffers["CPU"] * MIB
+        assert 0 <= (est.compute.cpu - measured) / measured <= 0.25  # measured +11% to +19%: on the safe side
+
+
+def arch_path(tmp_path: Path) -> Path:
+    return write_arch_gguf(tmp_path / "qwen4exp.gguf", DEFAULT_SPECS["qwen4exp"])

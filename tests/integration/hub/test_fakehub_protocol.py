@@ -71,7 +71,7 @@ def test_download_lfs_and_regular(fake_hub: FakeHub, tmp_path: Path) -> None:
         ("GET", "cdn"),
     ]
     cfg = hf_hub_download(TINY_REPO, "config.json", cache_dir=tmp_path / "c", endpoint=fake_hub.url)
-    assert Path(cfg).read_bytes() == b'{"model_type": "llama"}\n'
+    assert Path(cfg).read_bytes() == b'{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}\n'
 
 
 def test_file_metadata_stops_at_the_cdn_redirect(fake_hub: FakeHub) -> None:

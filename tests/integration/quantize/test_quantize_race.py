@@ -40,7 +40,7 @@ def tiny_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def _start(source: Path, out_dir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        cli.app_command("quantize", str(source), "Q8_0", "--out-dir", str(out_dir)),
+        cli.app_command("quantize", str(source), "Q8_0", "--out-dir", str(out_dir), "--overwrite"),
         cwd=REPO_ROOT, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

@@ -147,4 +147,4 @@ def test_job_from_hf_folder_converts_then_quantizes(tmp_path: Path) -> None:
     kept = load_quality(quant.path, quant.path.stat().st_size)  # the score travels with the file
     assert kept is not None and (kept.mean_kld, kept.top1_agreement) == (quant.mean_kld, quant.top1_agreement)
     assert kept.source_name == "qwen3-F16.gguf" and kept.quant_type == "Q8_0"
-    assert (tmp_path / "out" / "qwen3-F16.gguf").exists()
+    assert not (tmp_path / "out" / "qwen3-F16.gguf").exists()  # the intermediate goes unless kept

@@ -32,7 +32,8 @@ def test_serve_answers_with_the_key_from_a_file(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    process = subprocess.Popen(app_command("serve", "--port", str(port), "--api-key-file", str(key_file)),
+    process = subprocess.Popen(app_command("serve", "--port", str(port), "--api-key-file", str(key_file),
+                                           "--parallel", "3"),
                                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -53,3 +54,9 @@ def test_serve_answers_with_the_key_from_a_file(tmp_path: Path) -> None:
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert "file-key-42" not in out + err
+    assert "3 requests at once per model" in out
+
+
+def test_parallel_out_of_range_is_an_error() -> None:
+    result = run_cli("serve", "--parallel", "0")
+    assert result.returncode == 1 and "parallel requests" in result.stderr

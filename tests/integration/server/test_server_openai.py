@@ -8,7 +8,7 @@ from typing import Any
 
 import openai
 import pytest
-from conftest import GEMMA_ID, KEY, TINY_ID
+from conftest import GEMMA_ID, KEY, TINY_ID, config
 
 from app.server.catalog import Catalog
 from app.server.runner import ServerThread
@@ -185,8 +185,6 @@ def test_requests_to_one_engine_take_turns(client: openai.OpenAI) -> None:
 
 
 def test_a_base_model_chats_with_the_servers_fallback_template(library: Path) -> None:
-    from conftest import config
-
     from tests.support.api_server import running_server
 
     with running_server(config(library, fallback_template="gemma")) as server:

@@ -117,3 +117,49 @@ def test_unknown_update_field(history: History) -> None:
     with pytest.raises(TypeError):
         history.update(conv.id, colour="red")
     assert history.update(conv.id, settings={"a": 1}).settings == {"a": 1}
+
+
+def test_a_regenerated_reply_keeps_its_earlier_answers(history: History) -> None:
+    conv = history.create("Versions")
+    history.add_message(conv.id, "user", "Name a colour.")
+    first = history.add_message(conv.id, "assistant", "Blue.", stats={"tokens": 2})
+    history.delete_from(conv.id, first.id)
+    writer = ReplyWriter(history, conv.id, alternatives=first.versions)
+    writer.append("Green.")
+    writer.finish({"tokens": 3})
+    reply = history.messages(conv.id)[-1]
+    assert [v.content for v in reply.versions] == ["Blue.", "Green."] and reply.variant == 1
+    shown = history.show_version(reply.id, 0)
+    assert shown.content == "Blue." and shown.stats == {"tokens": 2} and shown.variant == 0
+    assert [v.content for v in shown.versions] == ["Blue.", "Green."]
+    assert json.loads(history.export_json(conv.id))["messages"][-1]["alternatives"][0]["content"] == "Green."
+    with pytest.raises(HistoryError):
+        history.show_version(reply.id, 2)
+    # A third answer that failed empty goes; the one before it is shown again.
+    versions = history.show_version(reply.id, 1).versions
+    history.delete_from(conv.id, reply.id)
+    failed = ReplyWriter(history, conv.id, alternatives=versions)
+    history.drop_version(failed.message.id)
+    back = history.message(failed.message.id)
+    assert back.content == "Green." and [v.content for v in back.versions] == ["Blue.", "Green."]
+    # Without earlier answers, dropping removes the row.
+    lone = ReplyWriter(history, conv.id)
+    history.drop_version(lone.message.id)
+    assert [m.id for m in history.messages(conv.id)][-1] == failed.message.id
+
+
+def test_an_old_history_file_gains_the_version_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE conversations (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,"
+        " model_path TEXT NOT NULL DEFAULT '', system_prompt TEXT NOT NULL DEFAULT '',"
+        " settings_json TEXT NOT NULL DEFAULT '{}', created REAL NOT NULL, updated REAL NOT NULL);"
+        "CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id INTEGER NOT NULL,"
+        " role TEXT NOT NULL, content TEXT NOT NULL, stats_json TEXT NOT NULL DEFAULT '',"
+        " complete INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL);"
+        "INSERT INTO conversations VALUES (1, 'Old', '', '', '{}', 0, 0);"
+        "INSERT INTO messages VALUES (1, 1, 'assistant', 'Kept', '', 1, 0);")
+    db.close()
+    message = History(path).messages(1)[0]
+    assert message.content == "Kept" and message.versions[0].content == "Kept" and message.alternatives == ()

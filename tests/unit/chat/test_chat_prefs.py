@@ -26,3 +26,20 @@ def test_unreadable_or_foreign_fields_fall_back(isolated_home: Path) -> None:
 def test_sampling_presets() -> None:
     assert sampling_for("Greedy", 10).temperature == 0 and sampling_for("Greedy", 10).max_tokens == 10
     assert sampling_for("nonsense", 5, seed=2) == sampling_for("Balanced", 5, seed=2)
+
+
+def test_each_model_keeps_its_own_load_settings(isolated_home: Path) -> None:
+    from app.chat.prefs import MODELS_KEPT, remember, remembered_settings
+
+    small, large = EngineSettings(n_ctx=1536), EngineSettings(n_ctx=8192, n_gpu_layers=-1)
+    prefs = remember(remember(ChatPrefs(), "/a.gguf", small), "/b.gguf", large)
+    save_prefs(prefs)
+    again = load_prefs()
+    assert remembered_settings(again, "/a.gguf") == small and remembered_settings(again, "/b.gguf") == large
+    assert again.model_path == "/b.gguf" and remembered_settings(again, "/c.gguf") is None
+    # A file from before per-model memory: its one model keeps the settings it had.
+    old = ChatPrefs(model_path="/a.gguf", engine=small)
+    assert remembered_settings(old, "/a.gguf") == small
+    for n in range(MODELS_KEPT + 5):
+        prefs = remember(prefs, f"/m{n}.gguf", small)
+    assert len(prefs.models) == MODELS_KEPT and f"/m{MODELS_KEPT + 4}.gguf" in prefs.models

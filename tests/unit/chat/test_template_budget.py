@@ -116,3 +116,15 @@ def test_ordinary_template_features_still_work() -> None:
     text = render(source, MESSAGES)
     assert "SYSTEM:" in text and "00042" in text and "     x" in text and "ababab" in text
     assert "1024" in text and "[1, 2, 3]" in text and "[0, 1, 2]" in text and "24" in text and "a1None" in text
+
+
+def test_a_stop_ends_a_render_on_its_thread_as_cancelled() -> None:
+    from app.core.errors import Cancelled
+
+    stop = threading.Event()
+    spin = HOSTILE["nested range loops"][0]
+    threading.Timer(0.05, stop.set).start()
+    with budget.stoppable(stop), pytest.raises(Cancelled, match="chat template"):
+        render(spin, MESSAGES, deadline=60.0)  # only Stop can end it before a minute
+    # Outside `stoppable` (and on other threads) the event is not looked at.
+    assert render("{{ messages[1].content }}", MESSAGES) == "Hello"

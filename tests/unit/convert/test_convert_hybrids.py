@@ -14,6 +14,7 @@ from app.convert.hybrids import (
     _split_qkvz,
     _tiled,
     granite_hybrid_attention_layers,
+    nemotron_h_layers,
     qwen_mtp_prepare,
     qwen_mtp_rename,
 )
@@ -85,3 +86,43 @@ def test_falcon_in_proj_multiplies_each_part_of_its_rows() -> None:
     rows = np.arange(8)  # z z x x B C dt dt
     got = _falcon_in_proj(hp)(np.ones((8, 1), dtype=np.float32), rows)
     assert got[:, 0].tolist() == [2, 2, 3, 3, 5, 7, 11, 11]
+
+
+def test_nemotron_h_layer_kinds_from_the_pattern_string_or_transformers_5_list() -> None:
+    assert nemotron_h_layers({"hybrid_override_pattern": "M-*-", "num_hidden_layers": 4}) == [
+        "mamba", "mlp", "attention", "mlp",
+    ]
+    listed = {"layers_block_type": ["mamba", "mlp", "attention", "mlp"], "num_experts_per_tok": 2}
+    assert nemotron_h_layers(listed) == ["mamba", "mlp", "attention", "mlp"]  # expert keys alone: still dense
+    assert nemotron_h_layers({"hybrid_override_pattern": "ME*E"}) == ["mamba", "moe", "attention", "moe"]
+    with pytest.raises(ConvertError, match=r"kinds llama\.cpp does not know"):
+        nemotron_h_layers({"hybrid_override_pattern": "M?*-"})
+    with pytest.raises(ConvertError, match="names 3 layers"):
+        nemotron_h_layers({"hybrid_override_pattern": "M-*-", "num_hidden_layers": 3})
+    with pytest.raises(ConvertError, match="no hybrid_override_pattern"):
+        nemotron_h_layers({})
+
+
+def test_nemotron_h_converts_as_its_experts_variant_only_when_the_pattern_has_expert_layers() -> None:
+    from app.convert.architectures import check_config
+
+    def config(**extra: object) -> dict[str, object]:
+        return {"architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h", **extra}
+
+    assert check_config(config(hybrid_override_pattern="ME*E")).name == "nemotron_h_moe"
+    assert check_config(config(layers_block_type=["mamba", "moe"])).name == "nemotron_h_moe"
+    # Transformers 5 writes expert keys into every Nemotron-H config: a dense pattern stays dense
+    assert check_config(config(hybrid_override_pattern="M-*-", num_experts_per_tok=2)).name == "nemotron_h"
+
+
+def test_nemotron_h_mtp_layer_needs_the_no_mtp_choice() -> None:
+    from app.convert.hybrids import nemotron_h_prepare, nemotron_h_rename
+
+    hp = {"hybrid_override_pattern": "ME*E", "num_nextn_predict_layers": 1}
+    tensors = {n: _ref(n, (4,)) for n in ("backbone.layers.0.norm.weight", "mtp.layers.0.eh_proj.weight")}
+    with pytest.raises(ConvertError, match="multi-token-prediction") as caught:
+        nemotron_h_prepare(hp, tensors)
+    assert "--no-mtp" in (caught.value.hint or "")
+    assert nemotron_h_prepare({**hp, NO_MTP: True}, tensors)["num_hidden_layers"] == 4
+    assert nemotron_h_rename("mtp.layers.0.eh_proj.weight", hp) is None
+    assert nemotron_h_rename("backbone.layers.0.norm.weight", hp) == "backbone.layers.0.norm.weight"

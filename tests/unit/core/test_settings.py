@@ -47,7 +47,14 @@ def test_unsubscribe() -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"theme": "purple"}, {"threads": -1}, {"download_parallel": 0}, {"default_context": 10}],
+    [
+        {"theme": "purple"},
+        {"threads": -1},
+        {"download_parallel": 0},
+        {"download_segments": 0},
+        {"download_segments": 17},
+        {"default_context": 10},
+    ],
 )
 def test_invalid_values_are_refused_and_nothing_is_saved(change: dict[str, object]) -> None:
     settings = Settings()

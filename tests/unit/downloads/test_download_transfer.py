@@ -160,6 +160,25 @@ def test_resume_sends_range_from_the_part_size(server: _Server, client: httpx2.C
     assert hashlib.sha256(target.read_bytes()).hexdigest() == SHA
 
 
+def test_a_segmented_part_continues_as_one_stream_from_its_prefix(
+    server: _Server, client: httpx2.Client, tmp_path: Path
+) -> None:
+    from app.downloads import ranges
+
+    target = tmp_path / "file.gguf"
+    part = tmp_path / "file.gguf.part"
+    with open(part, "wb") as handle:  # preallocated, with bytes at the front and further on
+        handle.truncate(len(PAYLOAD))
+        handle.write(PAYLOAD[:200_000])
+        handle.seek(600_000)
+        handle.write(PAYLOAD[600_000:700_000])
+    ranges.save(part, len(PAYLOAD), Checksum("sha256", SHA), [(0, 200_000), (600_000, 700_000)])
+    _download(server, client, target)  # 1 MiB: below the size that gets segments
+    assert server.ranges == ["bytes=200000-"]
+    assert target.read_bytes() == PAYLOAD
+    assert not ranges.ranges_path(part).exists()
+
+
 def test_server_ignoring_range_restarts_cleanly(server: _Server, client: httpx2.Client, tmp_path: Path) -> None:
     server.mode = "ignore-range"
     target = tmp_path / "file.gguf"

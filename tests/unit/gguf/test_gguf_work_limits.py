@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.core.errors import GGUFError
@@ -132,6 +133,84 @@ def test_a_huge_string_value_of_binary_data_is_refused_with_a_short_message(gemm
     assert len(str(caught.value)) < 300
 
 
+def test_a_long_string_of_binary_data_is_refused_before_it_is_read(gemma_model: Path) -> None:
+    raw = gemma_model.read_bytes()
+    length_at = raw.index(b"general.architecture") + len(b"general.architecture") + 4
+    data = _flipped_gemma(gemma_model, [(length_at + 3, 0x05)])  # about 84 MB, most of it tensor data
+    fetched, fetch = _ranged(data)
+    with pytest.raises(GGUFError, match="not UTF-8 text"):
+        read_header_ranged(fetch, len(data))  # type: ignore[arg-type]
+    assert sum(fetched) < 16 * 2**20, "read the whole string before looking at it"
+
+
 def test_the_real_header_still_reads(gemma_model: Path) -> None:
     header = read_header(gemma_model)
     assert header.architecture == "gemma3" and len(header.tensors) == 236
+
+
+def _count_field(gemma: Path, key: str) -> tuple[int, int]:
+    """Where the element count of an array value sits, and the bytes from its first element to the file's end."""
+    array = read_header(gemma).metadata[key]
+    assert isinstance(array, ArrayRef)
+    return array.offset - 8, gemma.stat().st_size - array.offset
+
+
+@pytest.mark.parametrize("slack", [1000, 4])
+def test_a_count_that_swallows_the_tensor_infos_is_refused_where_it_is_read(gemma_model: Path, slack: int) -> None:
+    """One damaged count makes the scores array end just before the file does: the metadata would end after
+    the tensor data, where no tensor infos fit. Refused at the count, not after reading the whole file."""
+    at, room = _count_field(gemma_model, "tokenizer.ggml.scores")
+    data = bytearray(gemma_model.read_bytes())
+    data[at : at + 8] = struct.pack("<Q", (room - slack) // 4)
+    fetched, fetch = _ranged(bytes(data))
+    with pytest.raises(GGUFError, match="before the entries that follow") as caught:
+        read_header_ranged(fetch, len(data))  # type: ignore[arg-type]
+    assert sum(fetched) < 16 * 2**20, "walked into the tensor data"
+    assert caught.value.offset == at  # the count itself
+
+
+def test_a_count_that_leaves_just_enough_room_costs_no_walk_either(gemma_model: Path) -> None:
+    """The same damage, with the count chosen so the least the remaining entries need still fits: the skipped
+    stretch (the whole tensor data) is jumped over, not read; the garbage after it is refused."""
+    at, room = _count_field(gemma_model, "tokenizer.ggml.scores")
+    header = read_header(gemma_model)
+    keys = list(header.metadata)
+    after = len(keys) - keys.index("tokenizer.ggml.scores") - 1
+    need = after * reader._MIN_KV_BYTES + len(header.tensors) * reader._MIN_TENSOR_BYTES
+    data = bytearray(gemma_model.read_bytes())
+    data[at : at + 8] = struct.pack("<Q", (room - need) // 4)
+    fetched, fetch = _ranged(bytes(data))
+    with pytest.raises(GGUFError):
+        read_header_ranged(fetch, len(data))  # type: ignore[arg-type]
+    assert sum(fetched) < 16 * 2**20, "walked into the tensor data"
+
+
+def test_a_valid_file_with_a_long_skipped_array_reads_the_same_from_every_source(tmp_path: Path) -> None:
+    """A jump over a skipped array (past reader.JUMP_MIN) keeps every later offset right: values, lazy arrays,
+    tensor offsets and the data offset are where the writer put them, and the skipped stretch is not fetched."""
+    from tests.unit.gguf.ggufbytes import Gguf, Tensor
+
+    UINT32, INT32 = 4, 5
+    big = 3 * reader.JUMP_MIN // 4
+    g = Gguf().add("general.architecture", STRING, "llama")
+    g.kv.append(("big", ARRAY, struct.pack("<IQ", UINT32, big) + np.arange(big, dtype="<u4").tobytes()))
+    g.add("after", STRING, "still here").add("after.ints", ARRAY, (INT32, list(range(-150, 150))))
+    g.tensors = [Tensor("a", (64, 2), 0), Tensor("b", (32,), 0)]
+    raw = g.build()
+    path = tmp_path / "jump.gguf"
+    path.write_bytes(raw)
+    fetched, fetch = _ranged(raw)
+    headers = [read_header(path), reader.read_header_bytes(raw), read_header_ranged(fetch, len(raw))]  # type: ignore[arg-type]
+    assert sum(fetched) < len(raw) // 2
+    head = len(g.header())
+    data_offset = head + (-head % g.alignment)
+    expected_offsets = [data_offset, data_offset + 64 * 2 * 4]  # two F32 tensors, the first 512 bytes
+    for header in headers:
+        assert header.metadata["after"] == "still here"
+        ints = header.metadata["after.ints"]
+        assert isinstance(ints, ArrayRef) and ints.decode() == tuple(range(-150, 150))
+        assert header.value_types["after.ints"] == (ARRAY, INT32)
+        big_array = header.metadata["big"]
+        assert isinstance(big_array, ArrayRef) and big_array.decode()[-3:] == (big - 3, big - 2, big - 1)
+        assert [t.offset for t in header.tensors] == expected_offsets
+        assert header.data_offset == data_offset and header.file_size == len(raw)

@@ -155,7 +155,7 @@ def test_delete_removes_every_file_and_empty_folders(tmp_path: Path, index: Head
 def test_import_files(tmp_path: Path, index: HeaderIndex, mode: ImportMode) -> None:
     source = _model(tmp_path / "downloads" / "Mine-F32.gguf", name="Mine")
     models = tmp_path / "models"
-    placed = import_files([source], models, mode)
+    placed = list(import_files([source], models, mode).placed)
     assert placed == [models / "imported" / "Mine-F32" / "Mine-F32.gguf"]
     assert source.exists() == (mode != ImportMode.MOVE)
     assert placed[0].is_symlink() == (mode == ImportMode.LINK)
@@ -164,7 +164,8 @@ def test_import_files(tmp_path: Path, index: HeaderIndex, mode: ImportMode) -> N
     assert [e.name for e in entries] == ["Mine"]
     # Importing again never replaces what is there.
     if mode != ImportMode.MOVE:
-        assert import_files([source], models, mode) == []
+        again = import_files([source], models, mode)
+        assert again.placed == () and again.existing == 1
 
 
 def test_import_folder_keeps_its_layout_and_split_sets(tmp_path: Path, index: HeaderIndex) -> None:
@@ -173,7 +174,7 @@ def test_import_folder_keeps_its_layout_and_split_sets(tmp_path: Path, index: He
     _model(src / "One-F32.gguf")
     (src / "notes.txt").parent.mkdir(exist_ok=True)
     (src / "notes.txt").write_text("x")
-    placed = import_files([src], tmp_path / "models", ImportMode.COPY)
+    placed = import_files([src], tmp_path / "models", ImportMode.COPY).placed
     assert len(placed) == 3
     assert all(p.is_relative_to(tmp_path / "models" / "imported" / "stash") for p in placed)
     assert len(scan_library([tmp_path / "models"], index)) == 2
@@ -276,7 +277,7 @@ def test_import_brings_the_sidecar_along(tmp_path: Path, index: HeaderIndex, mod
     source = _model(tmp_path / "downloads" / "Mine-Q8_0.gguf", name="Mine", tensor_type="Q8_0")
     record = _score(source)
     models = tmp_path / "models"
-    placed = import_files([source], models, mode)
+    placed = import_files([source], models, mode).placed
     assert sidecar_path(placed[0]).is_file()
     assert sidecar_path(source).exists() == (mode != ImportMode.MOVE)
     assert sidecar_path(placed[0]).is_symlink() == (mode == ImportMode.LINK)

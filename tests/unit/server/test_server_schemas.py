@@ -46,7 +46,9 @@ def test_text_parts_are_joined() -> None:
     ({"model": "m", "messages": USER, "tools": [{"type": "function"}]}, "tools"),
     ({"model": "m", "messages": USER, "tool_choice": "required"}, "tool_choice"),
     ({"model": "m", "messages": [{"role": "tool", "content": "18C"}]}, "messages[0].tool_call_id"),
-    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}, "messages[0].content"),
+    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+     "messages[0].content[0].image_url.url"),
+    ({"model": "m", "messages": [{"role": "user", "content": [{"type": "video"}]}]}, "messages[0].content[0]"),
     ({"model": "m", "messages": "hi"}, "messages"),
 ])
 def test_malformed_chat_is_refused_naming_the_field(body: dict[str, Any], param: str) -> None:

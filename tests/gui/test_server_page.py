@@ -1,0 +1,131 @@
+"""The Server page: start and stop the API server off the GUI thread, a LAN address refused without a key,
+loaded models and a live request log, the start-with-the-app setting, and an RPC worker on this machine."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from app.core.settings import Settings
+from app.server.keyfile import load_key
+from app.ui.context import AppContext
+from app.ui.pages.server import ServerPage
+from app.ui.theme import apply_theme
+from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
+
+SHOTS = Path("/work/notes/s4/shots")
+TEMPLATE = (
+    "{% for m in messages %}<{{ m['role'] }}>\n{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<assistant>\n{% endif %}"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def page(qtbot: Any, tmp_path: Path) -> Iterator[ServerPage]:
+    models = tmp_path / "models"
+    (models / "tiny").mkdir(parents=True)
+    write_tiny_gguf(models / "tiny" / "chat.gguf", TinySpec(chat_template=TEMPLATE, n_vocab=600))
+    settings = Settings()
+    settings.update(models_dir=str(models), threads=2, default_context=512)
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    apply_theme(app, settings.values.theme)
+    widget = ServerPage(AppContext.create(settings))
+    qtbot.addWidget(widget)
+    widget.resize(1100, 720)
+    widget.show()
+    yield widget
+    widget.shutdown()
+
+
+def save_shot(widget: ServerPage, name: str) -> None:
+    if SHOTS.parent.is_dir():
+        SHOTS.mkdir(exist_ok=True)
+        widget.grab().save(str(SHOTS / f"server-{name}.png"))
+
+
+def test_serve_a_request_and_see_it_in_the_log(qtbot: Any, page: ServerPage) -> None:
+    port = free_port()
+    page.port.setValue(port)
+    page.key.setText("a-key-for-the-test")
+    page.parallel.setValue(2)
+    with qtbot.waitSignal(page.server_changed, timeout=60_000) as started:
+        page.start_button.click()
+        assert page.start_button.isEnabled() is False  # starting happens in a task
+    assert started.args == [True]
+    assert f"http://127.0.0.1:{port}/v1" in page.state_label.text()
+    assert not page.port.isEnabled() and not page.key.isEnabled()
+    assert load_key() == "a-key-for-the-test"  # kept for the next start, in its own file
+    assert "a-key-for-the-test" not in page.state_label.text()
+
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="a-key-for-the-test", max_retries=0)
+    reply = client.chat.completions.create(model="tiny/chat", messages=[{"role": "user", "content": "hi"}],
+                                           max_tokens=5)
+    qtbot.waitUntil(lambda: page.requests.rowCount() == 1, timeout=10_000)
+    assert page.requests.item(0, 1).text() == "tiny/chat"
+    assert page.requests.item(0, 3).text() == str(reply.usage.completion_tokens)
+    assert page.requests.item(0, 4).text().endswith("tok/s")
+    qtbot.waitUntil(lambda: page.models.rowCount() == 1, timeout=10_000)
+    assert page.models.item(0, 0).text() == "tiny/chat" and page.models.item(0, 1).text() != "0 B"
+    save_shot(page, "serving")
+
+    with qtbot.waitSignal(page.server_changed, timeout=60_000) as stopped:
+        page.start_button.click()
+    assert stopped.args == [False]
+    assert page.state_label.text() == "Stopped" and page.port.isEnabled()
+    with pytest.raises(openai.APIConnectionError):
+        client.models.list()
+
+
+def test_a_lan_server_needs_a_key(qtbot: Any, page: ServerPage) -> None:
+    page.lan.setChecked(True)
+    page.key.clear()
+    page.start_button.click()
+    assert not page.serving and page._task is None
+    assert "needs a key" in page.state_label.text()
+
+
+def test_start_with_the_app(qtbot: Any, page: ServerPage) -> None:
+    page.autostart.setChecked(True)
+    assert page.ctx.settings.values.server_autostart is True
+    settings = page.ctx.settings
+    settings.update(server_port=free_port())
+    again = ServerPage(AppContext.create(settings))  # what the window builds at start when the setting is on
+    qtbot.addWidget(again)
+    try:
+        with qtbot.waitSignal(again.server_changed, timeout=60_000):
+            pass
+        assert again.serving
+    finally:
+        again.shutdown()
+
+
+def test_an_rpc_worker_on_this_machine(qtbot: Any, page: ServerPage) -> None:
+    page.worker_lan.setChecked(True)
+    assert page.worker_warning.isVisible() and "authentication" in page.worker_warning.text()
+    save_shot(page, "worker-lan-warning")
+    page.worker_lan.setChecked(False)
+    assert not page.worker_warning.isVisible()
+    port = free_port()
+    page.worker_port.setValue(port)
+    with qtbot.waitSignal(page.worker_changed, timeout=90_000) as started:
+        page.worker_button.click()
+    assert started.args == [True]
+    assert f"127.0.0.1:{port}" in page.worker_label.text() and "free of" in page.worker_label.text()
+    assert page.worker_button.text() == "Stop worker"
+    save_shot(page, "worker")
+    with qtbot.waitSignal(page.worker_changed, timeout=30_000) as stopped:
+        page.worker_button.click()
+    assert stopped.args == [False] and page.worker_label.text() == "Not running"

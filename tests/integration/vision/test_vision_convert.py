@@ -1,0 +1,91 @@
+"""Our `--mmproj` conversion of a tiny Gemma 3 vision checkpoint equals llama.cpp's converter's, byte for byte,
+for every output type; a checkpoint without a vision tower is a clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.convert.mmproj import convert_mmproj
+from app.core.errors import ConvertError
+from tests.support.reference_convert import ReferenceJob, differences, read_gguf, reference_outputs
+from tests.support.tiny_hf import make_tiny_hf
+from tests.support.tiny_vision import VisionGGUFs
+
+OUT_TYPES = ("f16", "f32", "q8_0", "bf16")
+
+
+@pytest.fixture(scope="module")
+def references(vision_model: VisionGGUFs, llama_cpp_sources: Path) -> dict[str, Path]:
+    jobs = [ReferenceJob(vision_model.checkpoint, outtype, None, ("--mmproj",)) for outtype in OUT_TYPES]
+    results = reference_outputs(jobs, llama_cpp_sources)
+    paths = {}
+    for outtype, result in zip(OUT_TYPES, results, strict=True):
+        assert result.path is not None, result.error
+        paths[outtype] = result.path
+    return paths
+
+
+@pytest.mark.parametrize("outtype", OUT_TYPES)
+def test_our_projector_equals_llama_cpps(vision_model: VisionGGUFs, references: dict[str, Path], tmp_path: Path,
+                                         outtype: str) -> None:
+    ours = convert_mmproj(vision_model.checkpoint, tmp_path / f"mmproj-{outtype}.gguf", outtype)
+    assert differences(ours.path, references[outtype]) == []
+    assert ours.path.read_bytes() == references[outtype].read_bytes()
+
+
+def test_the_projector_keeps_its_sensitive_tensors_in_float(vision_model: VisionGGUFs, tmp_path: Path) -> None:
+    ours = convert_mmproj(vision_model.checkpoint, tmp_path / "q8.gguf", "q8_0")
+    types = {name: kind for name, _shape, kind, _data in read_gguf(ours.path).tensors}
+    assert types["mm.input_projection.weight"] == "F16"
+    assert types["v.patch_embd.weight"] == types["v.position_embd.weight"] == "F32"
+    assert types["v.blk.0.attn_q.weight"] == "Q8_0"
+
+
+def test_a_text_only_checkpoint_has_no_projector(tmp_path: Path) -> None:
+    folder = make_tiny_hf(tmp_path / "llama", "llama3")
+    with pytest.raises(ConvertError, match="no vision projector") as caught:
+        convert_mmproj(folder)
+    assert "Gemma3ForConditionalGeneration" in caught.value.hint
+
+
+def test_convert_mmproj_on_the_command_line(vision_model: VisionGGUFs, references: dict[str, Path],
+                                            tmp_path: Path) -> None:
+    from tests.support.cli import run_cli
+
+    out = tmp_path / "cli-mmproj.gguf"
+    result = run_cli("convert", str(vision_model.checkpoint), "--mmproj", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    assert out.read_bytes() == references["f16"].read_bytes()
+
+
+@pytest.mark.parametrize("outtype", ["f16", "q8_0", "f32"])
+def test_our_qwen25_vl_projector_equals_llama_cpps(qwen_vl_model: VisionGGUFs, llama_cpp_sources: Path,
+                                                   tmp_path: Path, outtype: str) -> None:
+    """Qwen2.5-VL: the fused QKV split in three, the two-frame patch kernel in two, the window pattern."""
+    (reference,) = reference_outputs([ReferenceJob(qwen_vl_model.checkpoint, outtype, None, ("--mmproj",))],
+                                     llama_cpp_sources)
+    assert reference.path is not None, reference.error
+    ours = convert_mmproj(qwen_vl_model.checkpoint, tmp_path / f"qwen-{outtype}.gguf", outtype)
+    assert differences(ours.path, reference.path) == []
+    assert ours.path.read_bytes() == reference.path.read_bytes()
+
+
+@pytest.mark.parametrize("family", ["qwen2-vl", "qwen3-vl"])
+def test_our_qwen2_and_qwen3_vl_projectors_equal_llama_cpps(llama_cpp_sources: Path, tmp_path: Path,
+                                                             family: str) -> None:
+    """Qwen2-VL (embed_dim naming); Qwen3-VL (DeepStack mergers renamed by the layer they read, the merger as
+    mm.0/mm.2, a learned position table)."""
+    from tests.support.tiny_vision import make_tiny_qwen2_vl, make_tiny_qwen3_vl
+
+    make = make_tiny_qwen2_vl if family == "qwen2-vl" else make_tiny_qwen3_vl
+    folder = make(tmp_path / family)
+    (reference,) = reference_outputs([ReferenceJob(folder, "f16", None, ("--mmproj",))], llama_cpp_sources)
+    assert reference.path is not None, reference.error
+    ours = convert_mmproj(folder, tmp_path / f"{family}-mmproj.gguf")
+    assert differences(ours.path, reference.path) == []
+    assert ours.path.read_bytes() == reference.path.read_bytes()
+    if family == "qwen3-vl":
+        assert read_gguf(ours.path).metadata["clip.vision.is_deepstack_layers"] == [False, True, True, False]
