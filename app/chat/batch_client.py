@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 
 from app.chat import protocol as p
-from app.chat.client import EngineClient, error_from
+from app.chat.client import EngineClient, error_from, wait_for_load
 from app.core.errors import AppError, EngineError
 
 _Routed = p.Token | p.Done | p.Embedded | p.Error
@@ -88,17 +87,7 @@ class SharedEngineClient:
     ) -> p.ModelInfo:
         with self._control_lock:
             self._client.send(p.Load(str(path), settings or p.EngineSettings()))
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while True:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                event = self._control_next(left)
-                if isinstance(event, p.LoadProgress):
-                    if on_progress is not None:
-                        on_progress(event.fraction)
-                elif isinstance(event, p.Loaded):
-                    return event.info
-                else:
-                    raise _unexpected(event)
+            return wait_for_load(self._control_next, _unexpected, on_progress, timeout)
 
     # ------------------------------------------------------------------ requests
 

@@ -156,17 +156,7 @@ class EngineClient:
         timeout: float | None = None,
     ) -> p.ModelInfo:
         self.send(p.Load(str(path), settings or p.EngineSettings()))
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            event = self._next(left)
-            if isinstance(event, p.LoadProgress):
-                if on_progress is not None:
-                    on_progress(event.fraction)
-            elif isinstance(event, p.Loaded):
-                return event.info
-            else:
-                raise self._unexpected(event)
+        return wait_for_load(self._next, self._unexpected, on_progress, timeout)
 
     def unload(self, timeout: float = 30.0) -> None:
         self.send(p.Unload())
@@ -224,3 +214,23 @@ class EngineClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def wait_for_load(
+    next_event: Callable[[float | None], p.Event],
+    unexpected: Callable[[p.Event], AppError],
+    on_progress: Callable[[float], None] | None,
+    timeout: float | None,
+) -> p.ModelInfo:
+    """The engine's answer to a Load: progress until Loaded, anything else an error."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        event = next_event(left)
+        if isinstance(event, p.LoadProgress):
+            if on_progress is not None:
+                on_progress(event.fraction)
+        elif isinstance(event, p.Loaded):
+            return event.info
+        else:
+            raise unexpected(event)

@@ -86,6 +86,14 @@ def convert(
         raise ConvertError(f"output type {outtype!r} is not one of {', '.join(OUT_TYPES)}")
     arch, plans, writer = _plan(folder, outtype, no_mtp)
     out = out or default_output(folder, outtype)
+    write_file(writer, out, plans, progress, cancelled)
+    return ConvertResult(out, arch.name, len(plans), out.stat().st_size)
+
+
+def write_file(
+    writer: gguf.GGUFWriter, out: Path, plans: list[TensorPlan], progress: ProgressFn | None, cancelled: CancelFn | None
+) -> None:
+    """The planned file under a temporary name of its own, renamed to `out` only when whole."""
     part = temp_name(out)
     try:
         _write(writer, part, plans, progress, cancelled or (lambda: False))
@@ -93,7 +101,6 @@ def convert(
     except BaseException:
         part.unlink(missing_ok=True)
         raise
-    return ConvertResult(out, arch.name, len(plans), out.stat().st_size)
 
 
 def _plan(folder: Path, outtype: str, no_mtp: bool) -> tuple[Architecture, list[TensorPlan], gguf.GGUFWriter]:
@@ -124,14 +131,14 @@ def planned_layout(folder: Path, outtype: str = "f16") -> tuple[list[TensorPlan]
     return plans, size + (-size) % writer.data_alignment
 
 
-def _prepare_writer(
-    ckpt: Checkpoint, arch: Architecture, hp: dict, vocab: Vocab, plans: list[TensorPlan], out: QT
-) -> gguf.GGUFWriter:
-    writer = gguf.GGUFWriter(path=None, arch=arch.name)
+def new_writer(ckpt: Checkpoint, arch_name: str, kind: str, plans: list[TensorPlan]) -> gguf.GGUFWriter:
+    """A writer holding the planned tensor infos and the general.* metadata llama.cpp's converter derives
+    from the folder (name, size label) for a file of this kind (model or projector)."""
+    writer = gguf.GGUFWriter(path=None, arch=arch_name)
     for p in plans:
         nbytes = p.n_rows * kernels.row_bytes(p.n_cols, p.qtype)
         writer.add_tensor_info(p.name, p.shape, np.dtype(np.float32), nbytes, raw_dtype=p.qtype)
-    writer.add_type(gguf.GGUFType.MODEL)
+    writer.add_type(kind)
     total, shared, expert, n_expert = writer.get_total_parameter_count()
     meta = gguf.Metadata.load(None, ckpt.folder, None, total)
     if meta.name is None:
@@ -139,6 +146,13 @@ def _prepare_writer(
     if meta.size_label is None and total > 0:
         meta.size_label = gguf.size_label(total, shared, expert, n_expert)
     meta.set_gguf_meta_model(writer)
+    return writer
+
+
+def _prepare_writer(
+    ckpt: Checkpoint, arch: Architecture, hp: dict, vocab: Vocab, plans: list[TensorPlan], out: QT
+) -> gguf.GGUFWriter:
+    writer = new_writer(ckpt, arch.name, gguf.GGUFType.MODEL, plans)
     try:
         arch.write_params(writer, hp, int(mxfp4.file_type(hp, out) or FILE_TYPES[out]))
         if arch.tensor_metadata is not None:

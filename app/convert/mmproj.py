@@ -19,11 +19,10 @@ from gguf import GGMLQuantizationType as QT
 
 from app.convert import kernels
 from app.convert.checkpoint import Checkpoint, open_checkpoint, read_json_if_exists
-from app.convert.converter import CancelFn, ConvertResult, ProgressFn, _write
+from app.convert.converter import CancelFn, ConvertResult, ProgressFn, new_writer, write_file
 from app.convert.pieces import split_rows
 from app.convert.plan import FILE_TYPES, OUT_TYPES, TensorPlan
 from app.convert.safetensors_file import TensorRef
-from app.core.atomic import temp_name
 from app.core.errors import ConvertError
 
 # SigLIP's defaults (transformers' SiglipVisionConfig): a config.json may leave any of them out.
@@ -259,18 +258,7 @@ def _writer(ckpt: Checkpoint, family: VisionFamily, plans: list[TensorPlan], out
     if "image_mean" not in pre or "image_std" not in pre:
         raise ConvertError("preprocessor_config.json lacks image_mean/image_std, which the projector needs",
                            hint="download the repository's preprocessor_config.json too")
-    writer = gguf.GGUFWriter(path=None, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.MMPROJ])
-    for p in plans:
-        nbytes = p.n_rows * kernels.row_bytes(p.n_cols, p.qtype)
-        writer.add_tensor_info(p.name, p.shape, np.dtype(np.float32), nbytes, raw_dtype=p.qtype)
-    writer.add_type(gguf.GGUFType.MMPROJ)
-    total, shared, expert, n_expert = writer.get_total_parameter_count()
-    meta = gguf.Metadata.load(None, ckpt.folder, None, total)
-    if meta.name is None:
-        meta.name = ckpt.folder.name
-    if meta.size_label is None and total > 0:
-        meta.size_label = gguf.size_label(total, shared, expert, n_expert)
-    meta.set_gguf_meta_model(writer)
+    writer = new_writer(ckpt, gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.MMPROJ], gguf.GGUFType.MMPROJ, plans)
     writer.add_file_type(int(FILE_TYPES[out]))
     writer.add_clip_has_vision_encoder(True)
     writer.add_vision_projection_dim(int(n_embd_text))
@@ -295,7 +283,6 @@ def convert_mmproj(
     cancelled: CancelFn | None = None,
 ) -> ConvertResult:
     """The checkpoint's projector as an mmproj GGUF (F16 by default: what vision models load best)."""
-    import os
 
     if outtype not in OUT_TYPES:
         raise ConvertError(f"output type {outtype!r} is not one of {', '.join(OUT_TYPES)}")
@@ -305,13 +292,7 @@ def convert_mmproj(
     plans = plan_projector(ckpt, family, vision, OUT_TYPES[outtype])
     writer = _writer(ckpt, family, plans, OUT_TYPES[outtype])
     out = out or default_output(folder, outtype)
-    part = temp_name(out)
-    try:
-        _write(writer, part, plans, progress, cancelled or (lambda: False))
-        os.replace(part, out)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+    write_file(writer, out, plans, progress, cancelled)
     return ConvertResult(out, "clip", len(plans), out.stat().st_size)
 
 
@@ -327,8 +308,6 @@ def retype_mmproj(src: Path, out: Path, outtype: str) -> ConvertResult:
     """An mmproj GGUF in another type (an F16 projector beside a GGUF to Q8_0), each tensor typed by the rules of
     a conversion; the metadata is copied. Values come from the file's F32/F16 tensors, so an F16 source gives a
     Q8_0 of its F16-rounded weights (a conversion from the checkpoint rounds once)."""
-    import os
-
     if outtype not in OUT_TYPES:
         raise ConvertError(f"output type {outtype!r} is not one of {', '.join(OUT_TYPES)}")
     target = OUT_TYPES[outtype]
@@ -359,13 +338,7 @@ def retype_mmproj(src: Path, out: Path, outtype: str) -> ConvertResult:
         sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(name, field.contents(), vtype, sub)
     writer.add_file_type(int(FILE_TYPES[target]))
-    part = temp_name(out)
-    try:
-        _write(writer, part, plans, None, lambda: False)
-        os.replace(part, out)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
+    write_file(writer, out, plans, None, None)
     return ConvertResult(out, "clip", len(plans), out.stat().st_size)
 
 

@@ -25,6 +25,7 @@ from app.downloads.transfer import (
     body_socket,
     content_range,
     retry_after,
+    transport_errors,
 )
 
 if TYPE_CHECKING:
@@ -88,23 +89,13 @@ def fetch_range(
         return
     request_headers = {**headers, "Accept-Encoding": "identity", "Range": f"bytes={seg.pos}-{seg.end - 1}"}
     timeout = httpx2.Timeout(timeouts.stall, connect=timeouts.connect)
-    try:
-        with client.stream("GET", url, headers=request_headers, timeout=timeout) as response:
-            stop.attach(response)
-            try:
-                _check(response, target, seg, raise_for_status)
-                _receive(response, target, board, seg, stop, timeouts.stall, buffer)
-            finally:
-                stop.attach(None)
-    except TransientError:
-        stop.raise_if_stopped()  # a pause shuts the socket down under a direct read
-        raise
-    except httpx2.TimeoutException as exc:
-        stop.raise_if_stopped()
-        raise TransientError(f"the server stopped sending ({type(exc).__name__})") from exc
-    except httpx2.TransportError as exc:
-        stop.raise_if_stopped()
-        raise TransientError(f"connection problem: {exc}") from exc
+    with transport_errors(stop), client.stream("GET", url, headers=request_headers, timeout=timeout) as response:
+        stop.attach(response)
+        try:
+            _check(response, target, seg, raise_for_status)
+            _receive(response, target, board, seg, stop, timeouts.stall, buffer)
+        finally:
+            stop.attach(None)
     stop.raise_if_stopped()
     if not seg.finished:
         raise TransientError(f"the server ended a segment early at byte {seg.pos}")

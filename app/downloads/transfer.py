@@ -14,7 +14,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -175,6 +175,25 @@ class Timeouts:
 StatusCheck = Callable[["httpx2.Response"], None]
 
 
+@contextlib.contextmanager
+def transport_errors(stop: StopToken) -> Iterator[None]:
+    """httpx's timeouts and transport failures become TransientError (another try may help); a pause, which
+    shuts the socket down under a read, wins over any of them."""
+    import httpx2
+
+    try:
+        yield
+    except TransientError:
+        stop.raise_if_stopped()
+        raise
+    except httpx2.TimeoutException as exc:
+        stop.raise_if_stopped()
+        raise TransientError(f"the server stopped sending ({type(exc).__name__})") from exc
+    except httpx2.TransportError as exc:
+        stop.raise_if_stopped()
+        raise TransientError(f"connection problem: {exc}") from exc
+
+
 def fetch_once(
     client: httpx2.Client,
     url: str,
@@ -195,23 +214,13 @@ def fetch_once(
     if part.offset:
         request_headers["Range"] = f"bytes={part.offset}-"
     timeout = httpx2.Timeout(timeouts.stall, connect=timeouts.connect)
-    try:
-        with client.stream("GET", url, headers=request_headers, timeout=timeout) as response:
-            stop.attach(response)
-            try:
-                _check_response(response, part, raise_for_status)
-                _receive(response, part, stop, on_bytes, timeouts.stall)
-            finally:
-                stop.attach(None)
-    except TransientError:
-        stop.raise_if_stopped()  # a pause shuts the socket down under a direct read
-        raise
-    except httpx2.TimeoutException as exc:
-        stop.raise_if_stopped()
-        raise TransientError(f"the server stopped sending ({type(exc).__name__})") from exc
-    except httpx2.TransportError as exc:
-        stop.raise_if_stopped()
-        raise TransientError(f"connection problem: {exc}") from exc
+    with transport_errors(stop), client.stream("GET", url, headers=request_headers, timeout=timeout) as response:
+        stop.attach(response)
+        try:
+            _check_response(response, part, raise_for_status)
+            _receive(response, part, stop, on_bytes, timeouts.stall)
+        finally:
+            stop.attach(None)
     stop.raise_if_stopped()
     if not part.complete:
         raise TransientError(f"the server ended the file early at byte {part.offset} of {part.size}")

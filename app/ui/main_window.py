@@ -15,14 +15,12 @@ from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
     QStackedWidget,
     QToolButton,
     QVBoxLayout,
@@ -41,6 +39,7 @@ from app.ui.pages.registry import PAGES, PageSpec, page_spec
 from app.ui.tasks import Task, run_task
 from app.ui.theme import app_icon, apply_theme
 from app.ui.widgets.badge import BADGE_ROLE, BadgeDelegate
+from app.ui.widgets.page_scroll import PageScroll
 
 log = logging.getLogger("app.ui")
 
@@ -240,18 +239,18 @@ class MainWindow(QMainWindow):
         if name not in self._pages:
             widget = self._build_page(page_spec(name))
             self._pages[name] = widget
-            self.stack.addWidget(_scrolling(widget))
+            self.stack.addWidget(PageScroll(widget))
             self.page_opened.emit(name, widget)
         return self._pages[name]
 
     def current_page(self) -> QWidget | None:
         """The page in view (the stack holds each page inside its scroll area)."""
         area = self.stack.currentWidget()
-        return area.widget() if isinstance(area, QScrollArea) else None
+        return area.page() if isinstance(area, PageScroll) else None
 
     def _scrolled_page(self, index: int) -> QWidget | None:
         area = self.stack.widget(index)
-        return area.widget() if isinstance(area, QScrollArea) else None
+        return area.page() if isinstance(area, PageScroll) else None
 
     def _on_row_changed(self, row: int) -> None:
         if row < 0:
@@ -413,11 +412,3 @@ class MainWindow(QMainWindow):
 def _import_download_queue(_control: object) -> None:
     import app.ui.models.download_service  # noqa: F401
 
-
-def _scrolling(page: QWidget) -> QScrollArea:
-    """A window smaller than a page's minimum size scrolls the page instead of growing past small screens."""
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setWidget(page)
-    return area

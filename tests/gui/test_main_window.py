@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication, QCheckBox, QTableView, QToolButton
 from app.core import paths
 from app.core.settings import Settings
 from app.hardware import HardwareInfo
-from app.ui.main_window import MainWindow
+from app.ui.main_window import MINIMUM_SIZE, MainWindow
 from app.ui.messages import message_bridge
 from app.ui.pages.broken import BrokenPage
 from app.ui.pages.registry import PAGES
@@ -115,6 +115,22 @@ def test_geometry_and_last_page_persist(window: MainWindow, qtbot) -> None:
     qtbot.addWidget(again)
     assert again.current_page_name() == "library"
     assert (again.size().width(), again.size().height()) == (700, 500)
+
+
+def test_every_page_fits_a_small_screen_by_scrolling(window: MainWindow) -> None:
+    """A page wider or taller than the window scrolls inside it; the window never grows past a small laptop
+    screen because one page (Chat's load panel, the Server page) needs more room."""
+    width, height = MINIMUM_SIZE
+    window.resize(width, height)
+    for spec in PAGES:
+        window.navigate(spec.name)
+        QApplication.processEvents()
+        assert (window.width(), window.height()) == (width, height), spec.name
+        page = window.current_page()
+        assert page is window.page(spec.name) and page.isVisible()
+        needed = page.minimumSizeHint()
+        if needed.width() > page.parentWidget().width():
+            assert window.stack.currentWidget().horizontalScrollBar().isVisible(), spec.name
 
 
 def test_messages_show_in_the_banner(window: MainWindow) -> None:

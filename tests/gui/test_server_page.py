@@ -3,7 +3,6 @@ loaded models and a live request log, the start-with-the-app setting, and an RPC
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from app.server.keyfile import load_key
 from app.ui.context import AppContext
 from app.ui.pages.server import ServerPage
 from app.ui.theme import apply_theme
+from tests.support.rpc_workers import free_port
 from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
 
 SHOTS = Path("/work/notes/s4/shots")
@@ -24,12 +24,6 @@ TEMPLATE = (
     "{% for m in messages %}<{{ m['role'] }}>\n{{ m['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<assistant>\n{% endif %}"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

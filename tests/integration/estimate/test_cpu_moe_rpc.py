@@ -16,7 +16,6 @@ CUDA device's pinned host memory and op-offload copies still need a GPU to check
 from __future__ import annotations
 
 import dataclasses
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,8 +32,8 @@ from app.estimate.settings import GPU_LAYERS_ALL
 from app.estimate.shape import shape_from_header
 from app.gguf import read_model
 from app.remote.ggml_backend import rpc_supported
-from app.remote.worker import WorkerProcess
 from tests.integration.estimate.llama_log import LlamaReport, mib_double, parse, relayed_log
+from tests.support.rpc_workers import running_workers
 from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
 
 pytestmark = [
@@ -46,20 +45,10 @@ MOE = TinySpec(n_layer=4, n_embd=256, n_head=4, n_head_kv=2, n_ff=512, n_expert=
 OFFLOADED = EngineSettings(n_ctx=512, n_gpu_layers=GPU_LAYERS_ALL, n_threads=1)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def worker() -> Iterator[str]:
-    process = WorkerProcess("127.0.0.1", _free_port(), threads=1)
-    process.start()
-    try:
-        yield process.endpoint
-    finally:
-        process.stop()
+    with running_workers(1) as (endpoint,):
+        yield endpoint
 
 
 @pytest.fixture(scope="module")

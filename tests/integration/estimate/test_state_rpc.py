@@ -9,7 +9,6 @@ device, at the log's 0.01 MiB.
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +24,8 @@ from app.estimate.shape import shape_from_header
 from app.gguf import read_model
 from app.gguf.synthetic_arch import DEFAULT_SPECS, write_arch_gguf
 from app.remote.ggml_backend import rpc_supported
-from app.remote.worker import WorkerProcess
 from tests.integration.estimate.llama_log import LlamaReport, mib_double, parse, relayed_log
+from tests.support.rpc_workers import running_workers
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,20 +35,10 @@ pytestmark = [
 ARCHS = ("jamba", "qwen4exp", "deepseek4")  # recurrent + attention; + indexer and PLE history; compressed caches
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def worker() -> Iterator[str]:
-    process = WorkerProcess("127.0.0.1", _free_port(), threads=1)
-    process.start()
-    try:
-        yield process.endpoint
-    finally:
-        process.stop()
+    with running_workers(1) as (endpoint,):
+        yield endpoint
 
 
 def _load(path: Path, settings: EngineSettings) -> LlamaReport:

@@ -29,9 +29,9 @@ from app.estimate.split import device_shares
 from app.gguf import read_model
 from app.remote import rpc_probe
 from app.remote.ggml_backend import rpc_supported
-from app.remote.worker import WorkerProcess
 from tests.integration.estimate.llama_log import mib_double, mib_float32, parse, relayed_log
 from tests.support.fake_rpc import fake_server, worker
+from tests.support.rpc_workers import free_port, running_workers, start_worker
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,26 +43,10 @@ GREEDY = p.Sampling(temperature=0.0, max_tokens=24)
 LOCAL = p.EngineSettings(n_ctx=512, n_threads=2, n_batch=128, repack=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_worker() -> WorkerProcess:
-    process = WorkerProcess("127.0.0.1", _free_port(), threads=1)
-    process.start()
-    return process
-
-
 @pytest.fixture(scope="module")
 def workers() -> Iterator[tuple[str, str]]:
-    first, second = _start_worker(), _start_worker()
-    try:
-        yield first.endpoint, second.endpoint
-    finally:
-        first.stop()
-        second.stop()
+    with running_workers(2) as (first, second):
+        yield first, second
 
 
 def _answer(model: Path, settings: p.EngineSettings) -> str:
@@ -94,7 +78,7 @@ def test_a_pool_of_two_workers_answers_as_a_local_run(gemma_model: Path, workers
 
 
 def test_a_worker_killed_during_a_reply(gemma_model: Path) -> None:
-    doomed = _start_worker()
+    doomed = start_worker()
     try:
         with EngineClient() as client:
             client.load(str(gemma_model), dataclasses.replace(LOCAL, n_gpu_layers=999, rpc_workers=(doomed.endpoint,)))
@@ -117,7 +101,7 @@ def test_a_worker_killed_during_a_reply(gemma_model: Path) -> None:
 def test_bad_workers_are_clear_errors_and_the_engine_lives(gemma_model: Path, workers: tuple[str, str]) -> None:
     pooled = dataclasses.replace(LOCAL, n_gpu_layers=999)
     with EngineClient() as client:
-        closed = f"127.0.0.1:{_free_port()}"
+        closed = f"127.0.0.1:{free_port()}"
         with pytest.raises(RpcError, match="Cannot reach the RPC worker"):
             client.load(str(gemma_model), dataclasses.replace(pooled, rpc_workers=(closed,)))
         with (

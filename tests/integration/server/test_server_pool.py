@@ -6,7 +6,6 @@ one that cannot fit a worker device is refused with the numbers, and the pool ho
 from __future__ import annotations
 
 import dataclasses
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,19 +16,13 @@ from conftest import ENGINE, GEMMA_ID, KEY, TINY_ID, config
 
 from app.remote import rpc_probe
 from app.remote.ggml_backend import rpc_supported
-from app.remote.worker import WorkerProcess
 from tests.support.api_server import http, running_server
 from tests.support.fake_rpc import fake_server, worker
+from tests.support.rpc_workers import running_workers
 
 pytestmark = pytest.mark.slow
 MiB = 1024 * 1024
 AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pooled(*endpoints: str) -> Any:
@@ -51,16 +44,8 @@ def test_a_model_that_cannot_fit_a_worker_device_is_refused_with_the_numbers(lib
 def workers() -> Iterator[tuple[str, str]]:
     if not rpc_supported():
         pytest.skip("llama.cpp built without GGML_RPC")
-    started = []
-    try:
-        for _ in range(2):
-            process = WorkerProcess("127.0.0.1", _free_port(), threads=1)
-            process.start()
-            started.append(process)
-        yield started[0].endpoint, started[1].endpoint
-    finally:
-        for process in started:
-            process.stop()
+    with running_workers(2) as (first, second):
+        yield first, second
 
 
 def test_models_load_over_two_workers_one_at_a_time(library: Path, workers: tuple[str, str]) -> None:
