@@ -14,8 +14,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 
 from app.chat import protocol as p
-from app.chat.client import EngineClient, error_from, wait_for_load
-from app.core.errors import AppError, EngineError
+from app.chat.client import EngineClient, unexpected_event, wait_for_load
+from app.core.errors import EngineError
 
 _Routed = p.Token | p.Done | p.Embedded | p.Error
 
@@ -34,7 +34,7 @@ class SharedEngineClient:
         self._client.start()
         event = self._control_next(timeout)
         if not isinstance(event, p.Ready):
-            raise _unexpected(event)
+            raise unexpected_event(event)
 
     @property
     def pid(self) -> int | None:
@@ -87,7 +87,7 @@ class SharedEngineClient:
     ) -> p.ModelInfo:
         with self._control_lock:
             self._client.send(p.Load(str(path), settings or p.EngineSettings()))
-            return wait_for_load(self._control_next, _unexpected, on_progress, timeout)
+            return wait_for_load(self._control_next, unexpected_event, on_progress, timeout)
 
     # ------------------------------------------------------------------ requests
 
@@ -110,7 +110,7 @@ class SharedEngineClient:
                     yield event
                     return
                 else:
-                    raise _unexpected(event)
+                    raise unexpected_event(event)
         finally:
             self._close(request.request_id)
 
@@ -122,7 +122,7 @@ class SharedEngineClient:
             event = inbox.get()
             if isinstance(event, p.Embedded):
                 return event
-            raise _unexpected(event)
+            raise unexpected_event(event)
         finally:
             self._close(request.request_id)
 
@@ -139,8 +139,3 @@ class SharedEngineClient:
         with self._lock:
             self._streams.pop(request_id, None)
 
-
-def _unexpected(event: p.Event) -> AppError:
-    if isinstance(event, (p.Error, p.Crashed)):
-        return error_from(event)
-    return EngineError(f"Unexpected answer from the chat engine: {type(event).__name__}")

@@ -144,9 +144,7 @@ class EngineClient:
             raise EngineError("The chat engine did not answer in time") from None
 
     def _unexpected(self, event: p.Event) -> AppError:
-        if isinstance(event, (p.Error, p.Crashed)):
-            return error_from(event)
-        return EngineError(f"Unexpected answer from the chat engine: {type(event).__name__}")
+        return unexpected_event(event)
 
     def load(
         self,
@@ -234,3 +232,10 @@ def wait_for_load(
             return event.info
         else:
             raise unexpected(event)
+
+
+def unexpected_event(event: p.Event) -> AppError:
+    """An engine event that is not the answer asked for: its own error, or a protocol slip."""
+    if isinstance(event, (p.Error, p.Crashed)):
+        return error_from(event)
+    return EngineError(f"Unexpected answer from the chat engine: {type(event).__name__}")

@@ -494,6 +494,11 @@ def nemotron_h_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
     # A dense model's expert keys (Transformers 5 writes them into every Nemotron-H config) say nothing here.
     dense = {k: v for k, v in hp.items() if k not in _NEMOTRON_EXPERT_KEYS}
     granite_moe_params(w, {**dense, **overrides}, ftype)  # granite's: without head_dim, written last here
+    _nemotron_ssm_and_head_keys(w, hp)
+
+
+def _nemotron_ssm_and_head_keys(w: gguf.GGUFWriter, hp: Params) -> None:
+    """The Mamba-2 state keys and the attention head width, in the order llama.cpp's converter writes them."""
     d_inner, n_group = _nemotron_mamba(hp)
     w.add_ssm_conv_kernel(find(hp, "conv_kernel", "d_conv", "mamba_conv_kernel", "mamba_d_conv"))
     w.add_ssm_state_size(find(hp, "state_size", "d_state", "state_dim", "ssm_state_size", "mamba_state_size"))
@@ -518,16 +523,7 @@ def nemotron_h_moe_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
         "max_position_embeddings": 2**20,
     }
     granite_moe_params(w, {**hp, **overrides}, ftype)
-    d_inner, n_group = _nemotron_mamba(hp)
-    w.add_ssm_conv_kernel(find(hp, "conv_kernel", "d_conv", "mamba_conv_kernel", "mamba_d_conv"))
-    w.add_ssm_state_size(find(hp, "state_size", "d_state", "state_dim", "ssm_state_size", "mamba_state_size"))
-    w.add_ssm_group_count(n_group)
-    w.add_ssm_inner_size(d_inner)
-    w.add_ssm_time_step_rank(find(hp, "n_heads", "num_heads", "mamba_n_heads", "mamba_num_heads"))
-    w.add_rope_scaling_finetuned(False)
-    head_dim = find(hp, "head_dim", "attention_head_dim")
-    w.add_key_length(head_dim)
-    w.add_value_length(head_dim)
+    _nemotron_ssm_and_head_keys(w, hp)
     w.add_expert_feed_forward_length(n_ff)
     w.add_expert_shared_feed_forward_length(int(hp["moe_shared_expert_intermediate_size"]))
     w.add_expert_shared_count(int(hp["n_shared_experts"]))

@@ -88,16 +88,13 @@ def run_publish_job(
     events: queue.Queue[Any] = queue.Queue()
     child = Supervisor(ENTRY, (request,), subject="the upload", on_message=events.put, on_exit=events.put)
     child.start()
-    asked_at: float | None = None
+    cancelled = False
     result: PublishResult | None = None
     error: AppError | None = None
     while True:
-        if cancel is not None and cancel.is_set() and asked_at is None:
-            asked_at = time.monotonic()
-            child.send(CancelPublish())
-        if asked_at is not None and time.monotonic() - asked_at > CANCEL_GRACE_S:
-            child.stop()
-            raise Cancelled("publish cancelled", hint=RESUME_HINT)
+        if cancel is not None and cancel.is_set() and not cancelled:
+            cancelled = True
+            child.stop(ask=CancelPublish(), grace=CANCEL_GRACE_S)  # its Outcome, and any last word, follow
         try:
             item = events.get(timeout=0.1)
         except queue.Empty:
@@ -114,7 +111,7 @@ def run_publish_job(
     if error is not None:
         raise error
     if result is None:
-        if asked_at is not None:
+        if cancelled:
             raise Cancelled("publish cancelled", hint=RESUME_HINT)
         raise ShareError(item.sentence, hint=f"{item.hint}; {RESUME_HINT}" if item.hint else RESUME_HINT)
     return result
