@@ -13,7 +13,11 @@ edge or a shaped link allows one stream). curl's single stream against ours with
 whole process (ours: transfer + sha256 + fsync + rename; curl also with `sha256sum` and `mv` after it).
 Both cases also run ours with the sha256 as a second pass over the finished part instead of the prefix
 being hashed while segments arrive, to say which is faster. Everything in /tmp is deleted afterwards.
-Targets: unthrottled ≥ 1.0× curl; throttled ≥ 5× curl; RSS growth ≤ 100 MB; event-loop stall ≤ 50 ms.
+Ours starts each file on 2 connections and doubles them while that raises the rate (app/downloads/ramp.py);
+the same download with all 8 connections from the start (session 4's engine) runs interleaved as an anchor.
+The UI stall is measured with 8 connections from the start. The load average is printed at start and end.
+Targets (each printed PASS/FAIL): unthrottled ≥ 1.0× curl; throttled ≥ 5× curl; RSS growth ≤ 100 MB;
+event-loop stall ≤ 50 ms.
 """
 
 from __future__ import annotations
@@ -124,9 +128,14 @@ class _Timing:
 
 
 def ours_run(
-    models: Path, size: int = SIZE, hash_in_flight: bool = True, segments: int | None = None
-) -> tuple[float, float, float]:
-    """(seconds to the last byte, seconds to the verified file in place, CPU seconds)."""
+    models: Path,
+    size: int = SIZE,
+    hash_in_flight: bool = True,
+    segments: int | None = None,
+    start: int | None = None,
+) -> tuple[float, float, float, int]:
+    """(seconds to the last byte, seconds to the verified file in place, CPU seconds, most connections at once).
+    `start`: connections to begin with (default: the ramp's; `segments` for all of them at once)."""
     from app.downloads.job import DownloadConfig, run_job
     from app.downloads.transfer import StopToken
 
@@ -136,9 +145,11 @@ def ours_run(
     config = DownloadConfig(disk_margin=0, hash_in_flight=hash_in_flight)
     if segments is not None:
         config = replace(config, segments=segments)
+    if start is not None:
+        config = replace(config, start_segments=start)
     seen: list[int] = []  # connections at once
     cpu = _cpu(resource.RUSAGE_SELF)
-    start = time.perf_counter()
+    began = time.perf_counter()
     paths = run_job(
         REPO_ID,
         [FILE],
@@ -152,9 +163,11 @@ def ours_run(
     end = time.perf_counter()
     cpu = _cpu(resource.RUSAGE_SELF) - cpu
     assert paths[0].stat().st_size == size
-    assert max(seen, default=1) == (segments or config.segments), f"{max(seen, default=1)} connections at once"
+    connections = max(seen, default=1)
+    if start is not None and start >= config.segments:
+        assert connections == config.segments, f"{connections} connections at once"
     shutil.rmtree(models)
-    return timing.last_byte - start, end - start, cpu
+    return timing.last_byte - began, end - began, cpu, connections
 
 
 def throttled_runs(work: Path) -> dict[str, Any]:
@@ -185,12 +198,16 @@ def throttled_runs(work: Path) -> dict[str, Any]:
         "ours_transfer": median([o[0] for o in ours]),
         "ours_whole": median([o[1] for o in ours]),
         "ours_second_pass": median([o[1] for o in second]),
-        "ours_runs": [{"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c} for t, e, c in ours],
-        "second_pass_runs": [{"transfer_seconds": t, "end_to_end_seconds": e} for t, e, _ in second],
+        "ours_runs": [
+            {"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c, "connections": n} for t, e, c, n in ours
+        ],
+        "second_pass_runs": [{"transfer_seconds": t, "end_to_end_seconds": e} for t, e, _, _ in second],
     }
 
 
-def ui_run(models: Path) -> dict[str, float]:
+def ui_run(models: Path, start: int | None = None) -> dict[str, float]:
+    """The Downloads page while the file arrives through the UI service; `start`: connections to begin with
+    (8 measures the stall with every connection fetching from the first second)."""
     import psutil
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
@@ -203,7 +220,11 @@ def ui_run(models: Path) -> dict[str, float]:
     _KEEP.append(qt_app)  # the application must outlive every widget, until the interpreter exits
     settings = Settings()
     settings.update(models_dir=str(models))
-    ctx = AppContext.create(settings)
+    from app.downloads.job import DownloadConfig
+    from app.ui.models.download_service import DownloadService
+
+    config = DownloadConfig() if start is None else DownloadConfig(start_segments=start)
+    ctx = AppContext.create(settings, downloads=DownloadService(settings, config=config))
     page = DownloadsPage(ctx)
     page.resize(1100, 400)
     page.show()
@@ -267,6 +288,7 @@ def ui_run(models: Path) -> dict[str, float]:
 
 def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    load_start = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="gguf-bench-download-", dir="/tmp"))
     os.environ["GGUF_STUDIO_HOME"] = str(work / "home")
     os.environ["HF_HOME"] = str(work / "hf-home")
@@ -287,18 +309,20 @@ def main() -> int:
         curl_run(file_url, work / "curl.out")
         ours_run(work / "models")
         curl: list[tuple[float, float]] = []
-        ours: list[tuple[float, float, float]] = []
-        single: list[tuple[float, float, float]] = []
+        ours: list[tuple[float, float, float, int]] = []
+        at_once: list[tuple[float, float, float, int]] = []
+        single: list[tuple[float, float, float, int]] = []
         for _ in range(RUNS):  # interleaved, so all see the same machine load
             curl.append(curl_run(file_url, work / "curl.out"))
             ours.append(ours_run(work / "models"))
+            at_once.append(ours_run(work / "models", start=8))  # session 4: every connection from the start
             single.append(ours_run(work / "models", segments=1))
         second_pass = [ours_run(work / "models", hash_in_flight=False) for _ in range(3)]
         curl_whole = median([curl_run(file_url, work / "curl.out", whole=True)[0] for _ in range(3)])
         throttled = throttled_runs(work)
         ui_runs = []
         for i in range(UI_RUNS):
-            ui_runs.append(ui_run(work / f"ui-models-{i}"))
+            ui_runs.append(ui_run(work / f"ui-models-{i}", start=8))  # the stall with 8 connections at once
             shutil.rmtree(work / f"ui-models-{i}", ignore_errors=True)
         ui: dict[str, Any] = {
             "seconds": median([u["seconds"] for u in ui_runs]),
@@ -320,6 +344,8 @@ def main() -> int:
     e2e_s = median([o[1] for o in ours])
     single_e2e = median([o[1] for o in single])
     pair_ratio = median([c[0] / o[0] for c, o in zip(curl, ours, strict=True)])
+    e2e_pair = median([c[0] / o[1] for c, o in zip(curl, ours, strict=True)])
+    at_once_e2e = median([o[1] for o in at_once])
     rows = [
         ("curl (to last byte)", f"{curl_s:.2f}", f"{gib / curl_s:.2f}", "1.00", f"{median([c[1] for c in curl]):.2f}"),
         (
@@ -330,6 +356,14 @@ def main() -> int:
             f"{median([o[2] for o in ours]):.2f}",
         ),
         ("ours: + sha256 + fsync + rename", f"{e2e_s:.2f}", f"{gib / e2e_s:.2f}", f"{curl_s / e2e_s:.2f}", ""),
+        ("  the same, run by run × curl (median)", "", "", f"{e2e_pair:.2f}", ""),
+        (
+            "ours, 8 connections from the start: end to end",
+            f"{at_once_e2e:.2f}",
+            f"{gib / at_once_e2e:.2f}",
+            f"{curl_s / at_once_e2e:.2f}",
+            f"{median([o[2] for o in at_once]):.2f}",
+        ),
         (
             "ours, one stream: end to end",
             f"{single_e2e:.2f}",
@@ -358,7 +392,9 @@ def main() -> int:
         )
     )
     print(f"1 GiB from the fake Hub (sha256 {remote.checksum.hexdigest[:12]}…), median of {RUNS} interleaved runs")
-    print(f"machine load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    load_end = os.getloadavg()[0]
+    print(f"machine load average: {load_start:.1f} at the start, {load_end:.1f} at the end, {os.cpu_count()} CPUs")
+    print(f"connections the ramp chose (per run): {[o[3] for o in ours]}")
     print_table(("client", "seconds", "GiB/s", "× curl", "CPU s"), rows)
     print()
     t = throttled
@@ -407,16 +443,24 @@ def main() -> int:
             "size_bytes": SIZE,
             "runs": RUNS,
             "load_average": os.getloadavg()[0],
+            "load_average_start": load_start,
             "curl": [{"seconds": t, "cpu_seconds": c} for t, c in curl],
-            "ours": [{"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c} for t, e, c in ours],
+            "ours": [
+                {"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c, "connections": n}
+                for t, e, c, n in ours
+            ],
+            "all_connections_at_once": [
+                {"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c} for t, e, c, _ in at_once
+            ],
+            "ratio_end_to_end_vs_curl_paired": e2e_pair,
             "ratio_transfer_vs_curl": pair_ratio,
             "ratio_end_to_end_vs_curl": curl_s / e2e_s,
             "curl_sha256_mv_seconds": curl_whole,
-            "one_stream": [{"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c} for t, e, c in single],
+            "one_stream": [{"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c} for t, e, c, _ in single],
             "ratio_end_to_end_one_stream_vs_curl": curl_s / single_e2e,
             "ratio_end_to_end_vs_curl_sha256_mv": curl_whole / e2e_s,
             "second_pass": [
-                {"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c} for t, e, c in second_pass
+                {"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c} for t, e, c, _ in second_pass
             ],
             "ratio_end_to_end_second_pass_vs_curl": curl_s / second_e2e,
             "throttled": {
@@ -431,6 +475,18 @@ def main() -> int:
         },
     )
     print(f"\nwrote {path}")
+    verdicts = [
+        ("unthrottled end to end ≥ 1.0× curl", curl_s / e2e_s, 1.0, "×"),
+        (f"{t_mib} MiB at {THROTTLE / 1e6:g} MB/s per connection ≥ 5× curl", t["curl"] / t["ours_whole"], 5.0, "×"),
+    ]
+    print()
+    for label, value, target, unit in verdicts:
+        print(f"{'PASS' if value >= target else 'FAIL'}  {label}: {value:.2f}{unit}")
+    for label, value, limit, unit in (
+        ("event-loop stall ≤ 50 ms with 8 connections", ui["max_stall_ms"], 50.0, " ms"),
+        ("RSS growth ≤ 100 MB", ui["rss_growth_mb"], 100.0, " MB"),
+    ):
+        print(f"{'PASS' if value <= limit else 'FAIL'}  {label}: {value:.1f}{unit}")
     return 0
 
 

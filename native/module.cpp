@@ -76,6 +76,90 @@ PyObject * row_bytes(PyObject *, PyObject * args) {
     return PyLong_FromSize_t(native::row_bytes(type, n_cols));
 }
 
+// Strings walked in one go before the GIL is let go: a vocabulary takes milliseconds, a GUI thread is waiting.
+constexpr uint64_t kReleaseGilFrom = 4096;
+
+// A position past the held bytes is fine (the walk then takes nothing); a negative one is a caller's bug.
+bool position_ok(long long pos) {
+    if (pos < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative position");
+        return false;
+    }
+    return true;
+}
+
+PyObject * gguf_skip_strings(PyObject *, PyObject * args) {
+    PyObject * data_obj;
+    long long pos, limit;
+    unsigned long long count;
+    if (!PyArg_ParseTuple(args, "OLKL", &data_obj, &pos, &count, &limit)) return nullptr;
+    Buffer data;
+    if (!data.get(data_obj, PyBUF_SIMPLE) || !position_ok(pos)) return nullptr;
+    const auto * bytes = static_cast<const uint8_t *>(data.view.buf);
+    native::StringWalk walk{};
+    if (count >= kReleaseGilFrom) {
+        Py_BEGIN_ALLOW_THREADS walk = native::walk_strings(bytes, data.view.len, pos, count, limit);
+        Py_END_ALLOW_THREADS
+    } else {
+        walk = native::walk_strings(bytes, data.view.len, pos, count, limit);
+    }
+    return Py_BuildValue("(KL)", static_cast<unsigned long long>(walk.n), static_cast<long long>(walk.end));
+}
+
+PyObject * tensor_record(const uint8_t * bytes, const native::TensorRecord & r) {
+    // strict UTF-8: a name that is not is left to the Python parser (it decodes with replacement and checks)
+    PyObject * name = PyUnicode_DecodeUTF8(reinterpret_cast<const char *>(bytes + r.name_at), r.name_len, nullptr);
+    if (!name) return nullptr;
+    PyObject * shape = PyTuple_New(r.n_dims);
+    if (!shape) {
+        Py_DECREF(name);
+        return nullptr;
+    }
+    for (uint32_t d = 0; d < r.n_dims; ++d) PyTuple_SET_ITEM(shape, d, PyLong_FromUnsignedLongLong(r.dims[d]));
+    return Py_BuildValue("(LNNIKK)", static_cast<long long>(r.start), name, shape, static_cast<unsigned int>(r.type),
+                         static_cast<unsigned long long>(r.offset), static_cast<unsigned long long>(r.n_bytes));
+}
+
+PyObject * gguf_tensor_infos(PyObject *, PyObject * args) {
+    PyObject *data_obj, *types_obj;
+    long long pos, size;
+    unsigned long long count;
+    if (!PyArg_ParseTuple(args, "OLKLO", &data_obj, &pos, &count, &size, &types_obj)) return nullptr;
+    Buffer data, types;
+    if (!data.get(data_obj, PyBUF_SIMPLE) || !types.get(types_obj, PyBUF_SIMPLE) || !position_ok(pos))
+        return nullptr;
+    if (types.view.len % (2 * sizeof(uint64_t)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "types must hold (elements per block, bytes per block) uint64 pairs");
+        return nullptr;
+    }
+    const auto * bytes = static_cast<const uint8_t *>(data.view.buf);
+    std::vector<native::TensorRecord> records;
+    long long end = native::walk_tensor_infos(bytes, data.view.len, pos, count, size,
+                                              static_cast<const uint64_t *>(types.view.buf),
+                                              types.view.len / (2 * sizeof(uint64_t)), records);
+    PyObject * list = PyList_New(0);
+    if (!list) return nullptr;
+    for (const auto & r : records) {
+        PyObject * item = tensor_record(bytes, r);
+        if (!item) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+                Py_DECREF(list);
+                return nullptr;
+            }
+            PyErr_Clear();
+            end = r.start;
+            break;
+        }
+        const int appended = PyList_Append(list, item);
+        Py_DECREF(item);
+        if (appended < 0) {
+            Py_DECREF(list);
+            return nullptr;
+        }
+    }
+    return Py_BuildValue("(NL)", list, end);
+}
+
 struct CollectorObject {
     PyObject_HEAD native::Imatrix * m;
 };
@@ -159,6 +243,10 @@ PyMethodDef module_methods[] = {
     {"convert", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(convert)), METH_VARARGS | METH_KEYWORDS,
      "convert(src, src_type, dst, dst_type, n_cols, rows=None, shift=0.0, n_threads=1)"},
     {"row_bytes", row_bytes, METH_VARARGS, "row_bytes(ggml_type, n_cols)"},
+    {"gguf_skip_strings", gguf_skip_strings, METH_VARARGS,
+     "gguf_skip_strings(data, pos, count, limit) -> (strings walked, where the next starts)"},
+    {"gguf_tensor_infos", gguf_tensor_infos, METH_VARARGS,
+     "gguf_tensor_infos(data, pos, count, size, types) -> ([(start, name, shape, type, offset, n_bytes)], end)"},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -174,29 +174,34 @@ class BatchRunner:
     def _step(self) -> None:
         L, batch = self._L, self.engine._batch
         outputs: list[tuple[_Job, int]] = []
-        n = 0
-        for job in self._jobs:
-            if job.next_token is not None:
-                seq = job.sequence
-                batch.token[n], batch.pos[n], batch.n_seq_id[n] = job.next_token, len(seq.cached), 1
-                batch.seq_id[n][0], batch.logits[n] = seq.seq, 1
-                outputs.append((job, n))
-                n += 1
+        # room first for every generating sequence's next token, then prompt chunks in arrival order
+        room = self._n_batch - sum(1 for job in self._jobs if job.next_token is not None)
         for job in self._jobs:
             job.chunk = 0
-            room = self._n_batch - n
             if job.next_token is not None or job.pos >= len(job.tokens) or room <= 0:
                 continue
-            take = min(room, len(job.tokens) - job.pos)
+            job.chunk = min(room, len(job.tokens) - job.pos)
+            room -= job.chunk
+        # Tokens go in in sequence-id order: each sequence has a cache stream of its own, and llama.cpp splits
+        # such a batch into one ubatch per run of consecutive ids, each a pass over the weights.
+        n = 0
+        for job in sorted(self._jobs, key=lambda j: j.sequence.seq):
             seq_id = job.sequence.seq
-            for i in range(take):
-                batch.token[n + i], batch.pos[n + i], batch.n_seq_id[n + i] = job.tokens[job.pos + i], job.pos + i, 1
-                batch.seq_id[n + i][0], batch.logits[n + i] = seq_id, 0
-            n += take
-            job.chunk = take
-            if job.pos + take == len(job.tokens):
-                batch.logits[n - 1] = 1
-                outputs.append((job, n - 1))
+            if job.next_token is not None:
+                batch.token[n], batch.pos[n], batch.n_seq_id[n] = job.next_token, len(job.sequence.cached), 1
+                batch.seq_id[n][0], batch.logits[n] = seq_id, 1
+                outputs.append((job, n))
+                n += 1
+            elif job.chunk:
+                take = job.chunk
+                for i in range(take):
+                    batch.token[n + i], batch.pos[n + i], batch.n_seq_id[n + i] = (job.tokens[job.pos + i],
+                                                                                   job.pos + i, 1)
+                    batch.seq_id[n + i][0], batch.logits[n + i] = seq_id, 0
+                n += take
+                if job.pos + take == len(job.tokens):
+                    batch.logits[n - 1] = 1
+                    outputs.append((job, n - 1))
         if n == 0:
             return
         batch.n_tokens = n

@@ -21,12 +21,13 @@ _Routed = p.Token | p.Done | p.Embedded | p.Error
 
 
 class SharedEngineClient:
-    def __init__(self) -> None:
-        self._client = EngineClient(on_event=self._route)
+    def __init__(self, nice: int = 0) -> None:
+        self._client = EngineClient(on_event=self._route, nice=nice)
         self._control: queue.Queue[p.Event] = queue.Queue()
         self._streams: dict[int, queue.Queue[p.Event]] = {}
         self._lock = threading.Lock()
         self._control_lock = threading.Lock()  # one load or unload at a time reads the control queue
+        self.on_crash: Callable[[p.Crashed], None] | None = None  # on the reader thread, after the streams
 
     # ------------------------------------------------------------------ process
 
@@ -52,15 +53,18 @@ class SharedEngineClient:
 
     def close(self, timeout: float = 3.0) -> None:
         self._client.close(timeout)
+        # An engine that had to be terminated sends no Done and, asked to end, no Crashed either: a request
+        # still waiting for its events would wait for good.
+        self._end_streams(p.Crashed("The chat engine was stopped before it finished the request", None,
+                                    "send it again"))
 
     def _route(self, event: p.Event) -> None:
         request_id = getattr(event, "request_id", None)
         if isinstance(event, p.Crashed):
-            with self._lock:
-                targets = list(self._streams.values())
-            for target in targets:
-                target.put(event)
+            self._end_streams(event)
             self._control.put(event)
+            if self.on_crash is not None:
+                self.on_crash(event)
             return
         if request_id is not None and isinstance(event, (p.Token, p.Done, p.Embedded, p.Error)):
             with self._lock:
@@ -69,6 +73,12 @@ class SharedEngineClient:
                 stream.put(event)
             return  # a request whose caller has gone: nobody reads it
         self._control.put(event)
+
+    def _end_streams(self, crashed: p.Crashed) -> None:
+        with self._lock:
+            targets = list(self._streams.values())
+        for target in targets:
+            target.put(crashed)
 
     def _control_next(self, timeout: float | None) -> p.Event:
         try:

@@ -36,8 +36,9 @@ def error_from(event: p.Error | p.Crashed) -> AppError:
 
 
 class EngineClient:
-    def __init__(self, on_event: Callable[[p.Event], None] | None = None) -> None:
+    def __init__(self, on_event: Callable[[p.Event], None] | None = None, nice: int = 0) -> None:
         self._on_event = on_event
+        self._nice = nice  # steps below the app's priority (app.process.child.lower_priority)
         self._events: queue.Queue[p.Event] = queue.Queue()
         self._ids = itertools.count(1)
         self._child: Supervisor | None = None
@@ -50,7 +51,8 @@ class EngineClient:
 
     def start(self, timeout: float = 120.0) -> None:
         """Starts the engine process; in queue mode waits until it is ready."""
-        self._child = Supervisor(ENTRY, subject=SUBJECT, on_message=self._on_message, on_exit=self._on_exit)
+        self._child = Supervisor(ENTRY, subject=SUBJECT, on_message=self._on_message, on_exit=self._on_exit,
+                                 nice=self._nice)
         self._child.start()
         if self._on_event is None:
             event = self._next(timeout)

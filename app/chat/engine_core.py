@@ -22,7 +22,9 @@ from app.chat.protocol import EngineSettings, FinishReason, ModelInfo, Sampling,
 from app.chat.textstream import StopMatcher, Utf8Stream
 from app.core.errors import AppError, Cancelled, ContextFullError, EngineError
 from app.estimate.engine import OUTPUTS_MAX as OUTPUTS_MAX  # re-exported: the engine's one output row
-from app.estimate.engine import engine_load_settings
+from app.estimate.engine import engine_load_settings, refused_cache_types
+from app.estimate.flash import usable_flash_attn
+from app.estimate.settings import LoadSettings, is_quantized_kv
 from app.process import native_log
 
 log = logging.getLogger("app.chat.engine")
@@ -112,6 +114,9 @@ class Engine:
             raise EngineError(f"Unknown K/V cache type {settings.type_k}/{settings.type_v}")
         if settings.type_v != "f16" and settings.flash_attn == "off":
             raise EngineError("A quantized V cache needs flash attention", hint="set flash attention to auto or on")
+        refused = refused_cache_types(path, settings)  # some would abort llama.cpp's process, not be refused
+        if refused is not None:
+            raise EngineError(f"This model cannot use these K/V cache types: {refused.message}", hint=refused.hint)
         native_log.clear_recent()
         started = time.perf_counter()
 
@@ -156,7 +161,7 @@ class Engine:
         cparams.n_threads_batch = threads
         cparams.type_k = _GGML_TYPES[settings.type_k]
         cparams.type_v = _GGML_TYPES[settings.type_v]
-        cparams.flash_attn_type = _FLASH[settings.flash_attn]
+        cparams.flash_attn_type = _FLASH[self._usable_flash_attn(model, load)]
         cparams.swa_full = load.swa_full
         cparams.no_perf = True
         if settings.embeddings:
@@ -183,6 +188,20 @@ class Engine:
         self.info = self._describe(path, time.perf_counter() - started)
         log.info("loaded %s: n_ctx=%d threads=%d", path, self.info.n_ctx, threads)
         return self.info
+
+    def _usable_flash_attn(self, model: Any, load: LoadSettings) -> str:
+        """The flash attention asked for, or off where llama.cpp cannot run the model's architecture with it
+        (its graph would abort the process); the estimate assumes the same (app.estimate.flash). Frees
+        `model` when the settings then cannot work."""
+        buf = ctypes.create_string_buffer(64)
+        found = self.L.llama_model_meta_val_str(model, b"general.architecture", buf, len(buf)) >= 0
+        arch = buf.value.decode("utf-8", errors="replace") if found else ""
+        usable = usable_flash_attn(arch, load.flash_attn).value
+        if usable == "off" and is_quantized_kv(load.type_v):
+            self.L.llama_model_free(model)
+            raise EngineError(f"A quantized V cache needs flash attention, which {arch} models cannot use",
+                              hint="use an f16 V cache")
+        return usable
 
     def _attach_pool(self, settings: EngineSettings) -> Any:
         """RPC workers probed (a clear RpcError, never ggml's abort), registered and given their layer split."""

@@ -20,9 +20,10 @@ import jinja2.nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context, LoopContext, Macro
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 from app.chat import template_budget as budget
+from app.chat import template_owned
 from app.chat.protocol import ChatMessage
 from app.core.errors import TemplateError
 
@@ -91,11 +92,30 @@ class _GenerationTag(jinja2.ext.Extension):
 
 
 class _BudgetCodeGenerator(CodeGenerator):
-    """Compiles a clock check into every loop body and macro, and a size check into `~`."""
+    """Compiles a clock check into every loop body and macro, and a size check into `~`. List and dict
+    literals become the template's own containers (app.chat.template_owned), which it may change."""
 
     def enter_frame(self, frame: Frame) -> None:
         super().enter_frame(frame)
         self.writeline("environment.checkpoint()")
+
+    def visit_List(self, node: jinja2.nodes.List, frame: Frame) -> None:
+        self.write("environment.owned(")
+        super().visit_List(node, frame)
+        self.write(")")
+
+    def visit_Dict(self, node: jinja2.nodes.Dict, frame: Frame) -> None:
+        self.write("environment.owned(")
+        super().visit_Dict(node, frame)
+        self.write(")")
+
+    def visit_Const(self, node: jinja2.nodes.Const, frame: Frame) -> None:
+        if not isinstance(node.value, list | dict):  # the optimizer folds constant literals into Const
+            super().visit_Const(node, frame)
+            return
+        self.write("environment.owned_constant(")
+        super().visit_Const(node, frame)
+        self.write(")")
 
     def visit_Concat(self, node: jinja2.nodes.Concat, frame: Frame) -> None:
         if frame.eval_ctx.volatile or frame.eval_ctx.autoescape:
@@ -118,6 +138,13 @@ class _StrictSandbox(ImmutableSandboxedEnvironment):
 
     checkpoint = staticmethod(budget.checkpoint)
     budget_concat = staticmethod(budget.checked_concat)
+    owned = staticmethod(template_owned.owned)
+    owned_constant = staticmethod(template_owned.owned_constant)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if template_owned.may_change(obj, attr):  # the template's own list or dict: it may change it
+            return SandboxedEnvironment.is_safe_attribute(self, obj, attr, value)
+        return super().is_safe_attribute(obj, attr, value)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} is not allowed")
@@ -129,6 +156,7 @@ class _StrictSandbox(ImmutableSandboxedEnvironment):
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         budget.checkpoint()
         budget.check_method_call(obj, args, kwargs)
+        template_owned.check_growth(obj, args, kwargs)
         if isinstance(obj, Macro | LoopContext):
             with budget.nested_call():
                 return super().call(context, obj, *args, **kwargs)
@@ -197,6 +225,7 @@ def _compile(source: str) -> jinja2.Template:
     env.filters.update(budget.budget_filters(env.filters))
     env.filters["tojson"] = budget.budget_tojson(_tojson)
     env.globals["range"] = budget.BudgetRange
+    env.globals["dict"] = template_owned.template_dict
     env.globals["lipsum"] = budget.lipsum
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now

@@ -14,7 +14,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "Supported: Llama 2/3, Mistral, Mixtral, Qwen2/2.5/3 and their MoE, Gemma 2, Gemma 3 (text), Phi-3, "
         "SmolLM3, Granite 3 (dense, MoE), OLMo 2/3, OLMoE, GLM-4, GLM-4.5 MoE, ERNIE 4.5 (dense, MoE), EXAONE 4, "
         "Command R7B, Seed-OSS, Apertus, DeepSeek V2/V3, gpt-oss (BF16 or MXFP4 experts), Llama 4 (text), LFM2 "
-        "(dense, MoE), Mamba-2, Qwen3-Next, Qwen3.5 (dense, MoE), Jamba, Granite 4.0-H, Falcon-H1, Nemotron-H (dense).",
+        "(dense, MoE), Mamba-2, Qwen3-Next, Qwen3.5 (dense, MoE), Jamba, Granite 4.0-H, Falcon-H1, Nemotron-H (dense, "
+        "MoE), Gemma 3n and Gemma 4 (text).",
     )
     p.add_argument("source", metavar="SRC", help="model folder (with config.json) or Hub repo id (owner/name)")
     p.add_argument("--outtype", default="f16", choices=("f16", "bf16", "q8_0", "f32"), help="default f16")
@@ -22,8 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument(
         "--no-mtp",
         action="store_true",
-        help="leave multi-token-prediction layers out (Qwen3-Next, Qwen3.5, GLM-4.5; needed for Nemotron 3's), "
-        "as llama.cpp's --no-mtp",
+        help="leave multi-token-prediction layers out (Qwen3-Next, Qwen3.5, GLM-4.5, Nemotron 3; kept by default, "
+        "as llama.cpp's converter keeps them), as llama.cpp's --no-mtp",
     )
     p.add_argument(
         "--mmproj",

@@ -39,6 +39,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument(
         "--keep-f16", action="store_true", help="keep the F16 a Hugging Face source is converted to (removed otherwise)"
     )
+    p.add_argument(
+        "--no-mtp",
+        action="store_true",
+        help="convert a Hugging Face source without its multi-token-prediction layers (kept by default, as "
+        "llama.cpp's converter keeps them), as llama.cpp's --no-mtp",
+    )
     p.add_argument("--pure", action="store_true", help="every weight in the target type (no mixes)")
     p.add_argument("--output-type", metavar="T", help="type of output.weight (e.g. Q8_0)")
     p.add_argument("--embedding-type", metavar="T", help="type of token_embd.weight")
@@ -120,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         n_threads=cpu_threads(),
         overwrite=args.overwrite,
         keep_intermediate=args.keep_f16,
+        no_mtp=args.no_mtp,
         projector="" if args.mmproj_type == "none" else args.mmproj_type,
     )
     if not source.is_dir():

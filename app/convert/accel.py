@@ -1,26 +1,12 @@
-"""The native kernels (app._native) when they were built, else None: callers fall back to numpy."""
+"""What the converter tells the native kernels (app._native, always built with the package): the source types
+they read and how many threads they use."""
 
 from __future__ import annotations
 
-import importlib
-import logging
 import os
-from functools import cache
-from types import ModuleType
-
-log = logging.getLogger("app.convert")
 
 # safetensors dtype -> ggml type id the native kernels read.
 NATIVE_SOURCES = {"F32": 0, "F16": 1, "BF16": 30}
-
-
-@cache
-def native() -> ModuleType | None:
-    try:
-        return importlib.import_module("app._native")
-    except ImportError as exc:
-        log.warning("native kernels unavailable, using numpy: %s", exc)
-        return None
 
 
 def default_threads() -> int:

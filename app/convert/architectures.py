@@ -521,7 +521,7 @@ def _qwen_linear_attention(
         rewrite=rewrite,
         prepare=hyb.qwen_mtp_prepare,
         rename=hyb.qwen_mtp_rename,
-        extra_blocks=hyb.qwen_mtp_blocks,
+        extra_blocks=hyb.mtp_blocks,
         newer_tensors=hyb.NEXTN_TENSORS,
     )
 
@@ -578,6 +578,7 @@ HYBRIDS: tuple[Architecture, ...] = (
         permute_qk=True,
         rewrite=hyb.nemotron_h_rewrite,
         prepare=hyb.nemotron_h_prepare,
+        rename=hyb.nemotron_h_rename,  # MTP tensors left out on request (llama.cpp has no dense MTP block)
         check=hyb.nemotron_h_layers,
         vocab="bpe",
         vocab_size=hyb.granite_hybrid_vocab_size,
@@ -603,6 +604,8 @@ NEMOTRON_H_MOE: Architecture = Architecture(
     rewrite=hyb.nemotron_h_rewrite,
     prepare=hyb.nemotron_h_prepare,
     rename=hyb.nemotron_h_rename,
+    extra_blocks=hyb.mtp_blocks,
+    newer_tensors=(*hyb.NEXTN_TENSORS, gguf.MODEL_TENSOR.ATTN_POST_NORM),  # the MTP block's
     check=hyb.nemotron_h_layers,
     vocab="bpe",
     vocab_size=hyb.granite_hybrid_vocab_size,

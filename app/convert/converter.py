@@ -18,8 +18,9 @@ import gguf
 import numpy as np
 from gguf import GGMLQuantizationType as QT
 
+from app import _native
 from app.convert import fp8, kernels, mxfp4
-from app.convert.accel import NATIVE_SOURCES, default_threads, native
+from app.convert.accel import NATIVE_SOURCES, default_threads
 from app.convert.architectures import Architecture, find_architecture, resolve
 from app.convert.checkpoint import Checkpoint, open_checkpoint, read_json_if_exists
 from app.convert.hparams import NO_MTP, flatten_config
@@ -116,10 +117,10 @@ def _plan(folder: Path, outtype: str, no_mtp: bool) -> tuple[Architecture, list[
     return arch, plans, _prepare_writer(ckpt, arch, hp, vocab, plans, OUT_TYPES[outtype])
 
 
-def planned_layout(folder: Path, outtype: str = "f16") -> tuple[list[TensorPlan], int]:
+def planned_layout(folder: Path, outtype: str = "f16", no_mtp: bool = False) -> tuple[list[TensorPlan], int]:
     """The tensors a conversion writes and the exact size of its header (metadata, vocabulary, tensor
     infos, padding), without reading a weight or writing a file: what a quant of the folder's model keeps."""
-    _arch, plans, writer = _plan(folder, outtype, no_mtp=False)
+    _arch, plans, writer = _plan(folder, outtype, no_mtp)
     buffer = io.BytesIO()
     memory: Any = writer  # the writer serialises into memory: it never opens a file here
     memory.fout = [buffer]
@@ -350,9 +351,8 @@ def _write_fp8(fout: _Output, files: MappedFiles, plan: TensorPlan, cancelled: C
 
 def _convert_block(src: np.ndarray, rows: np.ndarray | None, start: int, stop: int, plan: TensorPlan) -> np.ndarray:
     assert plan.source is not None
-    lib = native()
     src_type = NATIVE_SOURCES.get(plan.source.dtype)
-    if lib is None or src_type is None or plan.scale is not None:
+    if src_type is None or plan.scale is not None:  # a type the native kernels do not read, or values scaled first
         chunk = src[rows[start:stop]] if rows is not None else src[start:stop]
         values = _working(chunk, plan)
         if plan.scale is not None:
@@ -362,10 +362,10 @@ def _convert_block(src: np.ndarray, rows: np.ndarray | None, start: int, stop: i
     out = np.empty((stop - start, kernels.row_bytes(n_cols, plan.qtype)), dtype=np.uint8)
     threads = default_threads()
     if rows is None:
-        lib.convert(src[start:stop], src_type, out, int(plan.qtype), n_cols, shift=plan.shift, n_threads=threads)
+        _native.convert(src[start:stop], src_type, out, int(plan.qtype), n_cols, shift=plan.shift, n_threads=threads)
     else:
         ids = np.ascontiguousarray(rows[start:stop], dtype=np.int64)
-        lib.convert(src, src_type, out, int(plan.qtype), n_cols, rows=ids, shift=plan.shift, n_threads=threads)
+        _native.convert(src, src_type, out, int(plan.qtype), n_cols, rows=ids, shift=plan.shift, n_threads=threads)
     return out
 
 

@@ -11,6 +11,7 @@ num_hidden_layers, left out with the no-MTP option (hparams.NO_MTP).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from functools import partial
@@ -25,6 +26,8 @@ from app.convert.pieces import Piece, split_rows
 from app.convert.safetensors_file import TensorRef, read_values
 from app.convert.text_params import Params, find, head_dim, rope_parameters
 from app.core.errors import ConvertError
+
+log = logging.getLogger("app.convert")
 
 _MTP_LAYER = re.compile(r"mtp\.layers\.(\d+)\.(.+)")
 # MTP tensors outside its layers, and the names llama.cpp's tensor map knows them by (on the first MTP block).
@@ -63,7 +66,8 @@ def qwen_mtp_prepare(hp: Params, tensors: dict[str, TensorRef]) -> Params:
     return {**hp, N_MTP: n if has_mtp and not hp.get(NO_MTP) else 0}
 
 
-def qwen_mtp_blocks(hp: Params) -> int:
+def mtp_blocks(hp: Params) -> int:
+    """The MTP blocks this conversion writes past num_hidden_layers (set by the family's prepare)."""
     return int(hp.get(N_MTP, 0))
 
 
@@ -72,7 +76,7 @@ def qwen_mtp_rename(name: str, hp: Params) -> str | None:
     name = name.removeprefix("model.") if name.startswith("model.mtp.") else name
     if not name.startswith("mtp."):
         return name
-    if not qwen_mtp_blocks(hp):
+    if not mtp_blocks(hp):
         return None
     first_mtp = int(hp["num_hidden_layers"])
     if (m := _MTP_LAYER.fullmatch(name)) is not None:
@@ -85,7 +89,7 @@ def qwen_mtp_rename(name: str, hp: Params) -> str | None:
 
 def qwen3next_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
     n_layer = int(hp["num_hidden_layers"])
-    n_mtp = qwen_mtp_blocks(hp)
+    n_mtp = mtp_blocks(hp)
     qwen_moe_params(w, {**hp, "num_hidden_layers": n_layer + n_mtp}, ftype)
     w.add_ssm_conv_kernel(hp["linear_conv_kernel_dim"])
     w.add_ssm_state_size(hp["linear_key_head_dim"])
@@ -512,14 +516,16 @@ def _nemotron_ssm_and_head_keys(w: gguf.GGUFWriter, hp: Params) -> None:
 
 
 def nemotron_h_moe_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
-    """nemotron_h_moe: the dense keys with the experts' width per expert layer, then the routing keys."""
-    kinds = nemotron_h_layers(hp)
+    """nemotron_h_moe: the dense keys with the experts' width per expert layer, then the routing keys. A kept
+    MTP block has both an attention and an experts part: it counts for both per-layer lists."""
+    n_mtp = mtp_blocks(hp)
+    kinds = nemotron_h_layers(hp) + ["mtp"] * n_mtp
     n_ff = int(hp["moe_intermediate_size"])
     n_kv = find(hp, "num_key_value_heads", "n_head_kv")
     overrides: Params = {
         "num_hidden_layers": len(kinds),
-        "num_key_value_heads": [n_kv if kind == "attention" else 0 for kind in kinds],
-        "intermediate_size": [n_ff if kind == "moe" else 0 for kind in kinds],
+        "num_key_value_heads": [n_kv if kind in ("attention", "mtp") else 0 for kind in kinds],
+        "intermediate_size": [n_ff if kind in ("moe", "mtp") else 0 for kind in kinds],
         "max_position_embeddings": 2**20,
     }
     granite_moe_params(w, {**hp, **overrides}, ftype)
@@ -531,6 +537,8 @@ def nemotron_h_moe_params(w: gguf.GGUFWriter, hp: Params, ftype: int) -> None:
     w.add_expert_weights_scale(float(hp["routed_scaling_factor"]))
     if (latent := hp.get("moe_latent_size")) is not None:
         w.add_moe_latent_size(int(latent))
+    if n_mtp:
+        w.add_nextn_predict_layers(n_mtp)
 
 
 # Experts use relu2 (no gate): each layer's up and down projections, merged in that (alphabetical) order.
@@ -554,16 +562,50 @@ def nemotron_h_rewrite(name: str, ref: TensorRef, hp: Params) -> list[Piece] | N
 
 
 def nemotron_h_prepare(hp: Params, tensors: dict[str, TensorRef]) -> Params:
-    """The layer count from the pattern (Transformers 5 saves no num_hidden_layers for Nemotron-H)."""
-    has_mtp = int(hp.get("num_nextn_predict_layers") or 0) > 0 and any(n.startswith("mtp.") for n in tensors)
-    if has_mtp and nemotron_h_has_experts(hp) and not hp.get(NO_MTP):
-        # llama.cpp's converter folds the MTP head into an extra block; we write what its --no-mtp writes.
-        raise ConvertError(
-            "this Nemotron-H's multi-token-prediction layer is not converted yet",
-            hint="convert with the no-MTP option (gguf-studio convert --no-mtp), as llama.cpp's --no-mtp does",
-        )
-    return {**hp, "num_hidden_layers": len(nemotron_h_layers(hp))}
+    """The layer count from the pattern (Transformers 5 saves no num_hidden_layers for Nemotron-H), and the
+    MTP blocks to write (N_MTP)."""
+    kinds = nemotron_h_layers(hp)
+    return {**hp, "num_hidden_layers": len(kinds), N_MTP: _nemotron_mtp_blocks(hp, tensors, "moe" in kinds)}
 
 
-def nemotron_h_rename(name: str, _hp: Params) -> str | None:
-    return None if name.startswith("mtp.") else name  # MTP layers left out (see nemotron_h_prepare)
+def _nemotron_mtp_blocks(hp: Params, tensors: dict[str, TensorRef], experts: bool) -> int:
+    """Nemotron 3's MTP head (mtp.layers.0: input fusion and attention, mtp.layers.1: experts and the head's
+    norm) becomes one block past the trunk, kept by default as llama.cpp's converter keeps it."""
+    if hp.get(NO_MTP) or not any(name.startswith("mtp.") for name in tensors):
+        n_config = int(hp.get("num_nextn_predict_layers") or 0)
+        if n_config and not hp.get(NO_MTP):
+            # llama.cpp's converter would announce the block all the same, in a file llama.cpp cannot load
+            log.warning("config.json names %d MTP layer(s) but the checkpoint holds none: converted without", n_config)
+        return 0
+    hint = "convert without it: the no-MTP option (gguf-studio convert --no-mtp), as llama.cpp's --no-mtp does"
+    if not experts:
+        raise ConvertError("llama.cpp has no multi-token-prediction block for a Nemotron-H without experts", hint=hint)
+    if (n := int(hp.get("num_nextn_predict_layers") or 0)) != 1:
+        raise ConvertError(f"this Nemotron-H's MTP tensors come with num_nextn_predict_layers {n}, not 1", hint=hint)
+    return 1
+
+
+# The MTP head's tensors that are not its block's usual ones, by their suffix, under the names llama.cpp's
+# tensor map knows them by; every other mtp.layers.{0,1}.* tensor is the block's own (backbone.layers.*).
+_NEMOTRON_MTP_ROLES = {
+    "0.enorm.weight": "enorm.weight",
+    "0.hnorm.weight": "hnorm.weight",
+    "0.eh_proj.weight": "eh_proj.weight",
+    "1.norm.weight": "post_attention_layernorm.weight",  # the experts' norm comes after the attention
+    "1.final_layernorm.weight": "shared_head.norm.weight",
+}
+
+
+def nemotron_h_rename(name: str, hp: Params) -> str | None:
+    """MTP tensors under the block number llama.cpp gives them (None: left out)."""
+    if not name.startswith("mtp."):
+        return name
+    if not mtp_blocks(hp):
+        return None
+    block = int(hp["num_hidden_layers"])
+    rest = name.removeprefix("mtp.layers.")
+    if (role := _NEMOTRON_MTP_ROLES.get(rest)) is not None:
+        return f"model.layers.{block}.{role}"
+    if rest[:2] in ("0.", "1."):
+        return f"backbone.layers.{block}.{rest[2:]}"
+    return name  # unknown: the tensor map will say so

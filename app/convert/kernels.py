@@ -1,7 +1,8 @@
 """Row-chunk conversions to the GGUF storage types, bit-exact with ggml's reference code.
 
-The native extension (app._native) does the same work multi-threaded without the GIL; these numpy
-versions are the fallback and the reference the native kernels are tested against.
+The native extension (app._native) does the same work multi-threaded without the GIL for F32/F16/BF16
+sources; these numpy versions convert what it does not take (other source types, values computed first) and
+are the reference the native kernels are tested against.
 """
 
 from __future__ import annotations

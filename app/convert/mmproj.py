@@ -1,15 +1,16 @@
-"""A multimodal projector (mmproj GGUF) from a Hugging Face vision-language checkpoint: the vision tower and
-its projection into the text model's embeddings, as llama.cpp's `convert_hf_to_gguf.py --mmproj` writes it.
+"""A multimodal projector (mmproj GGUF) from a Hugging Face vision-language checkpoint: the vision tower (and
+Gemma 4's audio tower) and its projection into the text model's embeddings, as llama.cpp's
+`convert_hf_to_gguf.py --mmproj` writes it.
 
 Only the tensors of the tower and projector are read; the text model is converted apart (app.convert.converter).
 Which tensors stay F32 or F16 whatever the output type follows the reference converter's rules for the family.
+The families are listed here; Gemma 4's (vision and audio) lives in app.convert.mmproj_gemma4.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from gguf import GGMLQuantizationType as QT
 from app.convert import kernels
 from app.convert.checkpoint import Checkpoint, open_checkpoint, read_json_if_exists
 from app.convert.converter import CancelFn, ConvertResult, ProgressFn, new_writer, write_file
+from app.convert.mmproj_family import Part, VisionFamily
+from app.convert.mmproj_gemma4 import GEMMA4
 from app.convert.pieces import split_rows
 from app.convert.plan import FILE_TYPES, OUT_TYPES, TensorPlan
 from app.convert.safetensors_file import TensorRef
@@ -28,34 +31,8 @@ from app.core.errors import ConvertError
 # SigLIP's defaults (transformers' SiglipVisionConfig): a config.json may leave any of them out.
 _SIGLIP = {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12,
            "image_size": 224, "patch_size": 16, "layer_norm_eps": 1e-6}
+_SUFFIXES = (".weight", ".bias", ".input_max", ".input_min", ".output_max", ".output_min")  # the last: clipped linears
 _TOWER_PREFIXES = ("multi_modal_projector.", "vision_tower.", "multimodal_projector.", "vision_model.")
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """One GGUF tensor made from a checkpoint tensor that llama.cpp takes apart (fused QKV, a 3-D patch kernel)."""
-
-    name: str  # a checkpoint-style name the tensor map knows, or the GGUF name itself (gguf_name)
-    shape: tuple[int, ...]
-    rows: np.ndarray | None = None  # rows of the source (flattened over its last axis), in order
-    transform: Callable[[np.ndarray], np.ndarray] | None = None  # values moved, never changed
-    gguf_name: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class VisionFamily:
-    """What differs between vision towers: how tensors are chosen, changed and typed, and the metadata."""
-
-    projector_type: str
-    keep: Callable[[str], bool]  # Hugging Face tensor names of the tower and projector
-    forced_type: Callable[[str, str, QT], QT | None]  # (checkpoint name, GGUF name, output type) -> a type
-    # whatever the output type, or None: the usual rules
-    shift: Callable[[str], float]  # added to every value (Gemma's RMS norm weights are stored minus one)
-    write_params: Callable[[gguf.GGUFWriter, dict[str, Any], dict[str, Any], dict[str, Any]], None]
-    # (writer, vision hparams, preprocessor config, the whole config.json)
-    vision_params: Callable[[dict[str, Any]], dict[str, Any]]  # config.json's vision_config, completed
-    # (checkpoint name, tensor, vision hparams) -> the GGUF tensors it becomes; None: one, as it is
-    split: Callable[[str, TensorRef, dict[str, Any]], list[Part] | None] = lambda _name, _ref, _vision: None
 
 
 def _gemma3_keep(name: str) -> bool:
@@ -186,6 +163,7 @@ FAMILIES: dict[str, VisionFamily] = {
         "qwen3vl", _qwen3_keep, lambda _name, _gguf_name, _out: None, lambda _name: 0.0, _qwen3_params,
         _qwen3_vision, _qwen3_split,
     ),
+    "Gemma4ForConditionalGeneration": GEMMA4,
 }
 
 
@@ -195,6 +173,9 @@ def vision_family(ckpt: Checkpoint) -> VisionFamily:
         known = ", ".join(sorted(FAMILIES))
         raise ConvertError(f"{ckpt.architecture} has no vision projector we can convert",
                            hint=f"projectors are made for {known}")
+    if ckpt.config.get("audio_config") and not family.audio:  # llama.cpp's converter writes both towers
+        raise ConvertError(f"this {ckpt.architecture} checkpoint has an audio tower, which we cannot convert yet",
+                           hint="convert its projector with llama.cpp's convert_hf_to_gguf.py --mmproj")
     return family
 
 
@@ -226,7 +207,9 @@ def _tensor_type(gname: str, hf_name: str, shape: tuple[int, ...], family: Visio
 
 
 def plan_projector(ckpt: Checkpoint, family: VisionFamily, vision: dict[str, Any], out: QT) -> list[TensorPlan]:
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MMPROJ, int(vision["num_hidden_layers"]))
+    # with two towers the reference maps block numbers up to 128, enough for either
+    blocks = 128 if family.audio and ckpt.config.get("audio_config") else int(vision["num_hidden_layers"])
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MMPROJ, blocks)
     plans = []
     for name, ref in ckpt.tensors.items():
         if "language_model." in name or not family.keep(name):
@@ -235,7 +218,7 @@ def plan_projector(ckpt: Checkpoint, family: VisionFamily, vision: dict[str, Any
             raise ConvertError(f"tensor {name!r} is stored as {ref.dtype}; only float weights can be converted")
         for part in family.split(name, ref, vision) or [Part(name, ref.shape)]:
             gname = part.name if part.gguf_name else names.get_name(
-                part.name.replace("_weight", ".weight"), try_suffixes=(".weight", ".bias"))
+                part.name.replace("_weight", ".weight"), try_suffixes=_SUFFIXES)
             if gname is None:
                 raise ConvertError(f"tensor {name!r} has no counterpart in llama.cpp's {family.projector_type} "
                                    "projector")

@@ -15,6 +15,7 @@ from typing import Any
 
 import gguf
 
+from app.convert.vocab_fingerprints import measured_name
 from app.core.errors import ConvertError
 
 log = logging.getLogger("app.convert")
@@ -55,6 +56,13 @@ SEED_CODER = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1}| ?[^\s\p{L}\p{N}\r\n]+"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
+# DeepSeek V3 (V3.x, R1, V4): numbers in threes, CJK runs, then words, where ASCII punctuation may lead a Latin one
+DEEPSEEK3_NUMBERS = r"\p{N}{1,3}"
+DEEPSEEK3_CJK = "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+"
+DEEPSEEK3_WORDS = (
+    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+"
+    r"|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 DEEPSEEK_NEWLINE = r"[\r\n]"
 DEEPSEEK_CJK = "[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+"
 DEEPSEEK_LETTERS = (
@@ -79,6 +87,9 @@ Step = tuple[str, ...]
 class PreTokenizer:
     name: str  # tokenizer.ggml.pre
     ignore_merges: bool  # what llama.cpp assumes for that name (it decides whole-word vocabulary lookups)
+    # llama.cpp's clean_spaces for that name: detokenizing drops the space before punctuation, as the
+    # tokenizer_config.json key clean_up_tokenization_spaces makes Transformers do
+    clean_spaces: bool
 
 
 def _split(pattern: str) -> Step:
@@ -89,21 +100,29 @@ _BYTE_REGEX: Step = ("bytelevel-regex",)
 _DIGITS: Step = ("digits", "individual")
 
 # Chains of pre-tokenization steps (the trailing ByteLevel without a regex only maps bytes and is left out)
-# -> llama.cpp names, the one whose ignore_merges matches the tokenizer's first. Covered models noted.
+# -> llama.cpp names: the first whose ignore_merges matches the tokenizer's and, where the tokenizer_config.json
+# says clean_up_tokenization_spaces, whose clean_spaces matches that. Covered models noted.
 _PRE_TOKENIZERS: dict[tuple[Step, ...], tuple[PreTokenizer, ...]] = {
     # Llama 3.x; the same vocabulary re-saved without ignore_merges (Smaug and other fine-tunes).
-    (_split(CL100K),): (PreTokenizer("llama-bpe", True), PreTokenizer("smaug-bpe", False)),
-    # Qwen 1.5/2/2.5/3 and the models distilled onto them.
-    (_split(QWEN2),): (PreTokenizer("qwen2", False),),
+    (_split(CL100K),): (PreTokenizer("llama-bpe", True, True), PreTokenizer("smaug-bpe", False, True)),
+    # Qwen 1.5/2/2.5/3 and the models distilled onto them; with spaces cleaned up, what llama.cpp names Megrez's
+    # and StableLM 2's vocabularies.
+    (_split(QWEN2),): (PreTokenizer("qwen2", False, False), PreTokenizer("stablelm2", False, True)),
     # Qwen3.5 (dense and MoE).
-    (_split(QWEN35),): (PreTokenizer("qwen35", False),),
-    # GPT-2's own regex, built into ByteLevel or spelled out as a Split.
-    (_BYTE_REGEX,): (PreTokenizer("gpt-2", False),),
-    (_split(GPT2),): (PreTokenizer("gpt-2", False),),
-    # SmolLM / SmolLM2 (LlamaForCausalLM): digits one by one, then GPT-2's regex.
-    (_DIGITS, _BYTE_REGEX): (PreTokenizer("smollm", False),),
+    (_split(QWEN35),): (PreTokenizer("qwen35", False, False),),
+    # GPT-2's own regex, built into ByteLevel or spelled out as a Split; without spaces cleaned up, what llama.cpp
+    # names Trillion's and Granite Docling's vocabularies.
+    (_BYTE_REGEX,): (PreTokenizer("gpt-2", False, True), PreTokenizer("trillion", False, False)),
+    (_split(GPT2),): (PreTokenizer("gpt-2", False, True), PreTokenizer("trillion", False, False)),
+    # SmolLM / SmolLM2 (LlamaForCausalLM): digits one by one, then GPT-2's regex; with spaces cleaned up, what
+    # llama.cpp names StarCoder's, CodeShell's, Refact's, EXAONE 3's, Minerva's and Mellum 2's vocabularies.
+    (_DIGITS, _BYTE_REGEX): (PreTokenizer("smollm", False, False), PreTokenizer("starcoder", False, True)),
     # Seed-Coder 8B (Llama architecture).
-    (_split(SEED_CODER),): (PreTokenizer("seed-coder", False),),
+    (_split(SEED_CODER),): (PreTokenizer("seed-coder", False, False),),
+    # DeepSeek V3, R1 and V4 (llama.cpp also names this chain hunyuan-dense, hy_v4 or joyai-llm, by vocabulary).
+    (_split(DEEPSEEK3_NUMBERS), _split(DEEPSEEK3_CJK), _split(DEEPSEEK3_WORDS)): (
+        PreTokenizer("deepseek-v3", False, False),
+    ),
     # DeepSeek Coder 1.3B/6.7B/33B (LlamaForCausalLM).
     (
         _split(DEEPSEEK_NEWLINE),
@@ -111,7 +130,7 @@ _PRE_TOKENIZERS: dict[tuple[Step, ...], tuple[PreTokenizer, ...]] = {
         _split(r"\s?\p{P}+"),
         _split(DEEPSEEK_CJK),
         _DIGITS,
-    ): (PreTokenizer("deepseek-coder", False),),
+    ): (PreTokenizer("deepseek-coder", False, False),),
 }
 _DEEPSEEK_LLM = (
     _split(DEEPSEEK_NEWLINE),
@@ -126,20 +145,20 @@ _DEEPSEEK_LLM = (
 # tests/integration/convert/test_convert_pretokenizers.py, whose texts these examples come from).
 _APPROXIMATE: dict[tuple[Step, ...], tuple[PreTokenizer, str]] = {
     (_split(TEKKEN),): (
-        PreTokenizer("tekken", True),
+        PreTokenizer("tekken", True, False),
         "Mistral's tekken pre-tokenizer (Mistral Nemo, Mistral Small 3, Ministral): llama.cpp's 'tekken' treats "
         "only ASCII letters as upper or lower case and leaves combining marks out of words, so Devanagari, "
         "Arabic with vowel marks and decomposed accents split differently (measured: ' हिन्दी', one token for "
         "the tokenizer, 13 in llama.cpp)",
     ),
     (_split(O200K),): (
-        PreTokenizer("gpt-4o", False),
+        PreTokenizer("gpt-4o", False, False),
         "the o200k pre-tokenizer (Phi-4-mini): llama.cpp's 'gpt-4o' leaves combining marks out of words, so "
         "Devanagari, Arabic with vowel marks and decomposed accents split differently (measured: ' हिन्दी', one "
         "token for the tokenizer, 11 in llama.cpp)",
     ),
     _DEEPSEEK_LLM: (
-        PreTokenizer("deepseek-llm", False),
+        PreTokenizer("deepseek-llm", False, False),
         "DeepSeek LLM's pre-tokenizer: llama.cpp's 'deepseek-llm' keeps runs of digits together where the "
         "tokenizer splits every digit (measured: ' 1234567', 8 tokens for the tokenizer, 4 in llama.cpp)",
     ),
@@ -149,16 +168,18 @@ _APPROXIMATE: dict[tuple[Step, ...], tuple[PreTokenizer, str]] = {
 _TOTAL_REGEXES = frozenset({CL100K, QWEN2, QWEN35, GPT2, TEKKEN, O200K, SEED_CODER})
 
 # Every name llama.cpp's converter gives a byte-level BPE vocabulary (by a hash of how its tokenizer cuts a fixed
-# text), and the name we give the same pre-tokenizer chain: the same name; another name whose split regexes
-# llama.cpp's loader runs identically (its converter tells the two apart by vocabulary alone, which a chain
-# cannot); or None where we do not read that chain and refuse the vocabulary. Checked against the pinned
-# sources by tests/unit/convert/test_convert_pretokenizer_table.py.
+# text), and the name we give the same pre-tokenizer chain: the same name; another name llama.cpp's loader treats
+# identically, with the same split regexes and tokenizer flags (its converter tells the two apart by vocabulary
+# alone, which a chain cannot); or None where we refuse the vocabulary. Checked against the pinned
+# sources by tests/unit/convert/test_convert_pretokenizer_table.py. A vocabulary whose own name we measured
+# (vocab_fingerprints.py) gets that name instead of its chain's.
 LLAMA_CPP_PRE_NAMES: dict[str, str | None] = {
     **{
         name: name
         for name in (
             "deepseek-coder",
             "deepseek-llm",
+            "deepseek-v3",
             "gpt-2",
             "gpt-4o",
             "llama-bpe",
@@ -167,37 +188,30 @@ LLAMA_CPP_PRE_NAMES: dict[str, str | None] = {
             "seed-coder",
             "smaug-bpe",
             "smollm",
+            "stablelm2",
+            "starcoder",
             "tekken",
+            "trillion",
         )
     },
     **dict.fromkeys(
-        (
-            "a.x-4.0",
-            "exaone4",
-            "gigachat",
-            "granite-docling",
-            "jais",
-            "jina-v1-en",
-            "jina-v2-code",
-            "jina-v2-de",
-            "jina-v2-es",
-            "mellum",
-            "modern-bert",
-            "mpt",
-            "olmo",
-            "phi-2",
-            "roberta-bpe",
-            "trillion",
-        ),
-        "gpt-2",
+        ("a.x-4.0", "exaone4", "gigachat", "jais", "mellum", "modern-bert", "mpt", "olmo", "phi-2"), "gpt-2"
     ),
-    **dict.fromkeys(("chatglm-bpe", "dbrx", "glm4"), "smaug-bpe"),
-    **dict.fromkeys(("codeshell", "command-r", "exaone", "mellum2", "minerva-7b", "refact", "starcoder"), "smollm"),
-    **dict.fromkeys(
-        ("deepseek-r1-qwen", "f2llmv2", "grok-2", "hunyuan", "kormo", "megrez", "solar-open", "stablelm2"), "qwen2"
-    ),
+    "granite-docling": "trillion",  # GPT-2's regex, spaces not cleaned up (tokenizer_config.json says so)
+    **dict.fromkeys(("chatglm-bpe", "dbrx"), "smaug-bpe"),
+    # with ignore_merges set, as llama.cpp's glm4 assumes (smaug-bpe without); llama-bpe then differs from glm4
+    # only in adding a BOS where the file does not say (tokenizer.ggml.add_bos_token): left open, see the test
+    "glm4": "llama-bpe",
+    "command-r": "smollm",
+    **dict.fromkeys(("codeshell", "exaone", "mellum2", "minerva-7b", "refact"), "starcoder"),  # spaces cleaned up
+    **dict.fromkeys(("deepseek-r1-qwen", "f2llmv2", "grok-2", "hunyuan", "kormo", "solar-open"), "qwen2"),
+    "megrez": "stablelm2",  # Qwen 2's regex, spaces cleaned up
+    # GPT-2's regex, but llama.cpp adds a separator token or strips space before <mask> for these names; their
+    # models (BERT-style encoders: JinaBert, RoBERTa) are refused by architecture before the vocabulary is read
+    **dict.fromkeys(("jina-v1-en", "jina-v2-code", "jina-v2-de", "jina-v2-es", "roberta-bpe"), None),
     **dict.fromkeys(("falcon-h1", "falcon3", "jina-v5-nano", "lfm2", "midm-2.0", "pixtral"), "llama-bpe"),
     **dict.fromkeys(("kanana2", "llama4", "minimax-m2", "talkie"), "gpt-4o"),
+    **dict.fromkeys(("hunyuan-dense", "hy_v4", "joyai-llm"), "deepseek-v3"),
     **dict.fromkeys(
         (
             "afmoe",
@@ -208,18 +222,14 @@ LLAMA_CPP_PRE_NAMES: dict[str, str | None] = {
             "bloom",
             "chameleon",
             "cohere2moe",
-            "deepseek-v3",
             "exaone-moe",
             "falcon",
             "gemma4",
             "gpt3-finnish",
             "granite-embed-multi-311m",
             "granite-embed-multi-97m",
-            "hunyuan-dense",
-            "hy_v4",
             "jais-2",
             "jina-v2-en",
-            "joyai-llm",
             "kimi-k2",
             "laguna",
             "minicpm5",
@@ -334,7 +344,10 @@ def bpe_vocab(folder: Path, vocab_size: int | None) -> Vocab:
     model = data.get("model") or {}
     if model.get("type") != "BPE":
         raise ConvertError(f"tokenizer.json of type {model.get('type')!r} is not supported (byte-level BPE only)")
-    pre = pre_tokenizer_name(data)
+    # the chain's name, or llama.cpp's own for a vocabulary we measured (same regexes, see vocab_fingerprints)
+    config = _load_json(folder / "tokenizer_config.json")
+    pre = pre_tokenizer_name(data, config)
+    pre = measured_name(data, config, pre) or pre
     vocab = tok.get_vocab(with_added_tokens=True)
     reverse = {i: t for t, i in vocab.items()}
     added = {int(a["id"]): a for a in data.get("added_tokens") or []}
@@ -364,7 +377,9 @@ def bpe_vocab(folder: Path, vocab_size: int | None) -> Vocab:
     return Vocab(model="gpt2", pre=pre, tokens=tokens, types=types, scores=None)
 
 
-def pre_tokenizer_name(data: dict[str, Any]) -> str:
+def pre_tokenizer_name(data: dict[str, Any], config: dict[str, Any] | None = None) -> str:
+    """llama.cpp's name for the tokenizer.json's pre-tokenizer (`config`: its tokenizer_config.json, whose
+    clean_up_tokenization_spaces picks between names that detokenize apart)."""
     node = data.get("pre_tokenizer") or {}
     chain = _steps(node)
     choices = _PRE_TOKENIZERS.get(chain) if chain is not None else None
@@ -378,9 +393,9 @@ def pre_tokenizer_name(data: dict[str, Any]) -> str:
             hint=f"pre-tokenizer steps found: {_describe(node)}",
         )
     ignore_merges = bool((data.get("model") or {}).get("ignore_merges", False))
-    for choice in choices:
-        if choice.ignore_merges == ignore_merges:
-            return choice.name
+    matching = [choice for choice in choices if choice.ignore_merges == ignore_merges]
+    if matching:
+        return _by_clean_up(matching, (config or {}).get("clean_up_tokenization_spaces")).name
     log.warning(
         "pre-tokenizer %r assumes ignore_merges=%s but tokenizer.json says %s: words that are whole vocabulary "
         "entries may tokenize differently",
@@ -389,6 +404,31 @@ def pre_tokenizer_name(data: dict[str, Any]) -> str:
         ignore_merges,
     )
     return choices[0].name
+
+
+def _by_clean_up(choices: list[PreTokenizer], clean_up: object) -> PreTokenizer:
+    """The name whose clean_spaces is the tokenizer's clean_up_tokenization_spaces; said in the log where the
+    tokenizer leaves it open, or no name of this chain cleans up spaces as it says."""
+    kinds = {choice.clean_spaces for choice in choices}
+    if isinstance(clean_up, bool):
+        chosen = next((choice for choice in choices if choice.clean_spaces == clean_up), None)
+        if chosen is not None:
+            return chosen
+        log.warning(
+            "tokenizer_config.json says clean_up_tokenization_spaces=%s, but llama.cpp's %r decodes with it %s: "
+            "decoded text may differ in the spaces before punctuation",
+            clean_up,
+            choices[0].name,
+            "on" if choices[0].clean_spaces else "off",
+        )
+    elif len(kinds) > 1:
+        log.info(
+            "tokenizer_config.json does not say clean_up_tokenization_spaces; written as %r, which decodes with it "
+            "%s (llama.cpp's names for this pre-tokenizer differ in it)",
+            choices[0].name,
+            "on" if choices[0].clean_spaces else "off",
+        )
+    return choices[0]
 
 
 def _steps(node: dict[str, Any]) -> tuple[Step, ...] | None:

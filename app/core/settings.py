@@ -37,7 +37,9 @@ class Preferences:
     server_autostart: bool = False  # the API server (Server page) starts with the app
     server_port: int = 8765
     server_lan: bool = False  # listen on every interface (a key is then required) instead of 127.0.0.1
-    server_parallel: int = 1  # requests one model answers at once
+    # requests one model answers at once: 2 so a chat sharing the server's engine and one API client never wait
+    # on each other (each sequence has the full context, so the estimate counts two caches)
+    server_parallel: int = 2
 
     def validated(self) -> Preferences:
         if self.theme not in THEMES:

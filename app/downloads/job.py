@@ -18,6 +18,7 @@ from app.downloads.checksum import hash_prefix
 from app.downloads.disk import DEFAULT_MARGIN, disk_full_error, ensure_free_space, is_disk_full
 from app.downloads.items import SegmentProgress
 from app.downloads.layout import part_path, target_path
+from app.downloads.range_hosts import RangeHosts, host_of
 from app.downloads.remote import RemoteFile, auth_headers, resolve_file, status_checker
 from app.downloads.retry import RetryPolicy, with_retries
 from app.downloads.segmented import RangeIgnored, SegmentOptions, fetch_segmented
@@ -40,11 +41,14 @@ class DownloadConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     disk_margin: int = DEFAULT_MARGIN
     token: str | None = None  # None: the token stored by `gguf-studio login`, if any
-    segments: int = 8  # connections per file (Settings › Downloads); 1: a single stream
+    segments: int = 8  # connections per file at most (Settings › Downloads); 1: a single stream
+    start_segments: int = 2  # connections a file begins with, doubled while that raises the rate (ramp.py)
     min_segment: int = 16 << 20  # one connection per this many bytes (up to `segments`); the smallest request
     min_steal: int = 2 << 20  # an idle connection takes half of a tail at least twice this long...
     idle_steal: float = 2.0  # ...or all of it when its connection sent nothing for this long
     hash_in_flight: bool = True  # segmented files: hash the prefix as it fills (False: one pass at the end)
+    range_hosts: Path | None = None  # where hosts that ignore Range are remembered (None: in the data dir)
+    nice: int = 0  # the queue's transfer threads run this many CPU priority steps below the app (priority.py)
 
 
 class JobListener(Protocol):
@@ -154,13 +158,17 @@ def download_file(
         on_progress(remote.size)
         return target
     connections = segment_count(remote.size, config.segments, config.min_segment)
+    hosts = RangeHosts(config.range_hosts)
+    if connections > 1 and hosts.ignores(remote.url):
+        log.info("%s ignores Range (remembered): %s as one stream", host_of(remote.url), remote.filename)
+        connections = 1
     if connections > 1:
         try:
             return _download_segmented(
                 remote, target, stop, on_progress, config, client, headers, on_retry, on_segments, connections
             )
         except RangeIgnored:
-            pass  # the server cannot serve ranges: one stream, from the contiguous prefix on disk
+            hosts.remember(remote.url)  # the server cannot serve ranges: one stream, from the prefix on disk
     part = PartFile.open(part_path(target), remote.size, remote.checksum)
     try:
         on_progress(part.offset)
@@ -219,7 +227,9 @@ def _download_segmented(
         allocated = min(part.stat().st_size, remote.size)  # a segmented part holds its space already
     ensure_free_space(target.parent, remote.size - allocated, config.disk_margin)
     piece = piece_size(remote.size, connections, config.min_segment)
-    options = SegmentOptions(connections, config.min_steal, piece, config.idle_steal, config.hash_in_flight)
+    options = SegmentOptions(
+        connections, config.min_steal, piece, config.idle_steal, config.hash_in_flight, config.start_segments
+    )
     check = status_checker(remote.repo_id, remote.filename)
     for pass_ in range(1 + CHECKSUM_RETRIES):
         if fetch_segmented(

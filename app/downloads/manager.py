@@ -27,6 +27,7 @@ from app.downloads.items import (
 )
 from app.downloads.job import DownloadConfig, run_job
 from app.downloads.layout import part_path, safe_relative_name, split_repo_id
+from app.downloads.priority import background_thread
 from app.downloads.remote import RemoteFile
 from app.downloads.speed import SpeedMeter, eta_seconds
 from app.downloads.store import BackgroundSaver, QueueStore
@@ -95,8 +96,9 @@ class DownloadManager:
             speed = last.speed if last is not None else 0.0
             eta = eta_seconds(run.done, run.total, speed)
             return ItemProgress(item_id, run.done, run.total, speed, eta, run.note, run.segments)
-        done = item.total_bytes or 0 if item.state == ItemState.DONE else _bytes_on_disk(item)
-        return ItemProgress(item_id, done, item.total_bytes, 0.0, None)
+        if item.state == ItemState.DONE:
+            return ItemProgress(item_id, item.total_bytes or 0, item.total_bytes, 0.0, None)
+        return ItemProgress(item_id, _bytes_on_disk(item), item.total_bytes, 0.0, None, "", _pieces_on_disk(item))
 
     @property
     def max_parallel(self) -> int:
@@ -117,16 +119,49 @@ class DownloadManager:
         self._pump()
 
     def enqueue(self, repo_id: str, filenames: Sequence[str], revision: str = "main") -> DownloadItem:
+        """Queue these files of a repository (all parts of a split set in one call); raises AppError for a bad
+        repo or file name.
+
+        The same files asked for again never make a second item, whoever asks (a page, the API, a script): a
+        queued, running or paused item is returned as it is, a finished one whose files are still there too, a
+        failed or cancelled one is retried, and a finished one whose files are gone is replaced."""
         split_repo_id(repo_id)
         if not filenames:
             raise DownloadError("Nothing to download: no file was chosen")
         for name in filenames:
             safe_relative_name(name)
         names = tuple(filenames)
+        removed: str | None = None
         with self._lock:
-            for item in self._items.values():
-                if item.state.active and item.repo_id == repo_id and item.filenames == names:
-                    return item
+            existing = self.find(repo_id, names)
+            if existing is not None:
+                if existing.state in (ItemState.FAILED, ItemState.CANCELLED):
+                    log.info("%s was %s; retrying it", existing.title, existing.state.value)
+                    self._put(existing.with_(state=ItemState.QUEUED, error=None, error_kind=None, finished_at=None))
+                    item = self._items[existing.id]
+                elif existing.state.active or all(path.is_file() for path in existing.targets()):
+                    log.info("%s is already %s; not adding it again", existing.title, existing.state.value)
+                    return existing
+                else:
+                    removed = existing.id  # finished, but its files are gone: a new item replaces it
+                    del self._items[removed]
+                    existing = None
+            if existing is None:
+                item = self._add(repo_id, names, revision)
+        if removed is not None:
+            self._emit(ItemRemoved(removed))
+        self._pump()
+        return item
+
+    def find(self, repo_id: str, filenames: Sequence[str]) -> DownloadItem | None:
+        """The newest item for exactly these files of this repository, in any state."""
+        names = tuple(filenames)
+        with self._lock:
+            matches = [i for i in self._items.values() if i.repo_id == repo_id and i.filenames == names]
+        return max(matches, key=lambda i: i.added_at) if matches else None
+
+    def _add(self, repo_id: str, names: tuple[str, ...], revision: str) -> DownloadItem:
+        with self._lock:
             item = DownloadItem(
                 id=uuid.uuid4().hex,
                 repo_id=repo_id,
@@ -136,7 +171,6 @@ class DownloadManager:
                 added_at=time.time(),
             )
             self._put(item)
-        self._pump()
         return item
 
     def pause(self, item_id: str) -> None:
@@ -250,6 +284,7 @@ class DownloadManager:
                 run.thread.start()
 
     def _work(self, item_id: str, run: _Running) -> None:
+        background_thread(self._config.nice)  # inherited by the connection and hashing threads it starts
         item = self._items[item_id]
         listener = _RunListener(self, item_id, run)
         outcome: dict[str, object]
@@ -356,6 +391,24 @@ def _bytes_on_disk(item: DownloadItem) -> int:
         except OSError:
             total += ranges.bytes_done(part_path(target))
     return total
+
+
+def _pieces_on_disk(item: DownloadItem) -> tuple[SegmentProgress, ...]:
+    """The pieces of the first unfinished file with a segmented part (a paused item's map), else none."""
+    with contextlib.suppress(AppError):
+        for target in item.targets():
+            if target.exists():
+                continue
+            record = ranges.pieces(part_path(target))
+            if record is None:
+                return ()
+            size, done = record
+            spans = [(a, b, "done") for a, b in done] + [(a, b, "waiting") for a, b in ranges.gaps(done, size)]
+            return tuple(
+                SegmentProgress(i, a, b, b - a if state == "done" else 0, 0.0, state)
+                for i, (a, b, state) in enumerate(sorted(spans))
+            )
+    return ()
 
 
 def _delete_parts(item: DownloadItem) -> None:

@@ -1,5 +1,7 @@
-"""Hashing a segmented part while it fills: the contiguous prefix from byte 0 is read back and hashed as soon
-as it grows, on a thread of its own, so the hash is nearly done when the last segment lands.
+"""Hashing a segmented part while it fills: the contiguous prefix from byte 0 is hashed as soon as it grows, so
+the hash is nearly done when the last segment lands. The connection writing at the front of the file hashes its
+own bytes as they arrive (`offer`); bytes that landed past a hole are read back by a thread of its own once the
+hole is filled.
 
 Segments finish out of order and sha256 only takes bytes in order, so bytes past a hole wait on disk (in the
 page cache, where they were just written) until the hole is filled. hashlib cannot save its state, so after a
@@ -15,6 +17,7 @@ from pathlib import Path
 from app.downloads.checksum import Hasher
 
 _READ = 4 * 1024 * 1024
+OFFER = True  # False: every byte is read back from disk (kept to measure the difference)
 
 
 class PrefixHasher:
@@ -27,10 +30,27 @@ class PrefixHasher:
         self._frontier = frontier
         self._wake = wake
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # held while hashing: by this thread from disk, or by a connection (offer)
         self._error: BaseException | None = None
         self.hashed = 0
         self._thread = threading.Thread(target=self._run, name="sha256-prefix", daemon=True)
         self._thread.start()
+
+    def offer(self, offset: int, data: memoryview) -> None:
+        """Bytes just written at `offset` by a connection: hashed here and now when they are the next ones the
+        hash needs (the connection at the front of the file), so they are not read back from disk. Called from
+        connection threads; never waits (the hashing thread may be busy with the same bytes from disk)."""
+        if offset != self.hashed or not OFFER or not self._lock.acquire(blocking=False):
+            return
+        try:
+            if offset == self.hashed and not self._stop.is_set():
+                self._hasher.update(data)
+                self.hashed += len(data)
+        except BaseException as exc:  # re-raised by finish()
+            self._error = exc
+            self._stop.set()
+        finally:
+            self._lock.release()
 
     def finish(self) -> str:
         """The digest, once the whole file is on disk (blocks until the rest is hashed)."""
@@ -63,12 +83,15 @@ class PrefixHasher:
                         self._wake.wait(0.1)
                     continue
                 while self.hashed < target and not self._stop.is_set():
-                    handle.seek(self.hashed)
-                    n = handle.readinto(view[: min(_READ, target - self.hashed)])
-                    if not n:
-                        raise OSError(f"{self._path} is shorter than expected")
-                    self._hasher.update(view[:n])
-                    self.hashed += n
+                    with self._lock:  # a connection may have hashed the next bytes meanwhile (offer)
+                        if self.hashed >= target:
+                            break
+                        handle.seek(self.hashed)
+                        n = handle.readinto(view[: min(_READ, target - self.hashed)])
+                        if not n:
+                            raise OSError(f"{self._path} is shorter than expected")
+                        self._hasher.update(view[:n])
+                        self.hashed += n
         except BaseException as exc:  # re-raised by finish()
             self._error = exc
         finally:

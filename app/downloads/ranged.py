@@ -18,8 +18,8 @@ from app.core.errors import DownloadError, Stopped, TransientError
 from app.downloads.disk import disk_full_error, is_disk_full
 from app.downloads.segments import Board, Segment
 from app.downloads.transfer import (
+    SOCKET_READ,
     TRANSIENT_STATUS,
-    WRITE_PIECE,
     StopToken,
     Timeouts,
     body_socket,
@@ -30,6 +30,10 @@ from app.downloads.transfer import (
 
 if TYPE_CHECKING:
     import httpx2
+
+# One write per socket read: 1 GiB in 256 KiB pwrites into the preallocated part took 0.38-0.40 s (0.16 s CPU)
+# against 0.62-0.80 s (0.25 s CPU) in 32 KiB ones, and each write is a GIL round trip the GUI thread waits on.
+WRITE = SOCKET_READ
 
 
 class RangeIgnored(Exception):
@@ -43,6 +47,7 @@ class SegmentTarget:
     path: Path
     size: int
     fd: int = -1
+    on_written: Callable[[int, memoryview], None] | None = None  # (offset, bytes) once on disk and counted
 
     @property
     def name(self) -> str:
@@ -177,12 +182,14 @@ def _store(target: SegmentTarget, board: Board, seg: Segment, data: memoryview) 
     if allowed:
         offset = seg.pos
         try:
-            for at in range(0, allowed, WRITE_PIECE):  # small writes: see transfer.WRITE_PIECE (measured here too)
-                target.write_at(data[at : min(allowed, at + WRITE_PIECE)], offset + at)
+            for at in range(0, allowed, WRITE):
+                target.write_at(data[at : min(allowed, at + WRITE)], offset + at)
         except OSError as exc:
             board.unreserve(seg, allowed)
             if is_disk_full(exc):
                 raise disk_full_error(target.path) from exc
             raise
         board.advance(seg, allowed)
+        if target.on_written is not None:
+            target.on_written(offset, data[:allowed])
     return allowed == len(data) and not seg.finished

@@ -118,6 +118,16 @@ def bytes_done(part: Path, size: int | None = None) -> int:
     return total if size is None else min(total, size)
 
 
+def pieces(part: Path) -> tuple[int, list[Span]] | None:
+    """(file size, done spans) from a segmented part's record, unchecked (for display); None without one."""
+    try:
+        data = json.loads(ranges_path(part).read_text(encoding="utf-8"))
+        size = int(data["size"])
+        return size, merge((max(0, int(a)), min(size, int(b))) for a, b in data["done"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def to_single_stream(part: Path) -> None:
     """Make a segmented part a single-stream one: keep its contiguous prefix, drop the rest and the sidecar."""
     path = ranges_path(part)

@@ -4,7 +4,9 @@ Per-connection limits (CDN pacing, long-distance TCP windows, shaping) cap one s
 streams over disjoint ranges add up. The `.part` is preallocated and written at offsets; `ranges.py` keeps the
 record of what is on disk (saved about once a second and whenever a connection stops), so a crash resumes
 every segment from its own bytes. Each connection retries on its own (back-off, Retry-After, stalls, short
-bodies) exactly as a single stream does. Verifying and installing stay with `job.py`.
+bodies) exactly as a single stream does. A file starts on a few connections and gets more only while they
+raise the combined rate (`ramp.py`); the disk writes are queued as bytes land (`writeback.py`), so the fsync
+before the rename has little left. Verifying and installing stay with `job.py`.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from app.downloads.checksum import hash_prefix
 from app.downloads.disk import disk_full_error, is_disk_full
 from app.downloads.items import SegmentProgress
 from app.downloads.prefix_hash import PrefixHasher
+from app.downloads.ramp import Ramp
 from app.downloads.ranged import RangeIgnored, SegmentTarget, fetch_range
 from app.downloads.remote import RemoteFile
 from app.downloads.retry import RetryPolicy, with_retries
 from app.downloads.segments import Board, Segment
 from app.downloads.transfer import SOCKET_READ, StopToken, Timeouts, lock_exclusive
+from app.downloads.writeback import Writeback
 
 if TYPE_CHECKING:
     import httpx2
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("app.downloads")
 
 TICK = 0.25  # seconds between progress reports
+RAMP_TICK = 0.05  # seconds between looks at the rate while the connection count may still change
 SAVE_EVERY = 0.5  # seconds between saves of the range record while bytes arrive (what a SIGKILL can cost)
 
 __all__ = ["RangeIgnored", "SegmentOptions", "fetch_segmented"]
@@ -52,6 +57,7 @@ class SegmentOptions:
     piece: int  # bytes per request, handed out in file order (segments.piece_size)
     idle_steal: float  # seconds without a byte after which a connection's whole tail is handed over
     hash_in_flight: bool = True  # False: one pass over the finished part (kept to measure the difference)
+    start: int = 0  # connections to begin with, doubled while that pays (ramp.py); 0: all of them at once
 
 
 def fetch_segmented(
@@ -160,6 +166,7 @@ class _Run:
         self.retry, self.timeouts, self.on_retry = retry, timeouts, on_retry
         self.error: BaseException | None = None
         self._error_lock = threading.Lock()
+        self.on_written: Callable[[int, memoryview], None] | None = None  # the prefix hasher's offer
 
     def go(
         self,
@@ -173,19 +180,29 @@ class _Run:
             hasher = PrefixHasher(
                 self.part, remote.checksum.new_hasher(remote.size), remote.size, board.frontier, board.cond
             )
-        workers = [
-            threading.Thread(target=self._work, args=(i,), name=f"download-segment-{i}", daemon=True)
-            for i in range(options.connections)
-        ]
-        for worker in workers:
-            worker.start()
+            self.on_written = hasher.offer
+        ramp = Ramp.starting(options.start or options.connections, options.connections)
+        board.set_limit(ramp.target)
+        workers: list[threading.Thread] = []
+        self._staff(workers, ramp.target)
+        writeback = Writeback(self.part, board.done_spans)
         saved = board.done_spans()
         last_save = time.monotonic()
         try:
             # Idle connections wait in `take` for a tail to steal; a stop (pause, cancel) ends them from here.
+            last_report = 0.0
             while not self.group.stopped and not board.complete() and any(w.is_alive() for w in workers):
-                board.wait(TICK)
-                on_progress(board.done_bytes())
+                board.wait(TICK if ramp.settled else RAMP_TICK)
+                done, now = board.done_bytes(), time.monotonic()
+                if not ramp.settled:
+                    wanted = ramp.observe(now, done)
+                    if wanted != board.limit:
+                        board.set_limit(wanted)
+                        self._staff(workers, wanted)
+                if now - last_report < TICK / 2:
+                    continue
+                last_report = now
+                on_progress(done)
                 if on_segments is not None:
                     on_segments(board.snapshot())
                 if time.monotonic() - last_save >= SAVE_EVERY:
@@ -196,6 +213,7 @@ class _Run:
             board.close()
             for worker in workers:
                 worker.join()
+            writeback.close()
             self._save(saved)
             if on_segments is not None:
                 on_segments(())
@@ -209,7 +227,13 @@ class _Run:
         if not board.complete():
             raise Stopped(self.group.reason)  # only a stop ends the connections before the file is whole
         on_progress(remote.size)
-        log.info("%s: %d connections, %d tails handed over", remote.filename, options.connections, board.steals)
+        log.info(
+            "%s: %d of up to %d connections, %d tails handed over",
+            remote.filename,
+            ramp.target,
+            options.connections,
+            board.steals,
+        )
         if hasher is not None:
             digest = hasher.finish()
         else:
@@ -217,6 +241,18 @@ class _Run:
             hash_prefix(second, self.part, remote.size)
             digest = second.hexdigest()
         return digest == remote.checksum.hexdigest
+
+    def _staff(self, workers: list[threading.Thread], count: int) -> None:
+        """Run a connection for each index below `count` (one retired earlier starts again)."""
+        for index in range(count):
+            if index < len(workers) and workers[index].is_alive():
+                continue
+            worker = threading.Thread(target=self._work, args=(index,), name=f"download-segment-{index}", daemon=True)
+            if index < len(workers):
+                workers[index] = worker
+            else:
+                workers.append(worker)
+            worker.start()
 
     def _save(self, saved: list[ranges.Span]) -> list[ranges.Span]:
         spans = self.board.done_spans()
@@ -230,7 +266,7 @@ class _Run:
 
     def _work(self, index: int) -> None:
         token = self.group.child()
-        target = SegmentTarget(self.part, self.remote.size)
+        target = SegmentTarget(self.part, self.remote.size, on_written=self.on_written)
         buffer = bytearray(SOCKET_READ)
         try:
             target.open()

@@ -22,6 +22,7 @@ from app.downloads.ranges import Span, covered, gaps, merge
 from app.downloads.speed import SpeedMeter
 
 PIECES_PER_CONNECTION = 8
+NO_LIMIT = 1 << 16
 
 
 def segment_count(size: int, wanted: int, min_segment: int) -> int:
@@ -75,6 +76,7 @@ class Board:
         self.cond = threading.Condition()
         self.segments: list[Segment] = []
         self.steals = 0
+        self.limit = NO_LIMIT  # connections allowed to take work; one with a higher index stops (see ramp.py)
         self._closed = False
         merged = merge(done)
         for start, end in merged:
@@ -102,7 +104,7 @@ class Board:
         """The next segment for `worker`: a waiting one, else a stolen tail; None once everything is done
         or the board is closed. Blocks while there is nothing to take but others are still working."""
         with self.cond:
-            while not self._closed:
+            while not self._closed and worker < self.limit:
                 for seg in self.segments:
                     if seg.state == "waiting" and not seg.finished:
                         seg.owner, seg.state, seg.last_byte = worker, "active", time.monotonic()
@@ -177,6 +179,12 @@ class Board:
         with self.cond:
             seg.owner = None
             seg.state = "done" if seg.finished else "waiting"
+            self.cond.notify_all()
+
+    def set_limit(self, connections: int) -> None:
+        """Connections from index `connections` on stop once their piece is done (waiting ones at once)."""
+        with self.cond:
+            self.limit = max(1, connections)
             self.cond.notify_all()
 
     def close(self) -> None:

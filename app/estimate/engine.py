@@ -15,12 +15,16 @@ default `--parallel` (auto) four slots sharing one unified cache.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
 from app.chat.protocol import EngineSettings
+from app.core.errors import EstimateError
 from app.core.settings import Preferences
 from app.estimate.settings import LoadSettings, parse_flash_attn
+
+log = logging.getLogger("app.estimate")
 
 OUTPUTS_MAX = 1  # logits rows one ubatch may produce in the engine
 ENGINE_SEQUENCES = 1
@@ -40,16 +44,37 @@ def engine_load_settings(settings: EngineSettings) -> LoadSettings:
         n_ubatch=settings.n_batch,
         swa_full=settings.swa_full,
         mmap=settings.use_mmap,
-        # n_parallel sequences share one unified cache of n_ctx cells each (llama-server's slots), and one
-        # decode may produce a logits row for each of them
+        # n_parallel sequences of n_ctx cells each, every one in a cache stream of its own as llama-server
+        # with an explicit --parallel N makes them (a unified cache would have each prompt attend over the
+        # cells every other sequence keeps for prefix reuse); one decode may produce a logits row for each
         n_ctx=settings.n_ctx * parallel,
         n_seq_max=parallel,
-        kv_unified=parallel > 1,
+        kv_unified=False,
         offload_kqv=True,
         n_outputs_max=OUTPUTS_MAX * parallel,
         n_cpu_moe=settings.n_cpu_moe,
         repack=settings.repack,
     )
+
+
+def refused_cache_types(path: str, settings: EngineSettings) -> EstimateError | None:
+    """Why llama.cpp would refuse this model's K/V cache types with `settings`, or abort the process on them
+    (an indexer key of partial blocks, app.estimate.kv), before the engine asks it; None when they can work or
+    the header cannot tell (llama.cpp then decides)."""
+    from app.estimate.kv import check_cache_types
+    from app.estimate.shape import shape_from_header
+    from app.gguf import read_model
+
+    try:
+        shape = shape_from_header(read_model(path))
+    except Exception as exc:  # only a pre-flight: a header the memory model cannot describe is llama.cpp's to judge
+        log.debug("no cache-type check for %s: %s", path, exc)
+        return None
+    try:
+        check_cache_types(shape, engine_load_settings(settings))
+    except EstimateError as exc:
+        return exc
+    return None
 
 
 def cpu_moe_pattern(n_cpu_moe: int) -> str | None:

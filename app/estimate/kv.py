@@ -23,8 +23,9 @@ The rules, in our words:
 * Layers without their own cache (KV reuse, multi-token-prediction heads) take nothing.
 
 Cache types (llama_init_from_model): a quantized V cache needs flash attention ("auto" then turns it
-on; Grok models never use it); with flash attention a block-quantized K (V) cache needs every layer's
-key (value) head size to be a whole number of blocks; MLA models need the same K and V type.
+on; Grok and PLM models never use it, app.estimate.flash); with flash attention a block-quantized K (V)
+cache needs every layer's key (value) head size to be a whole number of blocks; MLA models need the same
+K and V type. An indexer's keys (sparse attention) are cached in the K type: they must be whole blocks too.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import itertools
 from dataclasses import dataclass, replace
 
 from app.core.errors import EstimateError
+from app.estimate.flash import usable_flash_attn
 from app.estimate.model import ModelShape
 from app.estimate.placement import Placement
 from app.estimate.settings import FlashAttn, LoadSettings, block_size, is_quantized_kv, row_bytes
@@ -150,8 +152,9 @@ def swa_cells(model: ModelShape, settings: LoadSettings, sizes: ContextSizes) ->
 
 
 def flash_attn_enabled(model: ModelShape, settings: LoadSettings) -> bool:
-    """Whether the KV cache is laid out for flash attention ("auto" counts as on, as in llama.cpp)."""
-    return settings.flash_attn is not FlashAttn.OFF and model.arch != "grok"
+    """Whether the KV cache is laid out for flash attention ("auto" counts as on, as in llama.cpp; off for
+    the architectures llama.cpp and our engine run without it, app.estimate.flash)."""
+    return usable_flash_attn(model.arch, settings.flash_attn) is not FlashAttn.OFF
 
 
 def check_cache_types(model: ModelShape, settings: LoadSettings) -> None:
@@ -164,6 +167,7 @@ def check_cache_types(model: ModelShape, settings: LoadSettings) -> None:
         )
     if model.mla and settings.type_k != settings.type_v:
         raise EstimateError(f"{model.arch} models with MLA need the same K and V cache type")
+    _check_indexer_keys(model, settings.type_k)
     if not flash:
         return
     for label, type_name, index in (("key", settings.type_k, 0), ("value", settings.type_v, 1)):
@@ -177,6 +181,20 @@ def check_cache_types(model: ModelShape, settings: LoadSettings) -> None:
                     f"a {type_name} cache needs {label} heads of a multiple of {block} values; this model's are {head}",
                     hint="choose f16 for this model",
                 )
+
+
+def _check_indexer_keys(model: ModelShape, type_k: str) -> None:
+    """A sparse-attention indexer caches its keys in the K type, with or without flash attention, and
+    llama_init_from_model does not check them: a key of a partial block makes ggml abort the process."""
+    if not model.indexer_k or not is_quantized_kv(type_k):
+        return
+    block = block_size(type_k)
+    odd = next((width for width in model.indexer_k if width % block), 0)
+    if odd:
+        raise EstimateError(
+            f"a {type_k} K cache needs indexer keys of a multiple of {block} values; this model's are {odd}",
+            hint="choose an f16 K cache for this model",
+        )
 
 
 @functools.lru_cache(maxsize=512)

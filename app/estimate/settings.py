@@ -54,7 +54,7 @@ def row_bytes(type_name: str, n_values: int) -> int:
     if n_values % block:
         raise EstimateError(
             f"KV cache type {type_name} needs rows that are a multiple of {block} values, this model has {n_values}",
-            hint="choose f16 or q8_0 for this model",
+            hint="choose an f16 cache for this model",
         )
     return n_values // block * size
 

@@ -5,7 +5,9 @@ files. Every count, length and offset is checked against the bytes the source ca
 used, so hostile input raises `GGUFError` instead of allocating or looping without bound.
 
 Large arrays (the vocabulary) are skipped, not decoded: fixed-size elements by arithmetic, strings by
-scans that run in C (see `app.gguf.scan`), and left as `ArrayRef`s to decode on demand.
+their lengths in native code (`app._native`), and left as `ArrayRef`s to decode on demand. The tensor infos
+are read by native code too; wherever a native walk stops (more bytes needed, or something wrong), the
+Python code here reads that one item and raises the error that names the problem.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from __future__ import annotations
 import codecs
 import os
 import struct
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 
+from app._native import gguf_skip_strings, gguf_tensor_infos
 from app.core.errors import GGUFError
-from app.gguf.scan import numpy_run, regex_run
 from app.gguf.types import (
     GGML_MAX_DIMS,
     GGML_MAX_NAME,
@@ -45,12 +49,24 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _MIN_KV_BYTES = 8 + 4 + 1  # empty key, type tag, one-byte value
 _MIN_TENSOR_BYTES = 8 + 4 + 4 + 8  # empty name, n_dims = 0, type, offset
-_RUN = 1024  # strings per regex match in the fast scan
-_SHORT_RUN = 32  # the same, near strings the fast pattern does not cover
-_NUMPY_BLOCK = 1 << 20  # bytes of a string array examined per numpy pass
 # A skipped value (a big fixed-size array) that leaves more than this unread: the parser moves on to a window
 # that starts after it instead of reading the stretch. A damaged count then costs no walk through the data.
 JUMP_MIN = 4 << 20
+
+
+_Info = tuple[str, tuple[int, ...], int, int, int]
+"""A tensor info as stored: name, shape, ggml type, offset relative to the tensor data, bytes."""
+
+
+@cache
+def _type_table() -> array[int]:
+    """(elements per block, bytes per block) of every ggml type, flat by type id, (0, 0) where an id has none:
+    the native tensor-info walk's view of `ggml_types()`."""
+    known = ggml_types()
+    table = array("Q", bytes(16 * (max(known) + 1)))
+    for t in known.values():
+        table[2 * t.id], table[2 * t.id + 1] = t.block_size, t.type_size
+    return table
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,56 +306,26 @@ class _Parser:
         del value
 
     def skip_strings(self, count: int) -> None:
-        """Move past `count` length-prefixed strings without making a Python object for each.
+        """Move past `count` length-prefixed strings without a Python step per string.
 
-        Blocks go through `scan.numpy_run`; where it proves too little (long strings, the end of the
-        held bytes) regex runs of _RUN strings take over for a while, then runs of _SHORT_RUN, and only
-        a failing short run is stepped through in Python. Work stays linear in the input.
+        The native walk takes every string whose length field is held and whose bytes end within the room
+        left. Where it stops, one string is read here: that fetches more of the source (sized by an estimate
+        of the array's end) or raises for a length past the room. The window grows geometrically, so the two
+        take turns only a few times per array. Work stays linear in the bytes.
         """
         start = self.pos
         done = 0
-        long_run, short_run = regex_run(_RUN), regex_run(_SHORT_RUN)
-        numpy_ok_from = 0  # after numpy proves too little, the regex path covers the next strings
-        numpy_backoff = _RUN  # doubles with each numpy miss in a row: a miss costs a whole block's work
-        long_ok_from = 0  # after a long run fails, short runs cover the next _RUN strings
-        while done < count:
-            data = self.w.data
-            left = count - done
-            if done >= numpy_ok_from:
-                limit = min(len(data), self.pos + min(_NUMPY_BLOCK, left * 32 + 4096))
-                n, end = numpy_run(data, self.pos, limit, left)
-                if n >= min(_RUN, left) and end <= self.w.size:
-                    self.pos = end
-                    done += n
-                    numpy_backoff = _RUN
-                    continue
-                numpy_ok_from = done + numpy_backoff
-                numpy_backoff = min(numpy_backoff * 2, _RUN * 64)
-            if left >= _RUN and done >= long_ok_from:
-                match = long_run.match(data, self.pos)
-                if match is not None:
-                    self.pos = match.end()
-                    done += _RUN
-                    continue
-                long_ok_from = done + _RUN
-            if left >= _SHORT_RUN:
-                match = short_run.match(data, self.pos)
-                if match is not None:
-                    self.pos = match.end()
-                    done += _SHORT_RUN
-                    continue
-            for _ in range(min(left, _SHORT_RUN)):
-                if self.pos + 8 > len(self.w.data):
-                    self.hint = self.string_array_estimate(start, done, count)
-                length = self.u64()
-                if length > self.left():
-                    raise self.error(f"string {done} of an array: length {length} exceeds the bytes left", self.pos - 8)
-                if self.pos + length > len(self.w.data):
-                    self.hint = self.string_array_estimate(start, done, count)
-                self.take(length)
-                done += 1
-        if self.left() < 0:  # the bulk scans stop at the file's end, not at the room the entries after need
-            raise self.error(f"an array of {count} strings runs into the {self.reserve} bytes the next entries need")
+        while True:
+            n, self.pos = gguf_skip_strings(self.w.data, self.pos, count - done, self.w.size - self.reserve)
+            done += n
+            if done >= count:
+                return
+            self.hint = self.string_array_estimate(start, done, count)
+            length = self.u64()
+            if length > self.left():
+                raise self.error(f"string {done} of an array: length {length} exceeds {self.room()}", self.pos - 8)
+            self.take(length)
+            done += 1
 
     def string_array_estimate(self, start: int, done: int, count: int) -> int:
         """Where a string array (and what usually follows it) probably ends, from what was seen so far."""
@@ -401,14 +387,14 @@ class _Parser:
 
         self.settle()
         self.hint = self.pos + n_tensors * 160
-        tensors = self.tensor_infos(n_tensors, part)
+        infos = self.tensor_infos(n_tensors)
         file_size = self.base + self.w.size  # positions from here on are the file's own
         infos_end = data_offset = self.base + self.pos
         if n_tensors:
             data_offset += -data_offset % alignment
             if data_offset > file_size:
                 raise GGUFError("file ends before its tensor data begins", offset=infos_end)
-        tensors = self.place_tensors(tensors, data_offset, alignment, file_size)
+        tensors = self.place_tensors(infos, data_offset, alignment, file_size, part)
         return GGUFHeader(
             version=version,
             metadata=MappingProxyType(metadata),
@@ -443,71 +429,85 @@ class _Parser:
             raise self.error(f"general.alignment {value} is not a power of two")
         return value
 
-    def tensor_infos(self, n_tensors: int, part: int) -> list[TensorInfo]:
-        known = ggml_types()
+    def tensor_infos(self, n_tensors: int) -> list[_Info]:
+        """The tensor infos as stored: (name, shape, ggml type, offset relative to the data, bytes).
+
+        The native walk reads every info it can prove sound; where it stops, one info is read here, which
+        fetches more of the source or raises the error that names what is wrong with it.
+        """
+        table = _type_table()
         seen: set[str] = set()
-        infos: list[TensorInfo] = []
-        for index in range(n_tensors):
-            self.reserve = (n_tensors - index - 1) * _MIN_TENSOR_BYTES
-            name_at = self.pos
-            name = self.string(f"name of tensor {index}", GGML_MAX_NAME - 1)
-            if len(name.encode()) >= GGML_MAX_NAME:
-                raise self.error(f"tensor name {name[:80]!r} is longer than {GGML_MAX_NAME - 1} bytes", name_at)
-            if name in seen:
-                raise self.error(f"duplicate tensor name {name!r}", name_at)
-            seen.add(name)
-            dims_at = self.pos
-            n_dims = self.u32()
-            if n_dims > GGML_MAX_DIMS:
-                raise self.error(f"tensor {name!r} has {n_dims} dimensions (at most {GGML_MAX_DIMS})", dims_at)
-            at = self.take(8 * n_dims)
-            shape = struct.unpack_from(f"<{n_dims}Q", self.w.data, at)
-            n_elements = 1
-            for dim in shape:
-                if dim > INT64_MAX:
-                    raise self.error(f"tensor {name!r} has a negative dimension in shape {shape}", at)
-                n_elements *= dim
-            if n_elements > INT64_MAX:
-                raise self.error(f"tensor {name!r}: shape {shape} has more elements than int64 can count", at)
-            type_at = self.pos
-            type_id = self.u32()
-            gtype = known.get(type_id)
-            if gtype is None:
-                raise self.error(f"tensor {name!r} has unknown ggml type {type_id}", type_at)
-            row = shape[0] if shape else 1
-            if row % gtype.block_size:
-                raise self.error(
-                    f"tensor {name!r}: row length {row} is not a multiple of the {gtype.name} block size "
-                    f"{gtype.block_size}",
-                    type_at,
-                )
-            offset = self.u64()
-            n_bytes = n_elements // gtype.block_size * gtype.type_size
-            infos.append(TensorInfo(name, tuple(shape), type_id, offset, n_bytes, part))
+        infos: list[_Info] = []
+        while len(infos) < n_tensors:
+            records, self.pos = gguf_tensor_infos(self.w.data, self.pos, n_tensors - len(infos), self.w.size, table)
+            for start, name, shape, type_id, offset, n_bytes in records:
+                if name in seen:
+                    raise self.error(f"duplicate tensor name {name!r}", start)
+                seen.add(name)
+                infos.append((name, shape, type_id, offset, n_bytes))
+            if len(infos) < n_tensors:
+                infos.append(self.tensor_info(len(infos), n_tensors, seen))
         self.reserve = 0
         return infos
 
+    def tensor_info(self, index: int, n_tensors: int, seen: set[str]) -> _Info:
+        """One tensor info, field by field, with a message for whatever is wrong in it."""
+        self.reserve = (n_tensors - index - 1) * _MIN_TENSOR_BYTES
+        name_at = self.pos
+        name = self.string(f"name of tensor {index}", GGML_MAX_NAME - 1)
+        if len(name.encode()) >= GGML_MAX_NAME:
+            raise self.error(f"tensor name {name[:80]!r} is longer than {GGML_MAX_NAME - 1} bytes", name_at)
+        if name in seen:
+            raise self.error(f"duplicate tensor name {name!r}", name_at)
+        seen.add(name)
+        dims_at = self.pos
+        n_dims = self.u32()
+        if n_dims > GGML_MAX_DIMS:
+            raise self.error(f"tensor {name!r} has {n_dims} dimensions (at most {GGML_MAX_DIMS})", dims_at)
+        at = self.take(8 * n_dims)
+        shape = struct.unpack_from(f"<{n_dims}Q", self.w.data, at)
+        n_elements = 1
+        for dim in shape:
+            if dim > INT64_MAX:
+                raise self.error(f"tensor {name!r} has a negative dimension in shape {shape}", at)
+            n_elements *= dim
+        if n_elements > INT64_MAX:
+            raise self.error(f"tensor {name!r}: shape {shape} has more elements than int64 can count", at)
+        type_at = self.pos
+        type_id = self.u32()
+        gtype = ggml_types().get(type_id)
+        if gtype is None:
+            raise self.error(f"tensor {name!r} has unknown ggml type {type_id}", type_at)
+        row = shape[0] if shape else 1
+        if row % gtype.block_size:
+            raise self.error(
+                f"tensor {name!r}: row length {row} is not a multiple of the {gtype.name} block size "
+                f"{gtype.block_size}",
+                type_at,
+            )
+        offset = self.u64()
+        return name, tuple(shape), type_id, offset, n_elements // gtype.block_size * gtype.type_size
+
     @staticmethod
-    def place_tensors(infos: list[TensorInfo], data_offset: int, alignment: int, file_size: int) -> list[TensorInfo]:
+    def place_tensors(
+        infos: list[_Info], data_offset: int, alignment: int, file_size: int, part: int
+    ) -> list[TensorInfo]:
         """Check the tensors lie one after another (as llama.cpp requires) within the file; make offsets absolute.
         `data_offset` and `file_size` are the file's own positions."""
         expected = 0
         placed: list[TensorInfo] = []
-        for info in infos:
-            if info.offset != expected:
+        for name, shape, type_id, offset, n_bytes in infos:
+            if offset != expected:
+                raise GGUFError(f"tensor {name!r} has data offset {offset}, expected {expected}", offset=data_offset)
+            start = data_offset + offset
+            if start + n_bytes > file_size:
                 raise GGUFError(
-                    f"tensor {info.name!r} has data offset {info.offset}, expected {expected}", offset=data_offset
-                )
-            start = data_offset + info.offset
-            if start + info.n_bytes > file_size:
-                raise GGUFError(
-                    f"tensor {info.name!r} ({info.n_bytes} bytes at {start}) extends past the end of the "
-                    f"{file_size}-byte file",
+                    f"tensor {name!r} ({n_bytes} bytes at {start}) extends past the end of the {file_size}-byte file",
                     offset=start,
                     hint="the file is truncated or damaged; download it again",
                 )
-            expected += info.n_bytes + (-info.n_bytes % alignment)
-            placed.append(TensorInfo(info.name, info.shape, info.ggml_type, start, info.n_bytes, info.part))
+            expected += n_bytes + (-n_bytes % alignment)
+            placed.append(TensorInfo(name, shape, type_id, start, n_bytes, part))
         return placed
 
 

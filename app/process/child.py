@@ -36,9 +36,28 @@ def _redirect_native_output(native: Connection) -> None:
     native.close()
 
 
-def bootstrap(entry: str, conn: Connection, native: Connection | None, log_level: int, args: tuple[Any, ...]) -> None:
+def lower_priority(increment: int) -> None:
+    """Makes this process `increment` steps nicer. Called first thing in the child, on its only thread: on
+    Linux niceness belongs to each thread and new threads inherit their creator's, so llama.cpp's compute
+    threads started later are all nicer too (a renice from outside would reach the main thread only)."""
+    if increment <= 0:
+        return
+    try:
+        if hasattr(os, "nice"):
+            os.nice(increment)
+        else:  # Windows: no nice levels, one class below normal
+            import psutil
+
+            psutil.Process().nice(psutil.BELOW_NORMAL_PRIORITY_CLASS)
+    except OSError as exc:  # a priority is a courtesy: never a reason not to start
+        logging.getLogger("app.process").warning("could not lower the priority of %s: %s", os.getpid(), exc)
+
+
+def bootstrap(entry: str, conn: Connection, native: Connection | None, log_level: int, args: tuple[Any, ...],
+              nice: int = 0) -> None:
     """Runs `entry`'s main (or `module:function`) as `main(channel, *args)` in this child (the target of
-    every spawned Process)."""
+    every spawned Process), `nice` steps below the app's priority."""
+    lower_priority(nice)
     # ggml prints a gdb backtrace on abort unless this is set; it reads it at the moment of the abort.
     os.environ["GGML_NO_BACKTRACE"] = "1"
     if native is not None:

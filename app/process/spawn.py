@@ -21,9 +21,11 @@ class Started:
     native: Connection | None  # read end of the child's fd 1 and fd 2 (None where fds cannot be passed)
 
 
-def start_child(entry: str, args: tuple[Any, ...] = (), *, name: str, log_level: int | None = None) -> Started:
+def start_child(entry: str, args: tuple[Any, ...] = (), *, name: str, log_level: int | None = None,
+                nice: int = 0) -> Started:
     """Runs `entry.main(channel, *args)` in a new process (`module:function` names another function);
-    `entry` is a module path, so callers need not import the child's code (or llama.cpp) themselves."""
+    `entry` is a module path, so callers need not import the child's code (or llama.cpp) themselves.
+    `nice` > 0 runs the child (every thread it starts) that many steps below the app's priority."""
     ctx = multiprocessing.get_context("spawn")
     conn, child_conn = ctx.Pipe(duplex=True)
     native_read: Connection | None = None
@@ -32,7 +34,7 @@ def start_child(entry: str, args: tuple[Any, ...] = (), *, name: str, log_level:
         native_read, native_write = ctx.Pipe(duplex=False)
     level = logging.getLogger("app").getEffectiveLevel() if log_level is None else log_level
     process = ctx.Process(
-        target=child.bootstrap, args=(entry, child_conn, native_write, level, args), name=name, daemon=True
+        target=child.bootstrap, args=(entry, child_conn, native_write, level, args, nice), name=name, daemon=True
     )
     process.start()
     # Only the child holds these ends now, so its death shows here as end-of-file on both pipes.

@@ -35,7 +35,8 @@ class Supervisor:
     """One child process. `on_message` gets every message but log lines (on the reader thread); `on_exit`
     gets the Outcome once the child is gone, however it ended.
 
-    `activity` says what the child is doing ("while loading the model"), for the Outcome's sentence."""
+    `activity` says what the child is doing ("while loading the model"), for the Outcome's sentence.
+    `nice` > 0 runs the child below the app's priority (app.process.child.lower_priority)."""
 
     def __init__(
         self,
@@ -46,8 +47,10 @@ class Supervisor:
         on_message: Callable[[Any], None],
         on_exit: Callable[[Outcome], None] | None = None,
         on_log: Callable[[LogLine], None] | None = None,
+        nice: int = 0,
     ) -> None:
         self.entry = entry
+        self.nice = nice
         self.args = args
         self.subject = subject
         self.activity = ""
@@ -63,7 +66,7 @@ class Supervisor:
 
     def start(self) -> None:
         name = re.split(r"[.:]", self.entry)[-1]
-        started = start_child(self.entry, self.args, name=f"gguf-studio-{name}")
+        started = start_child(self.entry, self.args, name=f"gguf-studio-{name}", nice=self.nice)
         self._process = started.process
         self._channel = Channel(started.conn)
         if started.native is not None:

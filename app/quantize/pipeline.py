@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,6 +76,7 @@ class QuantizeSpec:
     n_threads: int = 2
     overwrite: bool = False  # replace outputs that exist; otherwise the job refuses before any work
     keep_intermediate: bool = False  # keep the F16 a Hugging Face source is converted to
+    no_mtp: bool = False  # convert a Hugging Face source without its multi-token-prediction layers
     variant: int = 0  # n > 0: every output name carries "-n" (a second set beside an earlier one)
     projector: str = "f16"  # a vision model's projector beside the quants: "f16", "q8_0", "" for none
 
@@ -249,7 +249,7 @@ def _run_quantize(spec: QuantizeSpec, types: list[QuantType], need_imatrix: bool
     source = spec.source
     if source.is_dir():
         stage += 1
-        convert_spec = ConvertSpec(source, spec.intermediate(), spec.intermediate_type)
+        convert_spec = ConvertSpec(source, spec.intermediate(), spec.intermediate_type, no_mtp=spec.no_mtp)
         converted = run_convert(convert_spec, emit, (stage, n_stages))
         emit(converted)
         outputs.append(converted)
@@ -330,14 +330,10 @@ def _quantize_one(spec: QuantizeSpec, source: Path, q: QuantType, imatrix: Imatr
     from app.quantize.quality_file import sidecar_path
 
     free = shutil.disk_usage(spec.out_dir).free
-    planner: threading.Thread | None = None
+    # The dry run ends before the quantization starts: two llama_model_quantize calls at once in one process
+    # share llama.cpp's global state (a job crashed once with SIGSEGV while they overlapped).
     if free > _MAX_GROWTH * source.stat().st_size + _FREE_MARGIN:
-        # No output can fill that much: the dry run only informs, and runs beside the quantization (whose
-        # own loading of the model takes as long, on one core) instead of before it.
-        planner = threading.Thread(
-            target=_plan_quietly, args=(spec, source, q, emit, free), name="dry-run", daemon=True
-        )
-        planner.start()
+        _plan_quietly(spec, source, q, emit, free)  # no output can fill that much: the size only informs
     else:
         _plan(spec, source, q, emit, free)
     eta = Eta()
@@ -360,8 +356,6 @@ def _quantize_one(spec: QuantizeSpec, source: Path, q: QuantType, imatrix: Imatr
     # Only now, with the new file in place: a score beside an older file of this name would describe the
     # wrong weights, and a job stopped before this point leaves the older file and its score as they were.
     sidecar_path(dst).unlink(missing_ok=True)
-    if planner is not None:
-        planner.join()
     emit(ev.Progress(name, 1.0, "", 0.0))
     return ev.Output("quant", dst, dst.stat().st_size, q.name)
 

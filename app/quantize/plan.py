@@ -32,6 +32,7 @@ class SourcePlan:
     n_ctx_train: int | None = None  # the model's training context: the largest imatrix chunk
     warnings: tuple[str, ...] = ()  # what the user should know before starting a job from this source
     projector: str = ""  # where a vision model's projector beside the quants comes from ("" none)
+    no_mtp: bool = False  # a Hugging Face folder planned without its multi-token-prediction layers
 
     @property
     def fits(self) -> dict[str, str]:
@@ -39,16 +40,20 @@ class SourcePlan:
         return {name: verdict.label for name, verdict in self.verdicts.items()}
 
 
-def plan_source(source: Path, hardware: HardwareSpec | None, settings: EngineSettings | None = None) -> SourcePlan:
+def plan_source(
+    source: Path, hardware: HardwareSpec | None, settings: EngineSettings | None = None, no_mtp: bool = False
+) -> SourcePlan:
     """Sizes for every target type; verdicts too when the machine is known (`settings`: how the engine
-    would load the result, by default the engine's defaults)."""
+    would load the result, by default the engine's defaults). `no_mtp`: a Hugging Face folder converted
+    without its multi-token-prediction layers (a GGUF source is quantized as it is)."""
     from app.core.units import format_bytes, format_count
     from app.gguf.reader import read_header
     from app.quantize.imatrix import training_context
     from app.quantize.predict import checkpoint_tensors, predict_size, tensors_of
 
     header = None if source.is_dir() else read_header(source)  # read once: a large vocabulary takes a while
-    tensors, overhead = checkpoint_tensors(source) if header is None else tensors_of(header)
+    no_mtp = no_mtp and header is None
+    tensors, overhead = checkpoint_tensors(source, no_mtp) if header is None else tensors_of(header)
     sizes = {q.name: predict_size(tensors, q, overhead=overhead) for q in QUANT_TYPES}
     verdicts = fit_verdicts(sizes, hardware, _reference(source), settings) if hardware is not None else {}
     n_params = sum(_count(t.shape) for t in tensors)
@@ -61,7 +66,7 @@ def plan_source(source: Path, hardware: HardwareSpec | None, settings: EngineSet
 
     return SourcePlan(
         source, summary, MappingProxyType(sizes), MappingProxyType(verdicts), training_context(source), warnings,
-        projector_source(source),
+        projector_source(source), no_mtp,
     )
 
 

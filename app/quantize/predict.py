@@ -19,7 +19,12 @@ from app.process import native_log
 from app.quantize import llama_api
 from app.quantize.types import QuantType
 
-_F32_ALWAYS = ("_norm.weight", "pos_embd.weight", "token_types.weight", "ffn_gate_inp.weight", "rope_")
+# Kept as they are by llama.cpp's quantize, whatever the architecture (its RWKV rules left out: we convert none).
+_F32_ALWAYS = (
+    "_norm.weight", "pos_embd.weight", "token_types.weight", "ffn_gate_inp.weight", "rope_", "ffn_gate_tid2eid.weight",
+    "altup", "laurel", "per_layer_model_proj", "ssm_conv1d", "shortconv.conv.weight", "indexer.k_proj.weight",
+    "indexer.q_proj.weight", "attn_rel_b.weight",
+)
 _MORE_BITS = re.compile(r"\.(attn_v|ffn_down)\.weight$")
 _QUANT_SIZE = re.compile(r"quant size\s*=\s*([\d.]+) MiB")
 _ALIGNMENT = 32  # GGUF's default data alignment, which llama.cpp's quantize keeps
@@ -76,8 +81,16 @@ def _output_type(t: TensorShape, q: QuantType) -> str:
     return q.base if q.base == "Q8_0" or ggml_types_by_name()[q.base].bits_per_weight > 8 else "Q6_K"
 
 
+def _n_dims(shape: tuple[int, ...]) -> int:
+    """ggml's count of dimensions: trailing ones do not count (a {256, 1} tensor is one row)."""
+    n = len(shape)
+    while n > 1 and shape[n - 1] == 1:
+        n -= 1
+    return n
+
+
 def _target(t: TensorShape, q: QuantType, has_output: bool, pure: bool) -> str:
-    if len(t.shape) < 2 or not t.name.endswith(".weight") or any(k in t.name for k in _F32_ALWAYS):
+    if _n_dims(t.shape) < 2 or not t.name.endswith(".weight") or any(k in t.name for k in _F32_ALWAYS):
         return t.type_name
     base = q.base
     is_output = t.name == "output.weight" or (not has_output and t.name == "token_embd.weight")
@@ -143,12 +156,13 @@ def dry_run(path: Path, q: QuantType, pure: bool = False) -> DryRun:
     raise QuantizeError(f"llama.cpp could not plan {q.name} for {path.name}")
 
 
-def checkpoint_tensors(folder: Path) -> tuple[list[TensorShape], int]:
+def checkpoint_tensors(folder: Path, no_mtp: bool = False) -> tuple[list[TensorShape], int]:
     """The tensors a Hugging Face folder converts to (GGUF names and order) and the converted file's header
-    bytes (its vocabulary is most of them), without reading weights."""
+    bytes (its vocabulary is most of them), without reading weights; `no_mtp`: converted without its
+    multi-token-prediction layers."""
     from app.convert.converter import planned_layout
 
-    plans, header_bytes = planned_layout(folder)
+    plans, header_bytes = planned_layout(folder, no_mtp=no_mtp)
     return [TensorShape(p.name, tuple(reversed(p.shape)), p.qtype.name) for p in plans], header_bytes
 
 

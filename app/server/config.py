@@ -14,6 +14,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_TTL_S = 300.0  # Ollama's keep-alive; LM Studio's JIT models default to an hour
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
+GUI_ENGINE_NICE = 5  # ServerConfig.engine_nice of the Server page
 MAX_PARALLEL = 64  # sequences of one engine (llama.cpp's LLAMA_MAX_SEQ is 256; each costs a full KV cache)
 
 
@@ -32,6 +33,10 @@ class ServerConfig:
     # image_url parts with http(s) URLs are fetched by the server (else refused: callers could make it request
     # any address it reaches, the LAN included)
     fetch_remote_images: bool = False
+    # Engines run this many nice steps below the server: the app's Server page serves from the GUI process, and
+    # engines at its priority on every core delay the GUI's (and the server thread's) wake-ups; a nicer engine
+    # loses nothing while the app is idle. 0 for `serve`, which has no window to keep responsive.
+    engine_nice: int = 0
 
     def __post_init__(self) -> None:
         if self.api_key is not None and not self.api_key.strip():

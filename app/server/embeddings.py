@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from app.core.errors import AppError
 from app.server.endpoint import guarded, read_body, state_of
-from app.server.errors import ApiError, bad_request, from_app_error
+from app.server.errors import ApiError, bad_request, engine_stopped, from_app_error
 from app.server.model_kind import is_embedding_model
 from app.server.openai_api import error_response
 from app.server.schemas import parse_json
@@ -68,6 +68,8 @@ async def embeddings(request: Request) -> Response:
         # Not cancellable: the engine answers this request before the lease goes to the next one.
         embedded = await anyio.to_thread.run_sync(lease.client.embed, texts)
     except AppError as exc:
+        if not lease.client.alive:
+            raise engine_stopped(model.id, exc) from exc
         raise from_app_error(exc) from exc
     finally:
         lease.release()

@@ -30,3 +30,11 @@ def from_app_error(error: AppError) -> ApiError:
     if isinstance(error, EngineError):
         return ApiError(503, f"The engine failed: {text}", retry_after=1)
     return ApiError(500, text)
+
+
+def engine_stopped(model_id: str, error: AppError) -> ApiError:
+    """A request whose engine process died under it (killed, or llama.cpp aborted): `error` says why."""
+    why = error.message[:1].lower() + error.message[1:]
+    hint = f"; {error.hint}" if error.hint else ""
+    return ApiError(500, f"The engine serving '{model_id}' stopped: {why}{hint}. The next request loads the "
+                         "model again")

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from app.chat import protocol as p
 from app.core.errors import AppError
 from app.server import sse
-from app.server.errors import ApiError, from_app_error
+from app.server.errors import ApiError, engine_stopped, from_app_error
 from app.server.replies import Plan
 from app.server.scheduler import Finished, Lease
 from app.server.schemas import GenerationRequest
@@ -55,6 +55,10 @@ class Generation:
             event = await anyio.to_thread.run_sync(self._next_event)
         except AppError as exc:
             self._ended = True
+            if not self.lease.client.alive:
+                if self.lease.scheduler.closing:
+                    raise ApiError(503, "The server stopped before the answer was complete", retry_after=1) from exc
+                raise engine_stopped(self.lease.model.id, exc) from exc
             raise from_app_error(exc) from exc
         if event is None:
             self._ended = True

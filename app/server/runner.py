@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import threading
@@ -51,6 +52,7 @@ def make_state(config: ServerConfig, hardware: HardwareSpec | None) -> ServerSta
                           config.models_ttl, functools.partial(estimate_need, workers=workers))
     if workers:
         scheduler.device_names = device_names(workers)
+    scheduler.engine_nice = config.engine_nice
     return ServerState(config, catalog, scheduler)
 
 
@@ -84,6 +86,14 @@ class ServerThread:
     @property
     def base_url(self) -> str:
         return f"http://{self.state.config.host}:{self.port}"
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the server runs on once it listens: other threads submit scheduler work to it
+        (app.server.shared_chat)."""
+        for server in getattr(self._server, "servers", []):
+            return server.get_loop()
+        return None
 
     def start(self, timeout: float = 30.0) -> None:
         self._thread.start()

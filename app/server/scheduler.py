@@ -11,7 +11,9 @@ two loads never race for the same memory.
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +24,7 @@ import anyio.to_thread
 
 from app.chat.batch_client import SharedEngineClient
 from app.chat.projector import projector_for
-from app.chat.protocol import EngineSettings, ModelInfo
+from app.chat.protocol import Crashed, EngineSettings, ModelInfo
 from app.core.errors import AppError
 from app.core.units import format_bytes
 from app.estimate.hardware import HardwareSpec
@@ -97,6 +99,7 @@ class Finished:
     generated_tokens: int
     tokens_per_second: float
     at: float = field(default_factory=time.time)  # when it ended (wall clock)
+    source: str = "api"  # "chat": a reply of the app's Chat page on the server's engine (app.server.shared_chat)
 
 
 class _Slot:
@@ -163,11 +166,13 @@ class Scheduler:
         self._ttl = ttl
         self._estimator = estimator
         self.device_names: tuple[str, ...] = ()  # the RPC worker devices of budget.rpc, for messages
+        self.engine_nice = 0  # engines run this many steps below the server's priority (ServerConfig.engine_nice)
         self._slots: dict[str, _Slot] = {}
         self._needs: dict[tuple[str, int], Need] = {}
         self._admit = anyio.Lock()  # loads and unloads, one at a time
         self.history: collections.deque[Finished] = collections.deque(maxlen=HISTORY)
         self.served = 0  # requests recorded since the start (the history keeps the last HISTORY)
+        self.closing = False  # the server stops: its engines end on purpose
 
     # ------------------------------------------------------------------ state
 
@@ -202,6 +207,15 @@ class Scheduler:
         if model is None:
             raise ApiError(404, f"The model '{model_id}' is not in the library: GET /v1/models lists the ids",
                            "model")
+        for _ in range(2):  # an engine that died while the request waited for a sequence: loaded once more
+            lease = await self._lease(model)
+            if lease.client.alive:
+                return lease
+            lease.release()
+        raise ApiError(500, f"The engine serving '{model.id}' stopped twice while this request waited for it "
+                            "(see the server's log)")
+
+    async def _lease(self, model: ServedModel) -> Lease:
         slot = self._slots.get(model.id)
         if slot is None or not slot.client.alive:
             async with self._admit:
@@ -214,21 +228,14 @@ class Scheduler:
         except BaseException:
             slot.users -= 1
             raise
-        lease = Lease(self, slot)
-        if not slot.client.alive:  # died while we waited: the next request loads it again
-            lease.release()
-            raise ApiError(503, f"The engine serving '{model.id}' stopped; it is loaded again on the next "
-                                "request", retry_after=1)
-        return lease
+        return Lease(self, slot)
 
     async def _ensure_loaded(self, model: ServedModel) -> _Slot:
         slot = self._slots.get(model.id)
         if slot is not None and slot.client.alive:
             return slot
-        if slot is not None and slot.users == 0:
+        if slot is not None:  # its requests end with the engine's error; its memory is free already
             await self._unload(slot, "its engine stopped")
-        elif slot is not None:
-            raise ApiError(503, f"The engine serving '{model.id}' stopped", retry_after=1)
         need = await self._need(model)
         self._check_fits_alone(model, need)
         await self._make_room(model, need)
@@ -276,7 +283,7 @@ class Scheduler:
             await self._unload(idle[0], f"making room for {model.id}")
 
     async def _load(self, model: ServedModel, need: Need) -> _Slot:
-        client = SharedEngineClient()
+        client = SharedEngineClient(nice=self.engine_nice)
         settings = self._settings
 
         def start_and_load() -> ModelInfo:
@@ -301,7 +308,23 @@ class Scheduler:
         slot = _Slot(model, need, client, info, settings.n_parallel)
         self._slots[model.id] = slot
         log.info("loaded %s in %.1f s", model.id, info.load_seconds)
+        loop = asyncio.get_running_loop()
+
+        def crashed(event: Crashed) -> None:  # on the engine's reader thread
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the server and its slots are gone
+                loop.call_soon_threadsafe(self._forget, slot, event.message)
+
+        client.on_crash = crashed
+        if not client.alive:  # died before it could be told
+            self._forget(slot, "it stopped just after loading")
         return slot
+
+    def _forget(self, slot: _Slot, why: str) -> None:
+        """A dead engine leaves at once: its memory is free again and the next request loads the model anew
+        (requests still open on it end with the engine's error, and release a semaphore nobody reuses)."""
+        if self._slots.get(slot.model.id) is slot:
+            del self._slots[slot.model.id]
+            log.warning("%s is no longer loaded: %s", slot.model.id, why)
 
     async def _unload(self, slot: _Slot, why: str) -> None:
         if self._slots.get(slot.model.id) is slot:
@@ -335,6 +358,7 @@ class Scheduler:
             await self.unload_expired()
 
     async def close(self) -> None:
+        self.closing = True
         with anyio.CancelScope(shield=True):
             for slot in list(self._slots.values()):
                 await self._unload(slot, "the server stops")

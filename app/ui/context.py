@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.settings import Settings
 from app.ui.hardware_watch import HardwareWatch
+from app.ui.local_server import LocalServer
 from app.ui.messages import MessageBridge, message_bridge
 from app.ui.models.download_service import DownloadService
 
@@ -23,6 +24,7 @@ class AppContext:
     messages: MessageBridge  # the one way a message reaches the user
     downloads: DownloadService  # the download queue; `completed` when a model arrived
     navigate: Callable[..., None] = _stay  # navigate("chat", model=path) opens a page with arguments
+    local_server: LocalServer = field(default_factory=LocalServer)  # the app's API server, while it serves
 
     @classmethod
     def create(

@@ -62,6 +62,7 @@ Fault injection (thread-safe; `match` = substring of the unquoted request path, 
     hub.drop_at(offset) / hub.stall_at(offset, seconds) / hub.truncate_at(offset)   # at that file byte
     hub.fail_covering(offset, n=1, status=500, match=None, retry_after=None)        # 500, 429 + Retry-After...
     hub.throttle(bytes_per_second, match=None)           # file bodies: this fast at most, per connection (0: off)
+    hub.throttle(bytes_per_second, shared=True)           # ...or for all connections together (a limited link)
     hub.ranges_supported = False                          # file bodies ignore Range (200 with the whole file)
     hub.clear_faults()
     Body faults apply to GET bodies of files (non-LFS resolve, or the CDN); status faults to any request.

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from tests.fakehub import upload
 from tests.fakehub.content import Content, PathContent
 from tests.fakehub.repo import UNGATED_FILES, FakeFile, FakeRepo
-from tests.fakehub.throttle import Pacer
+from tests.fakehub.throttle import LinkPacer, Pacer
 
 INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
 MAX_PAGE = 1000
@@ -78,6 +78,7 @@ class FakeHub:
         self.latency_match: str | None = None
         self.rate_per_connection: float = 0.0  # bytes/s for each file body; 0: unthrottled (see throttle())
         self.rate_match: str | None = None
+        self.link_pacer: LinkPacer | None = None  # throttle(shared=True): one pace for all connections
         self.ranges_supported = True  # False: file bodies ignore Range and answer 200 with the whole file
         self.page_size_default = MAX_PAGE
         self._rules: list[_Rule] = []
@@ -166,9 +167,11 @@ class FakeHub:
     def corrupt(self, *, times: int = 1, match: str | None = None) -> None:
         self._add(_Rule("corrupt", times, match))
 
-    def throttle(self, bytes_per_second: float, *, match: str | None = None) -> None:
-        """Send every file body at most this fast, per connection (0: no limit)."""
+    def throttle(self, bytes_per_second: float, *, match: str | None = None, shared: bool = False) -> None:
+        """Send every file body at most this fast, per connection (0: no limit); `shared`: all connections
+        together (a link limited as a whole)."""
         self.rate_per_connection, self.rate_match = float(bytes_per_second), match
+        self.link_pacer = LinkPacer(float(bytes_per_second), self._stopping) if shared and bytes_per_second else None
 
     def drop_at(self, offset: int, *, times: int = 1, match: str | None = None) -> None:
         """Close the connection carrying file byte `offset`, just before it (one segment of a ranged download)."""
@@ -574,7 +577,7 @@ class _Handler(BaseHTTPRequestHandler):
         hub = self.hub
         if hub.rate_per_connection <= 0 or (hub.rate_match is not None and hub.rate_match not in unquote(path)):
             return None
-        return Pacer(hub.rate_per_connection, hub._stopping)
+        return hub.link_pacer or Pacer(hub.rate_per_connection, hub._stopping)
 
     def _write(self, data: bytes, pacer: Pacer | None) -> None:
         if pacer is None:

@@ -1,5 +1,6 @@
-"""Per-connection pacing for the fake Hub: each response body is sent at no more than `rate` bytes per second,
-like a CDN edge or a shaped link that limits every connection on its own (so N connections get N times it)."""
+"""Pacing for the fake Hub: each response body is sent at no more than `rate` bytes per second, like a CDN edge
+or a shaped link that limits every connection on its own (so N connections get N times it); `LinkPacer` is one
+pace shared by all connections (a link limited as a whole, where more connections gain nothing)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,7 @@ class Pacer:
         for at in range(0, len(view), PIECE):
             piece = view[at : at + PIECE]
             write(piece)
-            self._sent += len(piece)
-            self._wait()
+            self._paid(len(piece))
 
     def send_file(self, sendfile: Callable[[int, int], int], start: int, end: int) -> None:
         """`sendfile(offset, count)` → bytes sent; paced like `send`."""
@@ -33,10 +33,30 @@ class Pacer:
             if sent <= 0:
                 return
             at += sent
-            self._sent += sent
-            self._wait()
+            self._paid(sent)
+
+    def _paid(self, count: int) -> None:
+        self._sent += count
+        self._wait()
 
     def _wait(self) -> None:
         ahead = self._start + self._sent / self.rate - time.monotonic()
+        if ahead > 0:
+            self._stopping.wait(ahead)
+
+
+class LinkPacer(Pacer):
+    """One pace for every connection together: each piece sent waits for its turn on the shared link."""
+
+    def __init__(self, rate: float, stopping: threading.Event) -> None:
+        super().__init__(rate, stopping)
+        self._lock = threading.Lock()
+        self._free_at = time.monotonic()
+
+    def _paid(self, count: int) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._free_at = max(self._free_at, now) + count / self.rate
+            ahead = self._free_at - now
         if ahead > 0:
             self._stopping.wait(ahead)

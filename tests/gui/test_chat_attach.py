@@ -68,6 +68,7 @@ def test_attach_paste_drop_and_send_an_image(chat_page: ChatPage, vision_model: 
     page.attachments.add_files([photo])
     paste_image(page, Qt.GlobalColor.blue)
     drop_file(page, photo)
+    qtbot.waitUntil(lambda: not page.attachments.reading, timeout=10_000)  # files are read in a worker
     assert [part.kind for part in page.attachments.parts()] == ["image"] * 3
     assert page.attachments.isVisible()
     page.attachments.remove(2)
@@ -85,6 +86,7 @@ def test_attach_paste_drop_and_send_an_image(chat_page: ChatPage, vision_model: 
     strip = page.messages.widgets[0].findChildren(QLabel)
     assert sum(1 for label in strip if not label.pixmap().isNull()) == 2  # the thumbnails under the message
     page.attachments.add_files([photo])  # a next message's attachment, waiting in the tray
+    qtbot.waitUntil(lambda: not page.attachments.reading, timeout=10_000)
     QApplication.processEvents()
     page.messages.verticalScrollBar().setValue(0)
     QApplication.processEvents()

@@ -76,7 +76,7 @@ def test_a_quant_row_follows_its_download_and_never_queues_twice(
     assert target.is_file()
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert navigated[-1] == ("chat", {"model": str(target)})
-    assert page.local_state(TINY_REPO) == "in your library"
+    qtbot.waitUntil(lambda: page.local_state(TINY_REPO) == "in your library", timeout=10_000)
     # a finished download asked for again is the same row, not a new one
     assert ctx.downloads.enqueue(TINY_REPO, [TINY_FILE]).id == item.id and len(ctx.downloads.items()) == 1
     page.grab().save(str(tmp_path / "discover-open-in-chat.png"))
@@ -88,9 +88,30 @@ def test_a_quant_in_the_models_folder_opens_in_chat_before_the_queue_starts(
     target = ctx.settings.models_path() / TINY_REPO / TINY_FILE
     target.parent.mkdir(parents=True)
     target.write_bytes(fake_hub.repo(TINY_REPO).files[TINY_FILE].content.read_all())
+    with qtbot.waitSignal(page.library.changed, timeout=10_000):
+        page.library.refresh()
     select(qtbot, page, TINY_REPO)
     assert page.detail.button(page.detail.model.quant(0).label).text() == "Open in Chat"
     assert not ctx.downloads.started  # looking never starts the queue
+
+
+def test_a_quant_row_asks_the_library_scan_not_the_disk(
+    qtbot: Any, page: DiscoverPage, ctx: AppContext, fake_hub: FakeHub
+) -> None:
+    """A quant row's "Open in Chat" comes from the library scan (made in a worker), never from a look at the
+    disk on the GUI thread: a file that appears later counts once the library is scanned again."""
+    qtbot.waitUntil(lambda: page.library.presence is not None, timeout=10_000)
+    target = ctx.settings.models_path() / TINY_REPO / TINY_FILE
+    target.parent.mkdir(parents=True)
+    target.write_bytes(fake_hub.repo(TINY_REPO).files[TINY_FILE].content.read_all())
+    select(qtbot, page, TINY_REPO)
+    button = page.detail.button(page.detail.model.quant(0).label)
+    assert button.text() == "Download"  # not scanned yet: the disk was not looked at
+    with qtbot.waitSignal(page.library.changed, timeout=10_000):
+        page.library.refresh()
+    assert button.text() == "Open in Chat"
+    assert button.state.model_path == target
+    assert not ctx.downloads.started
 
 
 def test_a_failed_download_offers_retry_on_the_same_row(
@@ -141,3 +162,21 @@ def test_a_note_that_arrives_late_does_not_move_the_quant_table(
     qtbot.waitUntil(lambda: page.detail.denied and "Request access" in page.detail.reason.text(), timeout=10_000)
     QApplication.processEvents()
     assert table.mapTo(page, table.rect().topLeft()) == before
+
+
+def test_in_your_library_comes_from_the_library_scan_not_the_disk(
+    qtbot: Any, page: DiscoverPage, ctx: AppContext, fake_hub: FakeHub
+) -> None:
+    """The results list asks the library scan's answer (made in a worker) beside each repository; it never looks
+    at the disk itself. A file that appears later counts once the library is scanned again."""
+    qtbot.waitUntil(lambda: page.library.presence is not None, timeout=10_000)
+    assert page.local_state(TINY_REPO) is None
+    target = ctx.settings.models_path() / TINY_REPO / TINY_FILE
+    target.parent.mkdir(parents=True)
+    target.write_bytes(fake_hub.repo(TINY_REPO).files[TINY_FILE].content.read_all())
+    page._forget_local()
+    assert page.local_state(TINY_REPO) is None  # not scanned yet: the disk was not looked at
+    with qtbot.waitSignal(page.library.changed, timeout=10_000):
+        page.library.refresh()
+    assert page.local_state(TINY_REPO) == "in your library"
+    assert page.local_state(GATED_REPO) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ def test_a_first_start_proposes_a_model_that_fits(qtbot: Any, fake_hub: FakeHub,
     # 0.15 GiB free: the popular 1B and 3B models do not fit, the tiny one does (the gated one is skipped)
     page = make_page(qtbot, settings, downloads, 0.15)
     try:
-        assert page.welcome.isVisible()
+        qtbot.waitUntil(lambda: page.first_start is not None, timeout=10_000)
+        assert page.first_start and page.welcome.isVisible()
         qtbot.waitUntil(lambda: page.welcome.quant is not None, timeout=20_000)
         assert page.welcome.repo_id == TINY_REPO
         detail = repo_detail(TINY_REPO)
@@ -62,6 +64,35 @@ def test_no_proposal_once_a_model_is_there(qtbot: Any, fake_hub: FakeHub, tmp_pa
     downloads = RecordingDownloads()
     page = make_page(qtbot, settings, downloads, 8)
     try:
-        assert not page.welcome.isVisible()
+        qtbot.waitUntil(lambda: page.first_start is not None, timeout=10_000)
+        assert page.first_start is False and not page.welcome.isVisible()
+    finally:
+        downloads.shutdown()
+
+
+def test_the_first_start_check_walks_the_models_folder_off_the_gui_thread(
+    qtbot: Any, fake_hub: FakeHub, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from app.library import scan
+
+    walked_on: list[threading.Thread] = []
+    real_scan = scan.scan_library
+
+    def recording_scan(*args: Any, **kwargs: Any) -> Any:
+        walked_on.append(threading.current_thread())
+        return real_scan(*args, **kwargs)
+
+    monkeypatch.setattr(scan, "scan_library", recording_scan)
+    models = tmp_path / "models"
+    (models / "someone" / "repo").mkdir(parents=True)
+    (models / "someone" / "repo" / "model.gguf").write_bytes(b"GGUF")
+    settings = Settings()
+    settings.update(models_dir=str(models))
+    downloads = RecordingDownloads()
+    page = make_page(qtbot, settings, downloads, 8)
+    try:
+        qtbot.waitUntil(lambda: page.first_start is not None, timeout=10_000)
+        assert walked_on and threading.main_thread() not in walked_on
+        assert page.first_start is False
     finally:
         downloads.shutdown()

@@ -18,6 +18,7 @@ from app.ui.messages import message_bridge
 from app.ui.models.download_table import COL_PROGRESS, COL_STATUS
 from app.ui.pages import downloads as downloads_page
 from app.ui.pages.downloads import DownloadsPage
+from app.ui.pages.downloads_pieces import piece_spans
 from tests.fakehub import GATED_REPO, LADDER_REPO, TINY_REPO, FakeHub
 
 TINY_FILE = "Tiny-Llama-F32.gguf"
@@ -248,3 +249,113 @@ def test_a_segmented_download_shows_its_connections_on_demand(page: DownloadsPag
     tip = index.data(Qt.ItemDataRole.ToolTipRole)
     assert tip.splitlines()[0] == "1 connection, 1 of 2 pieces done"
     assert "#1" not in tip and "#2" in tip and "25% active" in tip  # finished pieces are only counted
+
+
+def _running_item(tmp_path: Path, letter: str, total: int) -> DownloadItem:
+    return DownloadItem(
+        id=letter * 32,
+        repo_id=TINY_REPO,
+        filenames=(TINY_FILE,),
+        revision="main",
+        models_dir=str(tmp_path / "models"),
+        state=ItemState.RUNNING,
+        total_bytes=total,
+    )
+
+
+PIECES = (  # 8 MiB in four pieces: on disk, half fetched, waiting to retry, not started
+    SegmentProgress(0, 0, 2 * MIB, 2 * MIB, 0.0, "done"),
+    SegmentProgress(1, 2 * MIB, 4 * MIB, MIB, 3 * MIB, "active"),
+    SegmentProgress(2, 4 * MIB, 6 * MIB, 0, 0.0, "retrying"),
+    SegmentProgress(3, 6 * MIB, 8 * MIB, 0, 0.0, "waiting"),
+)
+
+
+def test_piece_spans_sort_the_file_by_what_happens_to_each_range() -> None:
+    spans = piece_spans(8 * MIB, PIECES)
+    assert spans.done == ((0, 3 * MIB),)
+    assert spans.fetching == ((3 * MIB, 4 * MIB),)
+    assert spans.retrying == ((4 * MIB, 6 * MIB),)
+    assert spans.missing == ((6 * MIB, 8 * MIB),)
+
+
+def test_the_selected_download_shows_a_map_of_its_pieces(qtbot: Any, page: DownloadsPage, tmp_path: Path) -> None:
+    """#22: on demand (the selected row), the file as a bar: on disk, being fetched, retrying, still to come."""
+    item, other = _running_item(tmp_path, "a", 8 * MIB), _running_item(tmp_path, "b", 8 * MIB)
+    page.model.upsert(item)
+    page.model.upsert(other)
+    page.select(item.id)
+    assert page.pieces.isHidden()  # nothing about segments yet
+    page.service.progress.emit(ItemProgress(item.id, 3 * MIB, 8 * MIB, 3 * MIB, 2.0, "", PIECES))
+    assert page.pieces.isVisible()
+    assert page.pieces.caption.text().startswith(f"{TINY_FILE}: 2 connections, 1 of 4 pieces done, 3.0 MiB of 8.0")
+    page.service.progress.emit(ItemProgress(other.id, 0, 8 * MIB, 0.0, None, "", PIECES[3:]))
+    assert "1 of 4 pieces" in page.pieces.caption.text()  # another row's ticks leave the map alone
+
+    bar = page.pieces.map
+    image = bar.grab().toImage()
+    w, y = image.width(), image.height() // 2
+    highlight = bar.palette().color(QPalette.ColorRole.Highlight)
+    base = bar.palette().color(QPalette.ColorRole.Base)
+    colour = {frac: image.pixelColor(int(w * frac), y) for frac in (0.2, 0.45, 0.6, 0.9)}
+    assert _distance(colour[0.2], highlight) < 40  # on disk
+    assert _distance(colour[0.45], highlight) > 60 and _distance(colour[0.45], base) > 30  # being fetched
+    assert colour[0.6].red() > colour[0.6].blue() + 60  # amber: waiting to retry
+    assert _distance(colour[0.9], base) < 20  # still to come
+    page.grab().save(str(tmp_path / "downloads-pieces.png"))
+
+    page.select(other.id)  # the map follows the selection
+    assert page.pieces.isVisible() and "0 of 1 pieces done" in page.pieces.caption.text()
+    page.select(item.id)
+    assert "1 of 4 pieces done" in page.pieces.caption.text()
+    page.service.progress.emit(ItemProgress(item.id, 8 * MIB, 8 * MIB, 0.0, 0.0))  # finished: one bar again
+    assert page.pieces.isHidden()
+
+
+def test_progress_ticks_repaint_cells_but_leave_buttons_and_actions_alone(
+    page: DownloadsPage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GUI thread's work per tick is the repaint: every Python slot it runs waits for the GIL, which eight
+    download threads hold often (the event-loop stall of #22)."""
+    from app.ui.pages.downloads_row import RowActions
+
+    item = _running_item(tmp_path, "c", 8 * MIB)
+    page.service.item_changed.emit(item)
+    page.select(item.id)
+    calls: list[str] = []
+    set_item, show_details = RowActions.set_item, DownloadsPage._show_details
+    monkeypatch.setattr(RowActions, "set_item", lambda self, i: (calls.append("row"), set_item(self, i))[1])
+    monkeypatch.setattr(
+        DownloadsPage, "_show_details", lambda self, i: (calls.append("actions"), show_details(self, i))[1]
+    )
+    for done in range(1, 41):
+        page.service.progress.emit(ItemProgress(item.id, done * 100_000, 8 * MIB, 1e6, 1.0, "", PIECES))
+    assert calls == []
+    assert page.model.progress_of(item.id).done_bytes == 4_000_000  # yet every tick reached the model
+    page.service.item_changed.emit(item.with_(state=ItemState.PAUSED))
+    assert "row" in calls and "actions" in calls  # a state change does update them
+    assert page.row_actions(item.id).primary.text() == "Resume"
+
+
+def test_a_paused_download_shows_the_pieces_it_has_on_disk(qtbot: Any, ctx: AppContext, tmp_path: Path) -> None:
+    """The map of a paused (or restarted) item comes from its part's record of done ranges."""
+    from app.downloads import ranges
+    from app.downloads.checksum import Checksum
+    from app.downloads.layout import part_path
+    from app.downloads.store import QueueStore
+
+    item = _running_item(tmp_path, "d", 8 * MIB).with_(state=ItemState.PAUSED)
+    QueueStore().save([item], 1)  # as an earlier run left the queue
+    part = part_path(item.targets()[0])
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"")
+    ranges.save(part, 8 * MIB, Checksum("sha256", "ab" * 32), [(0, 2 * MIB), (4 * MIB, 5 * MIB)])
+    page = DownloadsPage(ctx)
+    qtbot.addWidget(page)
+    page.show()
+    page.select(item.id)
+    assert page.pieces.isVisible()
+    assert "0 connections, 2 of 4 pieces done, 3.0 MiB of 8.0 MiB" in page.pieces.caption.text()
+    spans = page.pieces.map.spans
+    assert spans.done == ((0, 2 * MIB), (4 * MIB, 5 * MIB))
+    assert spans.missing == ((2 * MIB, 4 * MIB), (5 * MIB, 8 * MIB))

@@ -135,6 +135,9 @@ def test_an_hf_folder_goes_into_the_models_folder_without_its_f16(
     assert page.ctx.settings.values.library_folders == ()  # the models folder is scanned already
     page.keep_f16.setChecked(True)
     assert page.build_spec().scratch_outputs() == []
+    assert page.no_mtp.isEnabled() and not page.build_spec().no_mtp  # MTP layers kept unless asked
+    page.no_mtp.setChecked(True)
+    assert page.build_spec().no_mtp
 
 
 def test_an_already_quantized_source_is_flagged_when_picked(
@@ -143,7 +146,7 @@ def test_an_already_quantized_source_is_flagged_when_picked(
     page = quantize_page
     _load(qtbot, page, gemma_model)
     assert "is already quantized" in page.source_info.text()
-    assert page.jobs.rowCount() == 0 and not page.keep_f16.isEnabled()
+    assert page.jobs.rowCount() == 0 and not page.keep_f16.isEnabled() and not page.no_mtp.isEnabled()
     page.plan = None
     _load(qtbot, page, tiny_gguf)
     assert "already quantized" not in page.source_info.text()  # an F16 source is what quantizing wants

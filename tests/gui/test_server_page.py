@@ -91,6 +91,13 @@ def test_a_lan_server_needs_a_key(qtbot: Any, page: ServerPage) -> None:
     assert "needs a key" in page.state_label.text()
 
 
+def test_engines_of_the_page_run_below_the_window(page: ServerPage) -> None:
+    from app.server.config import GUI_ENGINE_NICE, ServerConfig
+
+    assert GUI_ENGINE_NICE > 0 and ServerConfig().engine_nice == 0  # `serve` has no window to keep responsive
+    assert page.config().engine_nice == GUI_ENGINE_NICE
+
+
 def test_start_with_the_app(qtbot: Any, page: ServerPage) -> None:
     page.autostart.setChecked(True)
     assert page.ctx.settings.values.server_autostart is True

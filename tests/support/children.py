@@ -55,3 +55,15 @@ def partial_writer(channel: Channel, spec: NoOutputs) -> None:
     temp_name(spec.out).write_bytes(b"half")  # as the real writers name theirs: `<out>.<pid>-<random>.part`
     channel.send("ready")
     time.sleep(600)
+
+
+def niceness(channel: Channel) -> None:
+    """Sends the nice value of this child's main thread and of a thread it starts afterwards (as
+    llama.cpp's compute threads are)."""
+    import threading
+
+    seen: list[int] = []
+    worker = threading.Thread(target=lambda: seen.append(os.getpriority(os.PRIO_PROCESS, 0)))
+    worker.start()
+    worker.join()
+    channel.send((os.getpriority(os.PRIO_PROCESS, 0), seen[0]))

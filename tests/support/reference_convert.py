@@ -1,8 +1,8 @@
 """llama.cpp's own convert_hf_to_gguf.py (pinned sources, with torch) as the reference our converter must equal.
 
 The reference runs in one child process for a whole batch of checkpoints (importing torch and transformers
-once), and its outputs are cached on disk under build/test-models/convert-reference, keyed by the bytes of
-each checkpoint's files, the output type and the reference's own sources: a second test session reuses them.
+once), and its outputs are cached on disk under build/test-models/convert-reference, keyed by everything the
+output depends on (see job_key): a second test session reuses them.
 """
 
 from __future__ import annotations
@@ -90,9 +90,14 @@ def sources_digest(sources: Path) -> str:
 
 
 def job_key(job: ReferenceJob, sources_hash: str) -> str:
+    """The cache key: the checkpoint's file names and bytes, the folder's own name (the reference fills
+    general.name, basename, finetune, version and size label from it where the model card and config leave
+    them open), the output type, the forced pre-tokenizer, the extra arguments and the reference's sources.
+    Not the folder's full path: each test session builds its checkpoints under a new temporary folder."""
     files = [p for p in job.folder.iterdir() if p.is_file() and not p.name.endswith(".gguf")]
     payload: dict[str, Any] = {
         "files": _digest_files(files),
+        "folder_name": job.folder.name,
         "outtype": job.outtype,
         "pre": job.pre,
         "args": list(job.extra_args),
@@ -176,8 +181,9 @@ def _plain(value: Any) -> Any:
 
 
 # Tensors llama.cpp's converter computes with torch's vectorised float32 pow/exp (Llama 3.1's rope factors,
-# Mamba's A = -exp(A_log)); ours are correctly rounded, and the two may differ in the last bit on some CPUs.
-COMPUTED_F32 = ("rope_freqs.weight", ".ssm_a")
+# Mamba's A = -exp(A_log), Gemma 4 audio's softplus scales); ours are correctly rounded, and the two may differ
+# in the last bit on some CPUs.
+COMPUTED_F32 = ("rope_freqs.weight", ".ssm_a", ".per_dim_scale.weight")
 
 
 def differences(ours: Path, ref: Path, limit: int = 12) -> list[str]:

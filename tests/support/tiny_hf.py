@@ -1001,6 +1001,25 @@ PRE_TOKENIZER_CASES: dict[str, PreTokenizerCase] = {
         differs_on=" 1234567",
         may_differ="[0-9][0-9]",
     ),
+    "deepseek-v3": PreTokenizerCase(
+        "deepseek-v3",
+        "DeepSeek V3, R1, V4",
+        "llama3",
+        # as the published file spells it (JSON string bodies: CR and LF literal inside the classes)
+        _chain(
+            _split("\\p{N}{1,3}"),
+            _split("[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+"),
+            _split(
+                json.loads(
+                    '"[!\\"#$%&\'()*+,\\\\-./:;<=>?@\\\\[\\\\\\\\\\\\]^_`{|}~][A-Za-z]+|[^\\r\\n\\\\p{L}\\\\p{P}'
+                    '\\\\p{S}]?[\\\\p{L}\\\\p{M}]+| ?[\\\\p{P}\\\\p{S}]+[\\r\\n]*|\\\\s*[\\r\\n]+'
+                    '|\\\\s+(?!\\\\S)|\\\\s+"'
+                )
+            ),
+            _BYTES,
+        ),
+        ignore_merges=False,
+    ),
     "deepseek-coder": PreTokenizerCase(
         "deepseek-coder",
         "DeepSeek Coder 1.3B-33B",
@@ -1219,6 +1238,10 @@ def make_tiny_mtp(folder: Path, name: str, *, seed: int = 0) -> Path:
     last layer's tensors as mtp.layers.0, the projection joining embedding and hidden state, and its norms."""
     import numpy as np
 
+    if name == "nemotronhmoe":
+        return _make_tiny_nemotron_mtp(folder, seed=seed)
+    if name in ("glm4moe", "deepseekv3", "ernie4_5_moe"):
+        return _make_tiny_nextn(folder, name, seed=seed)
     make_tiny_hf(folder, name, seed=seed)
     tensors = _load_safetensors(folder / "model.safetensors")
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
@@ -1232,6 +1255,72 @@ def make_tiny_mtp(folder: Path, name: str, *, seed: int = 0) -> Path:
         tensors[f"mtp.{norm}.weight"] = (0.1 * rng.standard_normal(n_embd)).astype(np.float32)
     _save_safetensors(folder / "model.safetensors", tensors)
     config["mtp_num_hidden_layers"] = 1
+    (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return folder
+
+
+def _make_tiny_nextn(folder: Path, name: str, *, seed: int) -> Path:
+    """GLM-4.5's and DeepSeek V3's MTP layer, as published (Transformers saves none): one more layer past
+    num_hidden_layers (a copy of the last one) with the projection joining embedding and hidden state, its norms,
+    and its own embedding and head; num_nextn_predict_layers 1. ERNIE 4.5's under its own names (mtp_block.0
+    and the norms and projection beside it)."""
+    import numpy as np
+
+    make_tiny_hf(folder, name, seed=seed)
+    tensors = _load_safetensors(folder / "model.safetensors")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    n_layer, n_embd = config["num_hidden_layers"], config["hidden_size"]
+    rng = np.random.default_rng(seed)
+
+    def weights(*shape: int) -> Any:
+        return (0.08 * rng.standard_normal(shape)).astype(np.float32)
+
+    def norm() -> Any:
+        return (1.0 + 0.1 * rng.standard_normal(n_embd)).astype(np.float32)
+
+    last = f"model.layers.{n_layer - 1}."
+    block = "model.mtp_block.0." if name == "ernie4_5_moe" else f"model.layers.{n_layer}."
+    for key in [k for k in tensors if k.startswith(last)]:
+        tensors[block + key.removeprefix(last)] = tensors[key].copy()
+    if name == "ernie4_5_moe":
+        tensors["model.mtp_linear_proj.0.weight"] = weights(n_embd, 2 * n_embd)
+        tensors["model.mtp_emb_norm.0.weight"] = norm()
+        tensors["model.mtp_hidden_norm.0.weight"] = norm()
+    else:
+        tensors[block + "eh_proj.weight"] = weights(n_embd, 2 * n_embd)
+        tensors[block + "enorm.weight"] = norm()
+        tensors[block + "hnorm.weight"] = norm()
+        tensors[block + "shared_head.norm.weight"] = norm()
+        tensors[block + "embed_tokens.weight"] = tensors["model.embed_tokens.weight"].copy()
+        tensors[block + "shared_head.head.weight"] = weights(config["vocab_size"], n_embd)
+    _save_safetensors(folder / "model.safetensors", tensors)
+    config["num_nextn_predict_layers"] = 1
+    (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return folder
+
+
+def _make_tiny_nemotron_mtp(folder: Path, *, seed: int) -> Path:
+    """Nemotron 3's MTP head, as NVIDIA ships it (Transformers saves none): mtp.layers.0 holds the projection
+    joining embedding and hidden state, its two norms and an attention layer (a copy of the attention layer's
+    tensors), mtp.layers.1 an experts layer (a copy of the last one's) and the head's final norm."""
+    import numpy as np
+
+    make_tiny_hf(folder, "nemotronhmoe", seed=seed)
+    tensors = _load_safetensors(folder / "model.safetensors")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    kinds = config["layers_block_type"]
+    sources = {"0": kinds.index("full_attention"), "1": len(kinds) - 1 - kinds[::-1].index("moe")}
+    for mtp, layer in sources.items():
+        prefix = f"backbone.layers.{layer}."
+        for key in [k for k in tensors if k.startswith(prefix)]:
+            tensors[f"mtp.layers.{mtp}." + key.removeprefix(prefix)] = tensors[key].copy()
+    rng = np.random.default_rng(seed)
+    n_embd = config["hidden_size"]
+    tensors["mtp.layers.0.eh_proj.weight"] = (0.08 * rng.standard_normal((n_embd, 2 * n_embd))).astype(np.float32)
+    for norm in ("0.enorm", "0.hnorm", "1.final_layernorm"):
+        tensors[f"mtp.layers.{norm}.weight"] = (1.0 + 0.1 * rng.standard_normal(n_embd)).astype(np.float32)
+    _save_safetensors(folder / "model.safetensors", tensors)
+    config["num_nextn_predict_layers"] = 1
     (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return folder
 

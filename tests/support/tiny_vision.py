@@ -331,3 +331,56 @@ def wav_bytes(seconds: float = 1.0, rate: int = 16_000, hz: float = 440.0) -> by
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
     return out.getvalue()
+
+
+# Gemma 4's vision tower: 4-pixel patches pooled 2×2, a learned 2-D position table, RMS norms around attention
+# and FFN, per-head Q/K norms, gated FFN.
+GEMMA4_VISION = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 2,
+    "head_dim": 16,
+    "patch_size": 4,
+    "pooling_kernel_size": 2,
+    "position_embedding_size": 64,
+}
+# and its audio tower: a conformer over 128 mel bins, two subsampling convolutions, clipped linears.
+GEMMA4_AUDIO = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    # Transformers sizes the input projection as if the first channel count were the 128 mel bins, as in the
+    # published model, and llama.cpp's graph flattens what the convolutions really give: keep them equal
+    "subsampling_conv_channels": [128, 4],
+    "conv_kernel_size": 5,
+}
+
+
+def make_tiny_gemma4_vision(folder: Path, text_folder: Path, *, seed: int = 0, audio: bool = False) -> Path:
+    """Gemma4ForConditionalGeneration with random weights: the tiny "gemma4" text model (built into
+    text_folder) and a real, small vision tower (with `audio`, an audio tower too), with a preprocessor config."""
+    import torch
+    import transformers
+
+    from tests.support.tiny_hf import make_tiny_hf
+
+    make_tiny_hf(text_folder, "gemma4")
+    text = json.loads((text_folder / "config.json").read_text(encoding="utf-8"))
+    text.pop("architectures", None)
+    config = transformers.Gemma4Config(text_config=text, vision_config=GEMMA4_VISION,
+                                       audio_config=GEMMA4_AUDIO if audio else None)
+    torch.manual_seed(seed)
+    model = transformers.Gemma4ForConditionalGeneration(config)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            scale = 1.0 if name.endswith("norm.weight") else 0.0  # Gemma 4's norms scale by w
+            param.copy_(scale + 0.08 * torch.randn_like(param))
+    model.save_pretrained(folder, safe_serialization=True)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (folder / name).write_bytes((text_folder / name).read_bytes())
+    preprocessor = {"image_processor_type": "Gemma4ImageProcessor", "image_mean": [0.0, 0.0, 0.0],
+                    "image_std": [1.0, 1.0, 1.0], "patch_size": GEMMA4_VISION["patch_size"]}
+    (folder / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=1), encoding="utf-8")
+    return folder

@@ -39,6 +39,7 @@ class ArchSpec:
     seed: int = 0
     n_nextn: int = 0  # trailing multi-token-prediction layers (written without tensors: llama.cpp skips them)
     ple: bool = False  # qwen4exp: add the per-layer n-gram embeddings (`ple.*`) on layer 0
+    indexer_head: int = 64  # qwen4exp: values of the indexer's key head (its cache's row)
     metadata: tuple[tuple[str, Any], ...] = ()  # (key, value) pairs that replace or add header keys
     omit: tuple[str, ...] = ()  # header keys left out (to test what a broken header does)
 

@@ -259,7 +259,7 @@ def qwen4exp(lay: Layout) -> None:
     low-rank hyper-connections (no attn/ffn norms: the mixers carry them), MoE with a shared expert
     everywhere; with `spec.ple`, the per-layer n-gram embeddings (`ple.*`) on the first (recurrent) layer."""
     s = lay.spec
-    e, hc, rank, idx_heads, idx_head = s.n_embd, 2, 16, 2, 64
+    e, hc, rank, idx_heads, idx_head = s.n_embd, 2, 16, 2, s.indexer_head
     kv = per_layer(s.n_head_kv, s.n_layer)[0]
     lay.key("context_length", s.context_length)
     lay.key("embedding_length", e)

@@ -69,8 +69,12 @@ class DownloadService(QObject):
         if self._manager is None:
             from app.downloads.job import DownloadConfig
             from app.downloads.manager import DownloadManager
+            from app.downloads.priority import NICE
 
-            config = replace(self._config or DownloadConfig(), segments=self._settings.values.download_segments)
+            # Transfers yield the CPU to the window (the event-loop stall while downloading, #22).
+            config = replace(
+                self._config or DownloadConfig(), segments=self._settings.values.download_segments, nice=NICE
+            )
             manager = DownloadManager(
                 self._settings.models_path,
                 store=self._store,
@@ -94,26 +98,13 @@ class DownloadService(QObject):
 
     def enqueue(self, repo_id: str, filenames: Sequence[str], revision: str = "main") -> DownloadItem:
         """Queue a download (all parts of a split set in one call). Raises AppError for a bad repo or file name;
-        failures later show in the item (and through the message bridge).
-
-        The same files asked for again never make a second row: a queued or running item is returned as it is
-        (the manager's rule), a finished one whose files are still there too, and a failed or cancelled one
-        is retried."""
-        existing = self.find(repo_id, filenames)
-        if existing is not None:
-            if existing.state in (ItemState.FAILED, ItemState.CANCELLED):
-                self.manager.retry(existing.id)
-                return self.manager.get(existing.id) or existing
-            if existing.state.active or all(path.is_file() for path in existing.targets()):
-                return existing
-            self.manager.remove(existing.id)  # finished, but its files are gone: its new row replaces it
+        failures later show in the item (and through the message bridge). The same files asked for again never
+        make a second row (the manager's rule: see DownloadManager.enqueue)."""
         return self.manager.enqueue(repo_id, list(filenames), revision)
 
     def find(self, repo_id: str, filenames: Sequence[str]) -> DownloadItem | None:
         """The newest item for exactly these files of this repository, in any state."""
-        names = tuple(filenames)
-        matches = [i for i in self.manager.items() if i.repo_id == repo_id and i.filenames == names]
-        return max(matches, key=lambda i: i.added_at) if matches else None
+        return self.manager.find(repo_id, filenames)
 
     def pause(self, item_id: str) -> None:
         self.manager.pause(item_id)

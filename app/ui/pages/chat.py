@@ -61,6 +61,10 @@ RAW_NOTE = (
     "instead of answering turn by turn. Pick a built-in chat format in the template menu to chat."
 )
 POLICIES = [("drop_oldest", "When full: drop oldest turns"), ("stop", "When full: stop")]
+SHARED_NOTE = (
+    "The local API server (Server page) has this model loaded: the chat uses a sequence of its engine instead "
+    "of a second copy in memory, beside the API's requests. The server's load settings apply."
+)
 
 
 class _Banner(QFrame):
@@ -111,7 +115,7 @@ class ChatPage(QWidget):
         self.ctx = ctx
         self.prefs: ChatPrefs = load_prefs()
         self.history = History()
-        self.engine = EngineBridge(self)
+        self.engine = EngineBridge(self, ctx.local_server)
         self.engine.received.connect(self._on_event)
         self.model_info: p.ModelInfo | None = None
         self.conversation: Conversation | None = None
@@ -382,7 +386,9 @@ class ChatPage(QWidget):
         self.load_panel.set_loading(False)
         self.model_toggle.setChecked(False)
         template = "its own chat template" if info.chat_template else "no chat template"
-        self.model_label.setText(f"<b>{info.description}</b> · context {info.n_ctx:,} · {template}")
+        shared = " · <i>shared with the local server</i>" if self.engine.shared else ""
+        self.model_label.setText(f"<b>{info.description}</b> · context {info.n_ctx:,} · {template}{shared}")
+        self.model_label.setToolTip(SHARED_NOTE if shared else "")
         self.context_meter.setRange(0, info.n_ctx)
         self.context_meter.setValue(0)
         self.context_meter.setFormat("context %v / %m")
@@ -636,6 +642,9 @@ class ChatPage(QWidget):
                 widget.regenerateRequested.connect(self.regenerate)
 
     def send(self) -> None:
+        if self.attachments.reading and not self.streaming:  # a file is still being read: send once it is in
+            self.attachments.when_ready(self.send)
+            return
         text = self.input.toPlainText().strip()
         media = self.attachments.parts()
         if (not text and not media) or self.streaming:

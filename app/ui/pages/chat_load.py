@@ -34,6 +34,7 @@ from app.core.errors import AppError
 from app.core.names import display_name
 from app.core.units import format_bytes
 from app.estimate.engine import engine_load_settings
+from app.estimate.flash import NO_FLASH_ATTN
 from app.estimate.view import MemoryView, ModelFile, memory_view, read_model_file
 from app.remote.refs import REF_PREFIX as REMOTE_PREFIX
 from app.ui.context import AppContext
@@ -168,6 +169,7 @@ class LoadPanel(QWidget):
         super().__init__(parent)
         self._ctx = ctx
         self.model: ModelFile | None = None
+        self._flash_asked = "auto"  # the user's flash-attention choice while a model cannot use it
         self._task: Task | None = None
         self._hardware: Any = None
         self._hardware_info: Any = None
@@ -408,6 +410,7 @@ class LoadPanel(QWidget):
         self.cpu_moe.setRange(0, model.n_layer if moe and model is not None else 0)
         self.cpu_moe.setValue(0)
         if model is None:
+            self._offer_flash("")
             self.memory.set_view(None)
             self.devices.set_rows([], [])
             self._show_row(self.devices, False)
@@ -424,8 +427,22 @@ class LoadPanel(QWidget):
             self.ngl_slider.setValue(0)
             if self.can_offload:
                 self.auto_layers()
+        self._offer_flash(model.shape.arch if model.shape is not None else "")
         self._update_offload()
         self.refresh_estimate()
+
+    def _offer_flash(self, arch: str) -> None:
+        """Flash attention off, and why, for a model llama.cpp cannot run with it (the engine turns it off
+        too, app.estimate.flash); the user's choice back for the next model."""
+        reason = NO_FLASH_ATTN.get(arch, "")
+        if reason:
+            if self.flash.isEnabled():
+                self._flash_asked = self.flash.currentText()
+            self.flash.setCurrentText("off")
+        elif not self.flash.isEnabled():
+            self.flash.setCurrentText(self._flash_asked)
+        self.flash.setEnabled(not reason)
+        self.flash.setToolTip(reason)
 
     def _default_ctx(self) -> int:
         return int(self._ctx.settings.values.default_context)

@@ -34,14 +34,16 @@ from app.ui.pages.discover_actions import repo_on_machine
 from app.ui.pages.discover_delegates import ROW_HEIGHT, RepoNameDelegate
 from app.ui.pages.discover_detail import DetailPane, error_html
 from app.ui.pages.discover_filters import FilterBar, Filters, ResultsFilter
+from app.ui.pages.discover_library import LibraryPresenceWatch
 from app.ui.pages.discover_tasks import connect_task, warm_up
-from app.ui.pages.discover_welcome import WelcomeCard, first_fit, first_pick, first_start
+from app.ui.pages.discover_welcome import WelcomeCard, first_fit, first_pick
 from app.ui.tasks import Task, TaskControl, run_task
 from app.ui.widgets.page_header import PAGE_MARGINS, page_subtitle, page_title
 
 if TYPE_CHECKING:
     from app.hub.fit import RepoFit
     from app.hub.search import SearchPage
+    from app.library.presence import LibraryPresence
 
 log = logging.getLogger("app.ui.discover")
 
@@ -130,12 +132,14 @@ class DiscoverPage(QWidget):
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         # First start (no model yet): a proposal above the results (whose height gives way, not the page's),
-        # shown from the start so nothing moves when it is filled in.
+        # shown as soon as the library scan finds nothing, so nothing moves when it is filled in.
         self.welcome = WelcomeCard()
         self._welcome_repo: str | None = None
         self._welcome_task: Task | None = None
-        self._welcome_waiting = first_start(ctx.settings.models_path())
-        self.welcome.setVisible(self._welcome_waiting)
+        self._welcome_waiting = False
+        self.first_start: bool | None = None  # the library holds no model; None until its scan ends
+        self.welcome.setVisible(False)
+        self.library = LibraryPresenceWatch(ctx, self)
         lv.addWidget(self.welcome)
         lv.addWidget(self.results_view, 1)
         lv.addWidget(self.status)
@@ -169,6 +173,7 @@ class DiscoverPage(QWidget):
         ctx.downloads.item_changed.connect(self._forget_local)
         ctx.downloads.item_removed.connect(self._forget_local)
         self.welcome.download_requested.connect(self._welcome_download)
+        self.library.changed.connect(self._on_library)
 
     # searching ---------------------------------------------------------------------------------------------
     def showEvent(self, event: QShowEvent) -> None:
@@ -180,6 +185,7 @@ class DiscoverPage(QWidget):
             self.splitter.setSizes([left, width - left])
             QTimer.singleShot(0, self.search_now)
             AfterFirstPaint(self, self._warm_up)  # never competes with the page's first frame
+            AfterFirstPaint(self, self.library.refresh)
 
     def _warm_up(self) -> None:
         """While the first search waits for the Hub, import what the next steps need (see discover_tasks)."""
@@ -250,12 +256,23 @@ class DiscoverPage(QWidget):
     def local_state(self, repo_id: str) -> str | None:
         """What the results list says beside a repository: being downloaded, or in the models folder."""
         if repo_id not in self._local:
-            self._local[repo_id] = repo_on_machine(repo_id, self.ctx)
+            self._local[repo_id] = repo_on_machine(repo_id, self.ctx, self.library.presence)
         return self._local[repo_id]
 
     def _forget_local(self, *_args: object) -> None:
         self._local.clear()
         self.results_view.viewport().update()
+
+    def _on_library(self, presence: LibraryPresence) -> None:
+        if self.first_start is None:
+            self.first_start = not presence.any_model
+            if self.first_start:
+                self._welcome_waiting = True
+                self.welcome.show()
+                self._propose_if_untouched()
+        self._forget_local()
+        self.detail.library = presence
+        self.detail.refresh_states()
 
     # first start -----------------------------------------------------------------------------------------------
     def _pick_first_model(self) -> int:
@@ -318,6 +335,10 @@ class DiscoverPage(QWidget):
     def _on_hardware(self, _info: object) -> None:
         if self.results.filters.fits:
             self._apply_filters(self.results.filters)
+        self._propose_if_untouched()
+
+    def _propose_if_untouched(self) -> None:
+        """On a first start, open the proposal once results, the machine and the library scan are all known."""
         untouched = self.results_view.currentIndex().row() in (-1, 0)  # the user has not picked a row yet
         if self._welcome_waiting and untouched and self.results_model.rowCount() and not self.welcome.isHidden():
             row = self._pick_first_model()

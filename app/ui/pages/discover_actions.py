@@ -11,15 +11,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QPushButton
 
 from app.core.errors import AppError
 from app.downloads.items import DownloadItem, ItemProgress, ItemState
-from app.downloads.layout import target_path
+from app.downloads.layout import split_repo_id, target_path
 from app.hub.models import Quant
 from app.ui.context import AppContext
+
+if TYPE_CHECKING:
+    from app.library.presence import LibraryPresence
 
 BUTTON_TEXTS = ("Download", "↓ 100%", "Open in Chat", "Request access", "Paused 100%")  # for the column width
 
@@ -56,10 +60,12 @@ def quant_state(
     progress: ItemProgress | None,
     *,
     denied: bool,
+    library: LibraryPresence | None,
 ) -> QuantState:
     """What the row's button says and does, from the download queue's item for these files (if any), the
-    files on disk, and whether the Hub refused this user the repository."""
-    on_disk = bool(files) and all(path.is_file() for path in files or ())
+    files the last library scan found (no disk access here; none while no scan has ended), and whether the Hub
+    refused this user the repository."""
+    on_disk = files is not None and library is not None and library.has_files(files)
     if item is not None and item.state.active:
         fraction = progress.fraction if progress is not None else None
         percent = f" {fraction * 100:.0f}%" if fraction is not None else ""
@@ -99,8 +105,9 @@ class QuantButton(QPushButton):
         self.setToolTip(state.tip)
 
 
-def repo_on_machine(repo_id: str, ctx: AppContext) -> str | None:
-    """What the results list says beside a repository: being downloaded, or in the models folder."""
+def repo_on_machine(repo_id: str, ctx: AppContext, library: LibraryPresence | None) -> str | None:
+    """What the results list says beside a repository: being downloaded, or in the models folder (as the last
+    library scan found it: no disk access here; None while no scan has ended)."""
     downloads = ctx.downloads
     states = {i.state for i in downloads.items() if i.repo_id == repo_id} if downloads.started else set()
     for state, words in (
@@ -111,7 +118,7 @@ def repo_on_machine(repo_id: str, ctx: AppContext) -> str | None:
         if state in states:
             return words
     try:
-        folder = target_path(ctx.settings.models_path(), repo_id, "x.gguf").parent
-        return "in your library" if any(p.is_file() for p in folder.rglob("*.gguf")) else None
-    except (AppError, OSError):
+        folder = PurePosixPath(*split_repo_id(repo_id))
+    except AppError:
         return None
+    return "in your library" if library is not None and library.holds(folder) else None

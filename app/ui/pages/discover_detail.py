@@ -32,6 +32,7 @@ from app.hardware import HardwareInfo
 from app.hub.fit import RepoFit, fit_quants, reference_shape
 from app.hub.models import Quant, RepoDetail
 from app.hub.projector import default_projector
+from app.library.presence import LibraryPresence
 from app.quantize.source import Convertibility, repo_convertibility
 from app.ui.context import AppContext
 from app.ui.models.hub_quants import (
@@ -122,6 +123,7 @@ class DetailPane(QWidget):
         self._reference_note = ""
         self._projector_bytes: int | None = None  # with images: the projector's memory, once its header is read
         self.denied = False  # a gated repository the Hub does not (yet) let this user download
+        self.library: LibraryPresence | None = None  # the last library scan (the page sets it); None before one
         self.buttons: list[QuantButton] = []
         self._button_of_item: dict[str, QuantButton] = {}
         self._tasks: dict[str, Task] = {}
@@ -498,8 +500,8 @@ class DetailPane(QWidget):
         return next(b for b in self.buttons if b.quant.label == label)
 
     def refresh_states(self) -> None:
-        """Each quant row's button from the download queue and the models folder (viewing never starts the
-        queue: before it has started, only the files on disk count)."""
+        """Each quant row's button from the download queue and the last library scan (viewing never starts the
+        queue: before it has started, only the files the scan found count)."""
         if self.detail is None:
             return
         repo_id, service = self.detail.repo_id, self.ctx.downloads
@@ -509,7 +511,7 @@ class DetailPane(QWidget):
             item = service.find(repo_id, button.quant.paths) if service.started else None
             progress = service.progress_of(item.id) if item is not None and item.state.active else None
             files = local_files(models if item is None else Path(item.models_dir), repo_id, button.quant)
-            button.set_state(quant_state(button.quant, files, item, progress, denied=self.denied))
+            button.set_state(quant_state(button.quant, files, item, progress, denied=self.denied, library=self.library))
             if item is not None:
                 self._button_of_item[item.id] = button
 
@@ -527,7 +529,7 @@ class DetailPane(QWidget):
         item = self.ctx.downloads.manager.get(progress.item_id)
         if item is not None:
             files = local_files(Path(item.models_dir), self.detail.repo_id, button.quant)
-            button.set_state(quant_state(button.quant, files, item, progress, denied=self.denied))
+            button.set_state(quant_state(button.quant, files, item, progress, denied=self.denied, library=self.library))
 
     def _on_quant_click(self, quant: Quant, state: QuantState) -> None:
         if self.detail is None:

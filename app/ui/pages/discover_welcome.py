@@ -1,15 +1,14 @@
 """First start: Discover proposes one model to begin with, one that fits this machine.
 
-Shown while the models folder holds no GGUF file. The proposal is the most downloaded (not gated) repository
-of the first results whose size fits the memory free now, and in it the quant the recommender picks
-(app.estimate.recommend, through the detail pane's verdicts), with its reason.
+Shown while the library lists no model (app.ui.pages.discover_library asks, in a worker). The proposal is the
+most downloaded (not gated) repository of the first results whose size fits the memory free now, and in it the
+quant the recommender picks (app.estimate.recommend, through the detail pane's verdicts), with its reason.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
@@ -21,14 +20,6 @@ from app.hub.models import Quant, SearchResult
 from app.ui.models.hub_quants import human_size
 from app.ui.pages.discover_filters import likely_fits
 from app.ui.tasks import TaskControl
-
-
-def first_start(models_dir: Path) -> bool:
-    """No model yet: the models folder holds no GGUF file (stops at the first one found)."""
-    try:
-        return next(models_dir.rglob("*.gguf"), None) is None
-    except OSError:
-        return False
 
 
 def first_pick(results: Iterable[SearchResult], spec: HardwareSpec | None) -> SearchResult | None:

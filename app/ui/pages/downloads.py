@@ -35,6 +35,7 @@ from app.ui.models.download_table import (
     ITEM_ROLE,
     DownloadTableModel,
 )
+from app.ui.pages.downloads_pieces import PiecesPanel
 from app.ui.pages.downloads_row import ACTIONS_WIDTH, RowActions
 from app.ui.widgets.page_header import PAGE_MARGINS, page_subtitle, page_title
 from app.ui.widgets.row_table import setup_row_table, show_row_menu
@@ -97,6 +98,7 @@ class DownloadsPage(QWidget):
         self.empty = QLabel("Nothing downloading. Pick a model in Discover and press Download.")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
+        self.pieces = PiecesPanel()  # the selected download's piece map, while it is fetched in segments
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setOpenExternalLinks(True)
@@ -128,18 +130,19 @@ class DownloadsPage(QWidget):
         layout.addWidget(self.toolbar)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty, 1)
+        layout.addWidget(self.pieces)
         layout.addWidget(self.details)
 
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
-        self.model.dataChanged.connect(self._update_actions)
         self.model.rowsInserted.connect(self._update_visibility)
         self.model.rowsRemoved.connect(self._update_visibility)
         self.model.modelReset.connect(self._update_visibility)
-        self.model.dataChanged.connect(self._sync_row_actions)
 
-        self.service.item_changed.connect(self.model.upsert)
+        # Progress ticks (4 a second per download) only repaint their cells: buttons and actions follow state
+        # changes. Every Python slot a tick runs waits for the GIL, which the download threads hold often.
+        self.service.item_changed.connect(self._item_changed)
         self.service.item_removed.connect(self.model.remove)
-        self.service.progress.connect(self.model.set_progress)
+        self.service.progress.connect(self._progress)
         items = self.service.items()
         self.model.reset(items, {i.id: self.service.progress_of(i.id) for i in items})
         self._update_actions()
@@ -193,6 +196,16 @@ class DownloadsPage(QWidget):
         if item.state == ItemState.DONE:
             self.ctx.navigate("chat", model=str(item.targets()[0]))  # a split set loads from its first part
 
+    def _progress(self, progress: ItemProgress) -> None:
+        self.model.set_progress(progress)
+        if progress.item_id == self.pieces.item_id:
+            self.pieces.update_progress(progress)
+
+    def _item_changed(self, item: DownloadItem) -> None:
+        self.model.upsert(item)
+        self._sync_row_actions()
+        self._update_actions()
+
     def _sync_row_actions(self, *_args: object) -> None:
         for row, item in enumerate(self.model.items()):
             index = self.model.index(row, COL_ACTIONS)
@@ -229,6 +242,14 @@ class DownloadsPage(QWidget):
         self.remove_action.setEnabled(state in (ItemState.DONE, ItemState.FAILED, ItemState.CANCELLED))
         self.clear_action.setEnabled(any(i.state in (ItemState.DONE, ItemState.CANCELLED) for i in self.model.items()))
         self._show_details(item)
+        self.pieces.show_item(item, self._pieces_progress(item))
+
+    def _pieces_progress(self, item: DownloadItem | None) -> ItemProgress | None:
+        if item is None:
+            return None
+        if item.state in (ItemState.PAUSED, ItemState.QUEUED, ItemState.FAILED) and self.service.manager.get(item.id):
+            return self.service.progress_of(item.id)  # what is on disk (a small record, read on selection)
+        return self.model.progress_of(item.id)
 
     def _show_details(self, item: DownloadItem | None) -> None:
         if item is None or item.state != ItemState.FAILED or not item.error:

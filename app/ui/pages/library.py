@@ -37,6 +37,7 @@ from app.library.details import ModelDetails
 from app.library.entries import LibraryEntry
 from app.library.hfcache import CachedModelFile
 from app.library.manage import ImportMode, ImportResult
+from app.library.presence import library_folders
 from app.quantize.quality_file import sidecar_path
 from app.ui.context import AppContext
 from app.ui.messages import message_bridge
@@ -265,8 +266,7 @@ class LibraryPage(QWidget):
 
     # scanning ------------------------------------------------------------------------------------------------
     def folders(self) -> list[Path]:
-        values = self.ctx.settings.values
-        return [self.ctx.settings.models_path(), *(Path(f).expanduser() for f in values.library_folders)]
+        return library_folders(self.ctx.settings)
 
     def rescan(self) -> None:
         if self._scan_task is not None:

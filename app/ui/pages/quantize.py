@@ -204,6 +204,14 @@ class QuantizePage(QWidget):
             "unless you keep it"
         )
         self.keep_f16.setEnabled(False)
+        self.no_mtp = QCheckBox("Leave out multi-token-prediction layers")
+        self.no_mtp.setToolTip(
+            "Some models (Qwen3.5, Qwen3-Next, GLM-4.5, Nemotron 3) carry layers that predict further tokens ahead. "
+            "They are kept by default, as llama.cpp's converter keeps them; llama.cpp does not load them for "
+            "chat, so leaving them out only makes the files smaller (llama.cpp's --no-mtp)"
+        )
+        self.no_mtp.setEnabled(False)
+        self.no_mtp.toggled.connect(self._mtp_toggled)
         self.quality = QCheckBox("Score each quant against its source")
         self.quality.setToolTip(KLD_EXPLAINED)
         self.projector = QComboBox()
@@ -217,6 +225,7 @@ class QuantizePage(QWidget):
         output_form = QFormLayout(output_box)
         output_form.addRow("Folder", out_row)
         output_form.addRow(self.keep_f16)
+        output_form.addRow(self.no_mtp)
         output_form.addRow(self.quality)
         output_form.addRow("Vision projector", self.projector)
 
@@ -387,12 +396,22 @@ class QuantizePage(QWidget):
         except AppError as exc:
             self._source_failed(exc)
             return
-        self.plan = None
-        self.source_info.setText("Reading the model…")
-        prefs = self.ctx.settings.values
-        self._task = run_task(_plan_source, path, self.ctx.hardware.info, prefs, name="quantize plan")
+        self._read_source(path)
+
+    def _read_source(self, path: Path, again: bool = False) -> None:
+        """`again`: the same source for another option; its plan stays (a job can start) until the new one lands."""
+        if not again:
+            self.plan = None
+            self.source_info.setText("Reading the model…")
+        prefs, no_mtp = self.ctx.settings.values, self.no_mtp.isChecked()
+        self._task = run_task(_plan_source, path, self.ctx.hardware.info, prefs, no_mtp, name="quantize plan")
         self._task.finished.connect(self._source_ready)
         self._task.failed.connect(self._source_failed)
+
+    def _mtp_toggled(self, checked: bool) -> None:
+        """The sizes of a Hugging Face folder's quants follow the option (a GGUF source is quantized as it is)."""
+        if self.plan is not None and self.plan.source.is_dir() and self.plan.no_mtp != checked:
+            self._read_source(self.plan.source, again=True)
 
     def _fetch_repo(self, repo_id: str) -> None:
         """Through the app's download queue: the files show on the Downloads page, resume and are verified."""
@@ -434,12 +453,16 @@ class QuantizePage(QWidget):
         self.load_source()
 
     def _source_ready(self, plan: SourcePlan) -> None:
+        if plan.source.is_dir() and plan.no_mtp != self.no_mtp.isChecked():
+            self._read_source(plan.source, again=True)  # the option changed while this plan was read
+            return
         self.plan = plan
         if not plan.fits and self.ctx.hardware.info is not None:
             self._hardware_ready(self.ctx.hardware.info)  # the probe finished while this plan was read
             return
         self.source_info.setText("\n".join([plan.summary, *(f"⚠ {w}" for w in plan.warnings)]))
         self.keep_f16.setEnabled(plan.source.is_dir())
+        self.no_mtp.setEnabled(plan.source.is_dir())
         self.projector.setEnabled(bool(plan.projector))
         self.projector.setToolTip(plan.projector and f"The projector is {plan.projector}")
         self.out_dir.setPlaceholderText(str(default_out_dir(plan.source, self._models_dir())))
@@ -458,6 +481,7 @@ class QuantizePage(QWidget):
         self.load_btn.setEnabled(True)
         self.plan = None
         self.keep_f16.setEnabled(False)
+        self.no_mtp.setEnabled(False)
         self.projector.setEnabled(False)
         self.out_dir.setPlaceholderText("the models folder")
         self.source_info.setText(f"Cannot use this source: {exc}")
@@ -509,6 +533,7 @@ class QuantizePage(QWidget):
             quality=self.quality.isChecked(),
             n_threads=cpu_threads(),
             keep_intermediate=self.keep_f16.isChecked() and source.is_dir(),
+            no_mtp=self.no_mtp.isChecked() and source.is_dir(),
             projector={"F16": "f16", "Q8_0": "q8_0"}.get(self.projector.currentText(), ""),
         )
 
@@ -644,12 +669,12 @@ def _chosen(combo: QComboBox) -> str | None:
     return None if text == "auto" else text
 
 
-def _plan_source(_control: Any, source: Path, hardware: Any, preferences: Any) -> SourcePlan:
+def _plan_source(_control: Any, source: Path, hardware: Any, preferences: Any, no_mtp: bool) -> SourcePlan:
     from app.estimate.engine import engine_settings
     from app.estimate.hardware import spec_from_info
 
     spec = spec_from_info(hardware) if hardware is not None else None
-    return plan_source(source, spec, engine_settings(preferences))
+    return plan_source(source, spec, engine_settings(preferences), no_mtp)
 
 
 def _repo_files(_control: Any, repo_id: str) -> list[str]:

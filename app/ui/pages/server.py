@@ -219,12 +219,12 @@ class ServerPage(QWidget):
     def config(self) -> Any:
         """The ServerConfig of the form (raises ConfigError: a LAN address without a key)."""
         from app.estimate.engine import engine_settings
-        from app.server.config import ServerConfig
+        from app.server.config import GUI_ENGINE_NICE, ServerConfig
 
         key = self.key.text().strip() or None
         engine = engine_settings(self.ctx.settings.values, n_parallel=self.parallel.value())
         return ServerConfig(host=LAN_HOST if self.lan.isChecked() else LOCAL_HOST, port=self.port.value(),
-                            api_key=key, engine=engine)
+                            api_key=key, engine=engine, engine_nice=GUI_ENGINE_NICE)
 
     def start(self) -> None:
         if self.serving or self._task is not None:
@@ -254,6 +254,7 @@ class ServerPage(QWidget):
         self._seen = server.state.scheduler.served
         self._timer.start()
         self._update_state()
+        self.ctx.local_server.started(server)  # the Chat page shares its engines from now on
         self.server_changed.emit(True)
 
     def _start_failed(self, error: object) -> None:
@@ -266,6 +267,7 @@ class ServerPage(QWidget):
             return
         server, self.server = self.server, None
         self._timer.stop()
+        self.ctx.local_server.stop_announced()  # a chat on its engines ends before they do
         self._busy_text = "Stopping…"
         self._task = run_task(_stop, server, name="stop the API server")
         self._task.finished.connect(self._stopped)
@@ -327,7 +329,8 @@ class ServerPage(QWidget):
 
     def _log(self, record: Any) -> None:
         self.requests.insertRow(0)
-        cells = (time.strftime("%H:%M:%S", time.localtime(record.at)), record.model_id, str(record.prompt_tokens),
+        model = f"{record.model_id} (Chat page)" if record.source == "chat" else record.model_id
+        cells = (time.strftime("%H:%M:%S", time.localtime(record.at)), model, str(record.prompt_tokens),
                  str(record.generated_tokens), f"{record.tokens_per_second:.1f} tok/s", record.finish_reason)
         for col, text in enumerate(cells):
             item = QTableWidgetItem(text)
@@ -396,6 +399,7 @@ class ServerPage(QWidget):
         self._timer.stop()
         server, self.server = self.server, None
         if server is not None:
+            self.ctx.local_server.stop_announced()
             server.stop()
         worker, self.worker = self.worker, None
         if worker is not None:

@@ -139,8 +139,9 @@ class SettingsPage(QWidget):
         self.segments.setRange(1, 16)
         self.segments.setValue(values.download_segments)
         self.segments.setToolTip(
-            "Large files are fetched over this many connections at once (fewer for small files): faster where "
-            "a server or link limits each connection"
+            "Large files are fetched over up to this many connections at once (fewer for small files): each "
+            "starts on two and gets more while more connections raise the speed, as where a server or link "
+            "limits each connection"
         )
         self.segments.valueChanged.connect(lambda v: self._update(download_segments=v))
         for spin in (self.threads, self.context, self.parallel, self.segments):

@@ -31,6 +31,7 @@ from tests.support.tiny_hf import (
     make_tiny_qwen35_vl,
     nemotron_h_as_published,
 )
+from tests.support.tiny_vision import make_tiny_gemma3_vision
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("torch")
@@ -52,6 +53,10 @@ CASES += [
     ("deepseekv3", "fp8", "q8_0"),  # ... through merged experts and MLA's split kv_b as well
     ("qwen35moe", "mtp", "f16"),  # a multi-token-prediction layer (merged experts too), kept as llama.cpp does
     ("qwen3next", "mtp", "f32"),
+    ("nemotronhmoe", "mtp", "f32"),  # Nemotron 3's two-part MTP head folded into one block, kept
+    ("glm4moe", "mtp", "f32"),  # GLM-4.5's MTP layer past num_hidden_layers, kept
+    ("deepseekv3", "mtp", "f32"),  # DeepSeek V3's, left out (llama.cpp's converter does not keep it yet)
+    ("ernie4_5_moe", "mtp", "f32"),  # ERNIE 4.5's, left out likewise
     ("granitehybrid", "granite4", "f32"),  # layer types as Granite 4 spells them (see granite4_layer_names)
     ("granitehybrid", "granite4", "bf16"),
     ("falconh1", "bfloat16", "f16"),  # multipliers folded into BF16 weights, rounded as llama.cpp's does
@@ -59,6 +64,7 @@ CASES += [
     ("qwen35", "conditional", "f16"),  # as published: text_config, model.language_model.*, a vision tower
     ("qwen35moe", "conditional", "f16"),
     ("llama4", "conditional", "f16"),  # Llama4ForConditionalGeneration: language_model.*, a vision model beside
+    ("gemma3", "vision", "f32"),  # Gemma3ForConditionalGeneration: the text model beside a SigLIP tower
     ("nemotronh", "published", "f32"),  # config.json as NVIDIA publishes it (see nemotron_h_as_published)
     ("nemotronh", "published", "bf16"),
     ("nemotronhmoe", "bfloat16", "bf16"),  # Nemotron 3's kind: experts stacked, as Transformers 5 saves it
@@ -93,6 +99,8 @@ def references(
             granite4_layer_names(make_tiny_hf(folder, name))
         elif dtype == "published":
             nemotron_h_as_published(make_tiny_hf(folder, name))
+        elif dtype == "vision":
+            make_tiny_gemma3_vision(folder)  # the vision tests convert the same bytes from another folder name
         elif dtype == "conditional" and name == "llama4":
             make_tiny_llama4_vl(folder)
         elif dtype == "conditional":
@@ -131,22 +139,39 @@ def test_identical_to_llama_cpp_converter(
     assert differences(ours, reference.path) == []
 
 
-# The no-MTP option against llama.cpp's --no-mtp: a Qwen3.5 MoE with an MTP layer, and GLM-4.5 (whose
-# converter then also leaves out the nextn_predict_layers key).
-NO_MTP_CASES = [("qwen35moe", "mtp", "f32"), ("glm4moe", "float32", "f32")]
+# The no-MTP option against llama.cpp's --no-mtp: Qwen3.5 MoE, Nemotron 3 and GLM-4.5 with an MTP layer, and
+# GLM-4.5 without one (its converter then still leaves out the nextn_predict_layers key). llama.cpp's converter
+# refuses --no-mtp for DeepSeek V3 and ERNIE 4.5, whose MTP layers it always leaves out.
+NO_MTP_CASES = [
+    ("qwen35moe", "mtp", "f32"),
+    ("nemotronhmoe", "mtp", "f32"),
+    ("glm4moe", "mtp", "f32"),
+    ("glm4moe", "float32", "f32"),
+]
+
+
+@pytest.fixture(scope="session")
+def no_mtp_references(
+    references: dict[tuple[str, str, str], tuple[Path, ReferenceResult]], llama_cpp_sources: Path
+) -> dict[tuple[str, str, str], tuple[Path, ReferenceResult]]:
+    """llama.cpp's --no-mtp output for each NO_MTP_CASES checkpoint (one reference run for all of them)."""
+    folders = {(n, d): f for (n, d, _), (f, _) in references.items()}
+    jobs = [
+        ReferenceJob(folders[(name, dtype)], outtype, BPE_PRE_TOKENIZERS.get(SPECS[name].tokenizer), ("--no-mtp",))
+        for name, dtype, outtype in NO_MTP_CASES
+    ]
+    results = reference_outputs(jobs, llama_cpp_sources)
+    return {case: (job.folder, result) for case, job, result in zip(NO_MTP_CASES, jobs, results, strict=True)}
 
 
 @pytest.mark.parametrize("case", NO_MTP_CASES, ids=_case_id)
 def test_no_mtp_identical_to_llama_cpp_converter(
-    references: dict[tuple[str, str, str], tuple[Path, ReferenceResult]],
-    llama_cpp_sources: Path,
+    no_mtp_references: dict[tuple[str, str, str], tuple[Path, ReferenceResult]],
     tmp_path: Path,
     case: tuple[str, str, str],
 ) -> None:
-    name, dtype, outtype = case
-    folder = next(f for (n, d, _), (f, _) in references.items() if (n, d) == (name, dtype))
-    job = ReferenceJob(folder, outtype, BPE_PRE_TOKENIZERS.get(SPECS[name].tokenizer), ("--no-mtp",))
-    (reference,) = reference_outputs([job], llama_cpp_sources)
+    name, _dtype, outtype = case
+    folder, reference = no_mtp_references[case]
     assert reference.path is not None, f"llama.cpp's converter failed on {name} --no-mtp: {reference.error}"
     ours = convert(folder, tmp_path / "ours.gguf", outtype, no_mtp=True).path
     assert differences(ours, reference.path) == []
@@ -174,9 +199,9 @@ def test_nemotron_h_as_transformers_5_saves_it_reads_alike(
     assert differences(ours, theirs) == []
 
 
-# Vocabularies whose llama.cpp pre-tokenizer is an approximation (the warning in the job log): still the same
-# GGUF as llama.cpp's converter writes, token types included.
-@pytest.mark.parametrize("case", ["tekken", "gpt-4o", "deepseek-llm"])
+# Vocabularies whose llama.cpp pre-tokenizer is an approximation (the warning in the job log), and DeepSeek V3's
+# (refused before): still the same GGUF as llama.cpp's converter writes, token types included.
+@pytest.mark.parametrize("case", ["tekken", "gpt-4o", "deepseek-llm", "deepseek-v3"])
 def test_approximate_pre_tokenizers_identical_to_llama_cpp_converter(
     tmp_path_factory: pytest.TempPathFactory, llama_cpp_sources: Path, tmp_path: Path, case: str
 ) -> None:

@@ -18,7 +18,19 @@ import torch
 import transformers
 
 from app.convert.converter import convert
-from tests.support.tiny_hf import SAMPLE_TEXTS, SPECS, make_tiny_fp8, make_tiny_hf, make_tiny_mxfp4
+from tests.support.tiny_hf import (
+    SAMPLE_TEXTS,
+    SPECS,
+    make_tiny_fp8,
+    make_tiny_gemma3n_conditional,
+    make_tiny_gemma4_conditional,
+    make_tiny_hf,
+    make_tiny_llama4_vl,
+    make_tiny_mtp,
+    make_tiny_mxfp4,
+    make_tiny_qwen35_vl,
+)
+from tests.support.tiny_vision import make_tiny_gemma3_vision
 
 pytestmark = pytest.mark.slow
 
@@ -115,3 +127,72 @@ def test_fp8_weights_run_like_their_dequantized_values(tiny_root: Path, tmp_path
     got = _llama_logits(_load(result.path), ids)
     assert np.abs(ref - got).max() < 0.05 * float(np.abs(ref).max())
     assert (ref.argmax(-1) == got.argmax(-1)).mean() >= 0.8
+
+
+def _matches_transformers(folder: Path, gguf: Path, logits_of: Callable[[list[int]], np.ndarray]) -> None:
+    """Tokenization as the checkpoint's tokenizer; logits of an F32 conversion within the F32 test's tolerance."""
+    encode = _reference_encoder(folder)
+    llm = _load(gguf)
+    for text in SAMPLE_TEXTS:
+        assert llm.tokenize(text.encode(), add_bos=True, special=False) == encode(text)  # type: ignore[attr-defined]
+    ids = encode(SAMPLE_TEXTS[1])
+    ref, got = logits_of(ids), _llama_logits(llm, ids)
+    assert np.abs(ref - got).max() < 2e-3 * float(np.abs(ref).max()) + 1e-3
+
+
+# Multi-token-prediction layers kept in the file (llama.cpp's default): llama.cpp loads the model with them and
+# runs the trunk, as Transformers does (it leaves the MTP weights unread). DeepSeek V3's is left out, likewise.
+@pytest.mark.parametrize("name", ["qwen35moe", "qwen3next", "nemotronhmoe", "glm4moe", "deepseekv3"])
+def test_models_with_mtp_layers_load_and_match_transformers(tiny_root: Path, tmp_path: Path, name: str) -> None:
+    folder = make_tiny_mtp(tiny_root / f"{name}-mtp", name)
+    result = convert(folder, tmp_path / "m.gguf", "f32")
+    _matches_transformers(folder, result.path, lambda ids: _hf_logits(folder, ids))
+
+
+def _wrapper_logits(folder: Path, ids: list[int]) -> np.ndarray:
+    """Logits of the published wrapper class itself (text only), as Transformers runs it."""
+    config = transformers.AutoConfig.from_pretrained(folder)
+    model = getattr(transformers, config.architectures[0]).from_pretrained(folder, dtype=torch.float32)
+    with torch.no_grad():
+        return model(input_ids=torch.tensor([ids])).logits[0].float().numpy()
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("qwen35", lambda f: make_tiny_qwen35_vl(f, name="qwen35")),
+        ("qwen35moe", lambda f: make_tiny_qwen35_vl(f, name="qwen35moe")),
+        ("llama4", make_tiny_llama4_vl),
+        ("gemma3", make_tiny_gemma3_vision),
+    ],
+    ids=[
+        "Qwen3_5ForConditionalGeneration",
+        "Qwen3_5MoeForConditionalGeneration",
+        "Llama4ForConditionalGeneration",
+        "Gemma3ForConditionalGeneration",
+    ],
+)
+def test_conditional_generation_wrappers_match_transformers(
+    tiny_root: Path, tmp_path: Path, name: str, make: Callable[[Path], Path]
+) -> None:
+    """The text model inside a vision-language wrapper, against that wrapper run by Transformers."""
+    folder = make(tiny_root / f"{name}-conditional")
+    result = convert(folder, tmp_path / "m.gguf", "f32")
+    _matches_transformers(folder, result.path, lambda ids: _wrapper_logits(folder, ids))
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [("gemma3n", make_tiny_gemma3n_conditional), ("gemma4", make_tiny_gemma4_conditional)],
+    ids=["Gemma3nForConditionalGeneration", "Gemma4ForConditionalGeneration"],
+)
+def test_multimodal_wrappers_match_their_text_model(
+    tiny_root: Path, tmp_path: Path, name: str, make: Callable[[Path, Path], Path]
+) -> None:
+    """Gemma 3n / Gemma 4 as published, towers beside the text model: the builders' towers are stand-ins that
+    Transformers cannot run (the converters never read them), so the reference is the same text weights run
+    by Transformers as the text-only model."""
+    text = tiny_root / f"{name}-text-of-wrapper"
+    folder = make(tiny_root / f"{name}-wrapper", text)
+    result = convert(folder, tmp_path / "m.gguf", "f32")
+    _matches_transformers(folder, result.path, lambda ids: _hf_logits(text, ids))

@@ -135,7 +135,7 @@ def test_gemma_through_the_engine(engine, machine: HardwareSpec, gemma_model: Pa
 @pytest.mark.parametrize("n_parallel", [2, 4])
 def test_parallel_sequences_through_the_engine(engine, machine: HardwareSpec, gemma_model: Path,
                                                n_parallel: int) -> None:
-    """`serve --parallel N`: N sequences with the full context each in one unified cache, a logits row each."""
+    """`serve --parallel N`: N sequences of the full context, a cache stream each (not unified), a logits row each."""
     settings = EngineSettings(n_ctx=2048, n_gpu_layers=0, n_parallel=n_parallel)
     log = engine_log(engine, gemma_model, settings)
     est = engine_estimate(shape_from_header(read_model(gemma_model)), settings, machine)

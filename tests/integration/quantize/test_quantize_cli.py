@@ -78,3 +78,25 @@ def test_imatrix_chunk_size_is_checked_before_any_work(gemma_model: Path, tmp_pa
     result = run_cli("imatrix", str(gemma_model), "--out", str(out / "m.imatrix.gguf"), "--ctx", "40000")
     assert result.returncode == 1 and "32768" in result.stderr
     assert not out.exists()  # nothing was started
+
+
+def test_mtp_layers_kept_by_default_and_left_out_with_no_mtp(tmp_path: Path) -> None:
+    """As llama.cpp's converter: a checkpoint's multi-token-prediction layer stays in the GGUF unless --no-mtp."""
+    from gguf import GGUFReader
+
+    from tests.support.tiny_hf import make_tiny_mtp
+
+    folder = make_tiny_mtp(tmp_path / "nemotron", "nemotronhmoe")
+    kept = {}
+    for flags in ((), ("--no-mtp",)):
+        out = tmp_path / f"q{len(flags)}"
+        result = run_cli("quantize", str(folder), "Q8_0", "--keep-f16", "--out-dir", str(out), *flags)
+        assert result.returncode == 0, result.stderr
+        for name in ("nemotron-F16.gguf", "nemotron-Q8_0.gguf"):
+            reader = GGUFReader(out / name)
+            kept[(flags, name)] = (
+                "nemotron_h_moe.nextn_predict_layers" in reader.fields,
+                any(t.name.startswith("blk.4.") for t in reader.tensors),
+            )
+    assert kept[((), "nemotron-F16.gguf")] == kept[((), "nemotron-Q8_0.gguf")] == (True, True)
+    assert kept[(("--no-mtp",), "nemotron-F16.gguf")] == kept[(("--no-mtp",), "nemotron-Q8_0.gguf")] == (False, False)

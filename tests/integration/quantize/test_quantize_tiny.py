@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 
 import llama_cpp
@@ -77,6 +78,29 @@ def test_quants_load_generate_and_rank_by_quality(tiny_gguf: Path, tmp_path: Pat
         assert abs(predicted - out.stat().st_size) / out.stat().st_size < 0.08, name
         kld[name] = compare(tiny_gguf, out, text, max_tokens=64).mean_kld
     assert 0 <= kld["Q8_0"] < kld["Q6_K"] < kld["Q4_K_M"] < kld["IQ2_XS"]
+
+
+def test_the_dry_run_ends_before_the_quantization_starts(tiny_gguf: Path, tmp_path: Path) -> None:
+    """Two llama_model_quantize calls at once in one process share llama.cpp's global state (a SIGSEGV was
+    seen once): the dry run that gives the planned size runs first, on the job's own thread."""
+    from app.quantize.pipeline import run_quantize
+
+    seen: list[tuple[ev.Event, str]] = []
+    outputs = run_quantize(QuantizeSpec(tiny_gguf, ("Q4_0", "Q8_0"), tmp_path),
+                           lambda e: seen.append((e, threading.current_thread().name)))
+    job_thread = threading.current_thread().name
+    for out in outputs:
+        ours = [(e, name) for e, name in seen if _of_quant(e, out.type_name)]
+        planned, _ = ours[0]
+        assert isinstance(planned, ev.Planned), ours[:3]  # the planned size, before any tensor
+        assert 0 < planned.size_bytes < out.size_bytes  # the tensors; the file adds its header
+        assert {name for _, name in ours} == {job_thread}
+
+
+def _of_quant(event: ev.Event, type_name: str) -> bool:
+    if isinstance(event, ev.Planned):
+        return event.type_name == type_name
+    return isinstance(event, ev.Progress) and event.stage == f"quantize {type_name}"
 
 
 def test_options_pure_and_overrides_change_tensor_types(tiny_gguf: Path, tmp_path: Path) -> None:

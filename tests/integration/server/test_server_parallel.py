@@ -4,6 +4,7 @@ long first one is still running, and each gets the reply it gets alone."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def parallel_server(library: Path) -> Iterator[ServerThread]:
-    with running_server(config(library, engine=dataclasses.replace(ENGINE, n_parallel=2))) as running:
+    # as the app's Server page runs it: engines below the priority of the process serving the API
+    with running_server(config(library, engine=dataclasses.replace(ENGINE, n_parallel=2), engine_nice=3)) as running:
         yield running
 
 
@@ -43,3 +45,15 @@ def test_a_second_request_is_answered_while_a_long_one_streams(parallel_server: 
     loaded = parallel_server.state.scheduler.loaded()
     assert [m.id for m in loaded] == [GEMMA_ID] and not loaded[0].busy
 
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="nice levels are POSIX")
+def test_engines_run_below_the_server_when_asked(parallel_server: ServerThread) -> None:
+    client = openai.OpenAI(base_url=f"{parallel_server.base_url}/v1", api_key=KEY, max_retries=0)
+    client.completions.create(model=GEMMA_ID, prompt="Hello", max_tokens=2, temperature=0)
+    pid = parallel_server.state.scheduler.pid_of(GEMMA_ID)
+    assert pid is not None
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")] if os.path.isdir("/proc") else [pid]
+    assert len(threads) > 1 or not os.path.isdir("/proc")
+    assert {os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == {min(19, ours + 3)}

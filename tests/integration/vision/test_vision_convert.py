@@ -11,7 +11,7 @@ from app.convert.mmproj import convert_mmproj
 from app.core.errors import ConvertError
 from tests.support.reference_convert import ReferenceJob, differences, read_gguf, reference_outputs
 from tests.support.tiny_hf import make_tiny_hf
-from tests.support.tiny_vision import VisionGGUFs
+from tests.support.tiny_vision import VisionGGUFs, make_tiny_gemma4_vision
 
 OUT_TYPES = ("f16", "f32", "q8_0", "bf16")
 
@@ -89,3 +89,39 @@ def test_our_qwen2_and_qwen3_vl_projectors_equal_llama_cpps(llama_cpp_sources: P
     assert ours.path.read_bytes() == reference.path.read_bytes()
     if family == "qwen3-vl":
         assert read_gguf(ours.path).metadata["clip.vision.is_deepstack_layers"] == [False, True, True, False]
+
+
+@pytest.fixture(scope="module")
+def gemma4_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("gemma4-vision")
+    return {kind: make_tiny_gemma4_vision(root / kind / "hf", root / kind / "text", audio=kind == "vision+audio")
+            for kind in ("vision", "vision+audio")}
+
+
+@pytest.mark.parametrize("kind", ["vision", "vision+audio"])
+@pytest.mark.parametrize("outtype", ["f16", "q8_0", "f32"])
+def test_our_gemma4_projector_equals_llama_cpps(gemma4_checkpoints: dict[str, Path], llama_cpp_sources: Path,
+                                                tmp_path: Path, outtype: str, kind: str) -> None:
+    """Gemma 4: the encoder renamed, the flattened patch kernel folded back to 3 × p × p, the 2-D position
+    table kept in F32, the projector type under clip.vision; with the audio tower, the conformer renamed, its
+    per-dimension scales through softplus, its depthwise kernels flattened, its clipped linears' bounds as
+    one-value tensors and its convolutions in F32, both towers in one file."""
+    folder = gemma4_checkpoints[kind]
+    (reference,) = reference_outputs([ReferenceJob(folder, outtype, None, ("--mmproj",))], llama_cpp_sources)
+    assert reference.path is not None, reference.error
+    ours = convert_mmproj(folder, tmp_path / f"gemma4-{outtype}.gguf", outtype)
+    assert differences(ours.path, reference.path) == []  # the softplus scales: within one unit in the last place
+    if kind == "vision":
+        assert ours.path.read_bytes() == reference.path.read_bytes()
+
+
+def test_a_tower_we_cannot_convert_is_refused(vision_model: VisionGGUFs, tmp_path: Path) -> None:
+    """llama.cpp's converter would write an audio tower into the same projector: a vision-only file would differ."""
+    import json
+    import shutil
+
+    folder = Path(shutil.copytree(vision_model.checkpoint, tmp_path / "hf"))
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    (folder / "config.json").write_text(json.dumps({**config, "audio_config": {"hidden_size": 32}}), encoding="utf-8")
+    with pytest.raises(ConvertError, match="has an audio tower"):
+        convert_mmproj(folder)

@@ -223,3 +223,35 @@ def test_qwen25_vl_with_m_rope_positions_reuses_its_cache(qwen_vl_model: VisionG
         assert warm.tokens == cold.tokens
     finally:
         eng.close()
+
+
+def test_our_gemma4_projector_runs_images_and_audio_in_mtmd(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Gemma 4's projector with both towers as we convert it (as llama.cpp's converter does, test_vision_convert.py)
+    beside the text model we convert: mtmd encodes an image and a clip into the prompt, and the image reaches
+    the model."""
+    from app.convert.converter import convert
+    from app.convert.mmproj import convert_mmproj
+    from tests.support.tiny_vision import make_tiny_gemma4_vision, wav_bytes
+
+    root = tmp_path_factory.mktemp("gemma4-mtmd")
+    folder = make_tiny_gemma4_vision(root / "hf", root / "text", audio=True)
+    text = convert(folder, root / "text-f32.gguf", "f32").path
+    projector = convert_mmproj(folder, root / "mmproj-f16.gguf", "f16").path
+    eng = Engine()
+    try:
+        eng.load(str(text), settings(str(projector)))
+        assert eng.info is not None and eng.info.vision and eng.info.audio
+        clip = (p.ChatMessage("user", "What is this sound?", media=(p.MediaPart("audio", wav_bytes(), "audio/wav"),)),)
+        generation, _ = ask(eng, clip)
+        # one second at 16 kHz in 10 ms mel frames is 100 frames; two stride-2 convolutions leave 25
+        assert generation.stats.media_tokens == 25 and generation.stats.generated_tokens > 0
+        eng.reset_cache()
+        generation, _ = ask(eng, first_turn(image_bytes(64, 64)))
+        assert generation.stats.media_tokens > 0 and generation.stats.generated_tokens > 0
+        eng.reset_cache()
+        red = logits_after(eng, first_turn(image_bytes(64, 64, color=(250, 0, 0))))
+        eng.reset_cache()
+        blue = logits_after(eng, first_turn(image_bytes(64, 64, color=(0, 0, 250))))
+        assert max(abs(a - b) for a, b in zip(red, blue, strict=True)) > 1e-4
+    finally:
+        eng.close()

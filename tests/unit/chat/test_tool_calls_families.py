@@ -21,7 +21,7 @@ TEMPLATES = {
     "ibm-granite-granite-4.0": "hermes",  # Granite 4 writes hermes calls
     "GLM-4.6": "glm",
 }
-RENDERS_CALLS = ("moonshotai-Kimi-K2", "CohereForAI-c4ai-command-r7b-12-2024-tool_use", "GLM-4.6")
+RENDERS_CALLS = ("moonshotai-Kimi-K2", "Kimi-K2-Instruct", "CohereForAI-c4ai-command-r7b-12-2024-tool_use", "GLM-4.6")
 TOOLS = [tc.Tool("get_weather", "The weather in a city",
                  {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})]
 ARGS = {"city": "Paris", "unit": "celsius"}

@@ -115,14 +115,37 @@ def test_nemotron_h_converts_as_its_experts_variant_only_when_the_pattern_has_ex
     assert check_config(config(hybrid_override_pattern="M-*-", num_experts_per_tok=2)).name == "nemotron_h"
 
 
-def test_nemotron_h_mtp_layer_needs_the_no_mtp_choice() -> None:
+def test_nemotron_h_mtp_head_kept_as_one_block_or_dropped_on_request() -> None:
     from app.convert.hybrids import nemotron_h_prepare, nemotron_h_rename
 
     hp = {"hybrid_override_pattern": "ME*E", "num_nextn_predict_layers": 1}
-    tensors = {n: _ref(n, (4,)) for n in ("backbone.layers.0.norm.weight", "mtp.layers.0.eh_proj.weight")}
-    with pytest.raises(ConvertError, match="multi-token-prediction") as caught:
+    names = ("backbone.layers.0.norm.weight", "mtp.layers.0.eh_proj.weight", "mtp.layers.1.norm.weight")
+    tensors = {n: _ref(n, (4,)) for n in names}
+    kept = nemotron_h_prepare(hp, tensors)
+    assert (kept["num_hidden_layers"], kept["_n_mtp"]) == (4, 1)
+    # both parts of the head land in block 4, their own tensors under the trunk's names, the rest by role
+    assert nemotron_h_rename("mtp.layers.0.eh_proj.weight", kept) == "model.layers.4.eh_proj.weight"
+    assert nemotron_h_rename("mtp.layers.0.mixer.q_proj.weight", kept) == "backbone.layers.4.mixer.q_proj.weight"
+    assert nemotron_h_rename("mtp.layers.1.norm.weight", kept) == "model.layers.4.post_attention_layernorm.weight"
+    assert nemotron_h_rename("mtp.layers.1.final_layernorm.weight", kept) == "model.layers.4.shared_head.norm.weight"
+    assert nemotron_h_rename("backbone.layers.0.norm.weight", kept) == "backbone.layers.0.norm.weight"
+    dropped = nemotron_h_prepare({**hp, NO_MTP: True}, tensors)
+    assert (dropped["num_hidden_layers"], dropped["_n_mtp"]) == (4, 0)
+    assert nemotron_h_rename("mtp.layers.0.eh_proj.weight", dropped) is None
+    # config.json names an MTP layer the checkpoint lacks (saved by Transformers): none is written
+    assert nemotron_h_prepare(hp, {"backbone.layers.0.norm.weight": _ref("a", (4,))})["_n_mtp"] == 0
+
+
+@pytest.mark.parametrize(
+    ("pattern", "n_nextn", "message"),
+    [("M-*-", 1, "without experts"), ("ME*E", 2, "num_nextn_predict_layers 2"), ("ME*E", 0, "0")],
+)
+def test_nemotron_h_mtp_heads_llama_cpp_cannot_take_are_refused(pattern: str, n_nextn: int, message: str) -> None:
+    from app.convert.hybrids import nemotron_h_prepare
+
+    hp = {"hybrid_override_pattern": pattern, "num_nextn_predict_layers": n_nextn}
+    tensors = {"mtp.layers.0.eh_proj.weight": _ref("a", (4,))}
+    with pytest.raises(ConvertError, match=message) as caught:
         nemotron_h_prepare(hp, tensors)
     assert "--no-mtp" in (caught.value.hint or "")
-    assert nemotron_h_prepare({**hp, NO_MTP: True}, tensors)["num_hidden_layers"] == 4
-    assert nemotron_h_rename("mtp.layers.0.eh_proj.weight", hp) is None
-    assert nemotron_h_rename("backbone.layers.0.norm.weight", hp) == "backbone.layers.0.norm.weight"
+    assert nemotron_h_prepare({**hp, NO_MTP: True}, tensors)["_n_mtp"] == 0

@@ -53,6 +53,34 @@ def test_ignore_merges_picks_between_names_sharing_a_regex() -> None:
     assert pre_tokenizer_name(_file(cl100k, BYTES, ignore_merges=False)) == "smaug-bpe"
 
 
+@pytest.mark.parametrize(
+    ("chain", "cleaned", "kept"),
+    [
+        ("qwen2", "stablelm2", "qwen2"),  # Megrez's and StableLM 2's vocabularies: spaces cleaned up
+        ("smollm", "starcoder", "smollm"),  # StarCoder's, CodeShell's, Refact's, EXAONE 3's...
+        ("gpt-2", "gpt-2", "trillion"),  # Trillion's and Granite Docling's: not cleaned up
+    ],
+)
+def test_clean_up_tokenization_spaces_picks_between_names_sharing_a_regex(chain: str, cleaned: str, kept: str) -> None:
+    data = {"model": {"type": "BPE"}, "pre_tokenizer": PRE_TOKENIZER_CASES[chain].pre_tokenizer}
+    assert pre_tokenizer_name(data, {"clean_up_tokenization_spaces": True}) == cleaned
+    assert pre_tokenizer_name(data, {"clean_up_tokenization_spaces": False}) == kept
+
+
+def test_an_open_clean_up_keeps_the_first_name_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    data = {"model": {"type": "BPE"}, "pre_tokenizer": PRE_TOKENIZER_CASES["qwen2"].pre_tokenizer}
+    with caplog.at_level(logging.INFO, logger="app.convert"):
+        assert pre_tokenizer_name(data, {}) == "qwen2"
+    assert "does not say clean_up_tokenization_spaces" in caplog.text
+
+
+def test_a_clean_up_llama_cpp_lacks_warns_and_keeps_the_name(caplog: pytest.LogCaptureFixture) -> None:
+    data = {"model": {"type": "BPE"}, "pre_tokenizer": PRE_TOKENIZER_CASES["qwen35"].pre_tokenizer}
+    with caplog.at_level(logging.WARNING, logger="app.convert"):
+        assert pre_tokenizer_name(data, {"clean_up_tokenization_spaces": True}) == "qwen35"
+    assert "clean_up_tokenization_spaces=True" in caplog.text
+
+
 def test_an_ignore_merges_llama_cpp_lacks_warns_and_keeps_the_regex(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="app.convert"):
         assert pre_tokenizer_name(_file(_split(QWEN2_SPLIT), BYTES, ignore_merges=True)) == "qwen2"

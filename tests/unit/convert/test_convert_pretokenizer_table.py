@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from app.convert.vocab import LLAMA_CPP_PRE_NAMES, names_given
-from tests.support.llama_pretokenizers import converter_names, loader_regexes
+from tests.support.llama_pretokenizers import converter_names, loader_flags, loader_regexes
+
+# Where a name we give differs from llama.cpp's in a default only: the flag's tokenizer.ggml key, when the file
+# has it, overrides it (llama-bpe adds a BOS by default, glm4 does not; a GLM-4 file without add_bos_token
+# gets one in llama.cpp where llama.cpp's own conversion gets none).
+KEY_DEFAULTS_ONLY = {"glm4": {"add_bos"}}
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +40,31 @@ def test_the_names_we_write_are_the_converters_own(sources: Path) -> None:
     assert {name for name, given in LLAMA_CPP_PRE_NAMES.items() if given == name} == ours
 
 
-def test_a_name_we_give_in_place_of_llama_cpps_splits_text_alike_in_llama_cpp(sources: Path) -> None:
+def test_a_name_we_give_in_place_of_llama_cpps_loads_alike_in_llama_cpp(sources: Path) -> None:
     """Where llama.cpp's converter tells two vocabularies apart by their tokens alone, our name for the chain
-    must make llama.cpp's loader run the very regexes the converter's name would."""
-    regexes = loader_regexes(sources)
+    must make llama.cpp's loader run the very regexes the converter's name would, with the same tokenizer flags
+    (clean_spaces, ignore_merges, add_bos, add_sep, escape_whitespaces...), the same pre-type where other code
+    tests it, and the same special-token rules keyed on the name."""
+    regexes, flags = loader_regexes(sources, run_only=True), loader_flags(sources)
+    assert flags["megrez"]["clean_spaces"] != flags["qwen2"]["clean_spaces"]  # the flags were read
     for name, given in LLAMA_CPP_PRE_NAMES.items():
         if given is None or given == name:
             continue
         assert regexes.get(name), f"llama.cpp's loader has no regexes for {name!r}"
         assert regexes[name] == regexes[given], f"{name!r} and {given!r} split text differently in llama.cpp"
+        differ = {k for k in flags[name].keys() | flags[given].keys() if flags[name].get(k) != flags[given].get(k)}
+        assert differ <= KEY_DEFAULTS_ONLY.get(name, set()), f"{name!r} and {given!r} differ in llama.cpp: {differ}"
+
+
+def test_the_flags_we_assume_for_a_name_are_llama_cpps(sources: Path) -> None:
+    """ignore_merges and clean_spaces pick between the names of one chain: they must be what the loader sets."""
+    from app.convert import vocab
+
+    flags = loader_flags(sources)
+    choices = [c for cs in vocab._PRE_TOKENIZERS.values() for c in cs] + [c for c, _ in vocab._APPROXIMATE.values()]
+    for choice in choices:
+        assert flags[choice.name]["ignore_merges"] == str(choice.ignore_merges).lower(), choice.name
+        assert flags[choice.name]["clean_spaces"] == str(choice.clean_spaces).lower(), choice.name
 
 
 def test_each_chain_we_read_is_llama_cpps_regex_verbatim(sources: Path) -> None:
@@ -63,3 +84,13 @@ def test_each_chain_we_read_is_llama_cpps_regex_verbatim(sources: Path) -> None:
 
 def _unescape(cpp: str) -> str:
     return cpp.replace("\\\\", "\0").replace('\\"', '"').replace("\0", "\\")
+
+
+def test_measured_vocabularies_get_names_of_the_converters_own(sources: Path) -> None:
+    """The names app.convert.vocab_fingerprints gives particular vocabularies (by measurement) are llama.cpp's
+    converter's, and stand in LLAMA_CPP_PRE_NAMES for a chain we read."""
+    from app.convert.vocab_fingerprints import MEASURED
+
+    for measured in MEASURED.values():
+        assert measured.name in converter_names(sources)
+        assert LLAMA_CPP_PRE_NAMES[measured.name] == measured.chain

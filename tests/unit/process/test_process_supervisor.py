@@ -90,3 +90,17 @@ def test_stop_terminates_a_child_that_does_not_listen() -> None:
     outcome = child.stop(ask="please quit", grace=0.2)
     assert outcome is not None and outcome.stopped and outcome.clean
     assert not child.alive
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="nice levels are POSIX")
+def test_a_nicer_child_and_every_thread_it_starts_run_below_the_app() -> None:
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    if ours + 3 > 19:
+        pytest.skip("this test process is already at the lowest priority")
+    child, messages = _start("niceness")
+    assert messages.get(timeout=60) == (ours, ours)
+    child.wait(30)
+    nicer = Supervisor(f"{CHILDREN}:niceness", subject="the test child", on_message=messages.put, nice=3)
+    nicer.start()
+    assert messages.get(timeout=60) == (ours + 3, ours + 3)
+    nicer.wait(30)
