@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from pathlib import Path
 
 from app.downloads.prefix_hash import PrefixHasher
@@ -19,8 +20,11 @@ def test_bytes_offered_at_the_front_are_hashed_without_reading_them_back(tmp_pat
     wake = threading.Condition()
     hasher = PrefixHasher(path, hashlib.sha256(), 2 * MIB, lambda: frontier[0], wake)
     hasher.offer(MIB, memoryview(b"\2" * 10))  # not the next bytes the hash needs: ignored
-    hasher.offer(0, memoryview(arrived))
-    assert hasher.hashed == MIB
+    hasher.offer(0, memoryview(arrived))  # hashed on the hasher's thread, from the copy it was handed
+    deadline = time.monotonic() + 30
+    while hasher.hashed < MIB and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert hasher.hashed == MIB  # with the frontier at 0 nothing could be read from disk
     frontier[0] = 2 * MIB  # the rest landed behind a hole and is read back from disk
     with wake:
         wake.notify_all()
