@@ -18,6 +18,7 @@ from app.quantize.source import convertible_files, fetch_repo
 from tests.fakehub.repo import FakeRepo
 from tests.fakehub.server import FakeHub
 from tests.support.models import REPO_ROOT
+from tests.support.quiet_progress import QuietProgress
 
 
 def _repo(hub: FakeHub, repo_id: str, architecture: str, **extra: object) -> FakeRepo:
@@ -30,13 +31,6 @@ def _repo(hub: FakeHub, repo_id: str, architecture: str, **extra: object) -> Fak
     return repo
 
 
-class _Silent:
-    def resolved(self, files: object, done_bytes: int) -> None: ...
-    def progress(self, done_bytes: int) -> None: ...
-    def retrying(self, message: str, delay: float) -> None: ...
-    def file_done(self, filename: str) -> None: ...
-
-
 def _weights_requested(hub: FakeHub) -> list[str]:
     return [r.path for r in hub.requests if ".safetensors" in r.path]
 
@@ -44,7 +38,7 @@ def _weights_requested(hub: FakeHub) -> list[str]:
 def test_unsupported_architecture_is_refused_before_any_weight(fake_hub_empty: FakeHub, tmp_path: Path) -> None:
     _repo(fake_hub_empty, "tiny-org/hybrid", "BloomForCausalLM")
     with pytest.raises(ConvertError) as caught:
-        fetch_repo("tiny-org/hybrid", tmp_path / "models", _Silent())
+        fetch_repo("tiny-org/hybrid", tmp_path / "models", QuietProgress())
     assert "BloomForCausalLM is not supported" in str(caught.value)
     hint = caught.value.hint or ""
     assert "Qwen3 MoE (Qwen3MoeForCausalLM)" in hint and "convert_hf_to_gguf.py" in hint
@@ -83,7 +77,7 @@ def test_a_family_variant_we_do_not_convert_is_refused_from_its_config(
     refused at once."""
     _repo(fake_hub_empty, "nvidia/tiny-nemotron-odd", "NemotronHForCausalLM", hybrid_override_pattern="M?")
     with pytest.raises(ConvertError) as caught:
-        fetch_repo("nvidia/tiny-nemotron-odd", tmp_path / "models", _Silent())
+        fetch_repo("nvidia/tiny-nemotron-odd", tmp_path / "models", QuietProgress())
     assert "kinds llama.cpp does not know" in str(caught.value)
     assert _weights_requested(fake_hub_empty) == []
     _repo(fake_hub_empty, "nvidia/tiny-nemotron", "NemotronHForCausalLM", hybrid_override_pattern="M*")

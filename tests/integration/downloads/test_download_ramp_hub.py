@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,6 +14,7 @@ from app.downloads.items import SegmentProgress
 from app.downloads.job import DownloadConfig, RetryPolicy, run_job
 from app.downloads.transfer import StopToken, Timeouts
 from tests.fakehub import FakeHub, FakeRepo
+from tests.support.quiet_progress import QuietProgress
 
 REPO_ID = "ramporg/Ramp-GGUF"
 FILE = "Ramp-Q4_K_M.gguf"
@@ -32,20 +31,6 @@ CONFIG = DownloadConfig(
 )
 
 
-class _Quiet:
-    def resolved(self, files: Sequence[Any], done_bytes: int) -> None:
-        pass
-
-    def progress(self, done_bytes: int) -> None:
-        pass
-
-    def retrying(self, message: str, delay: float) -> None:
-        pass
-
-    def file_done(self, filename: str) -> None:
-        pass
-
-
 @pytest.fixture
 def hub(fake_hub_empty: FakeHub) -> FakeHub:
     fake_hub_empty.add_repo(FakeRepo(REPO_ID)).add_file(FILE, DATA)
@@ -56,7 +41,7 @@ def _connections(tmp_path: Path, config: DownloadConfig = CONFIG) -> list[int]:
     """Connections fetching at once, at each progress tick of a download that must end verified."""
     snapshots: list[tuple[SegmentProgress, ...]] = []
     path = run_job(
-        REPO_ID, [FILE], "main", tmp_path / "models", StopToken(), _Quiet(), config, on_segments=snapshots.append
+        REPO_ID, [FILE], "main", tmp_path / "models", StopToken(), QuietProgress(), config, on_segments=snapshots.append
     )[0]
     assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(DATA).digest()
     return [sum(1 for s in snap if s.state in ("active", "retrying")) for snap in snapshots if snap]

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,6 +12,7 @@ from app.downloads.job import DownloadConfig, RetryPolicy, run_job
 from app.downloads.range_hosts import RangeHosts
 from app.downloads.transfer import StopToken, Timeouts
 from tests.fakehub import FakeHub, FakeRepo
+from tests.support.quiet_progress import QuietProgress
 
 REPO_ID = "norange/NoRange-GGUF"
 FILES = {name: random.Random(name).randbytes(4 << 20) for name in ("NoRange-Q4_K_M.gguf", "NoRange-Q8_0.gguf")}
@@ -24,20 +23,6 @@ CONFIG = DownloadConfig(
     segments=8,
     min_segment=512 << 10,  # 4 MiB files are fetched in segments
 )
-
-
-class _Quiet:
-    def resolved(self, files: Sequence[Any], done_bytes: int) -> None:
-        pass
-
-    def progress(self, done_bytes: int) -> None:
-        pass
-
-    def retrying(self, message: str, delay: float) -> None:
-        pass
-
-    def file_done(self, filename: str) -> None:
-        pass
 
 
 @pytest.fixture
@@ -51,7 +36,7 @@ def hub(fake_hub_empty: FakeHub) -> FakeHub:
 
 def _fetch(name: str, models: Path) -> None:
     """Download one file; it must end verified."""
-    path = run_job(REPO_ID, [name], "main", models, StopToken(), _Quiet(), CONFIG)[0]
+    path = run_job(REPO_ID, [name], "main", models, StopToken(), QuietProgress(), CONFIG)[0]
     assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(FILES[name]).digest()
 
 

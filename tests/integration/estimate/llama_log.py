@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.chat.client import EngineClient
 from app.estimate import FlashAttn, KvLayer, LoadSettings, MemoryEstimate
 
 _FLASH = {FlashAttn.AUTO: -1, FlashAttn.OFF: 0, FlashAttn.ON: 1}
@@ -196,6 +197,18 @@ def relayed_log() -> Iterator[RelayedLines]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def logged_engine() -> Iterator[tuple[EngineClient, RelayedLines]]:
+    """A started engine child and the llama.cpp lines it relays while the block runs; closed after it."""
+    with relayed_log() as handler:
+        client = EngineClient()
+        try:
+            client.start()
+            yield client, handler
+        finally:
+            client.close()
 
 
 def load_and_log(path: Path, settings: LoadSettings) -> LlamaReport:

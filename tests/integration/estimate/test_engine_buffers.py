@@ -34,7 +34,13 @@ from app.estimate.view import engine_estimate, memory_view, read_model_file
 from app.gguf import read_model
 from app.hub.fit import fit_quants
 from app.hub.models import Quant, RepoDetail, RepoFile
-from tests.integration.estimate.llama_log import LlamaReport, RelayedLines, mib_double, parse, relayed_log
+from tests.integration.estimate.llama_log import (
+    LlamaReport,
+    RelayedLines,
+    logged_engine,
+    mib_double,
+    parse,
+)
 from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
 
 pytestmark = pytest.mark.slow
@@ -47,13 +53,8 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[tuple[EngineClient, RelayedLines]]:
-    with relayed_log() as handler:
-        client = EngineClient()
-        try:
-            client.start()
-            yield client, handler
-        finally:
-            client.close()
+    with logged_engine() as engine_and_log:
+        yield engine_and_log
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,13 @@ from app.estimate.shape import shape_from_header
 from app.estimate.view import engine_estimate
 from app.gguf import read_model
 from app.gguf.synthetic_arch import DEFAULT_SPECS, write_arch_gguf
-from tests.integration.estimate.llama_log import RelayedLines, expected_kv, mib_float32, parse, relayed_log
+from tests.integration.estimate.llama_log import (
+    RelayedLines,
+    expected_kv,
+    logged_engine,
+    mib_float32,
+    parse,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -30,13 +36,8 @@ QUANTIZED_K = [
 
 @pytest.fixture
 def engine() -> Iterator[tuple[EngineClient, RelayedLines]]:
-    with relayed_log() as handler:
-        client = EngineClient()
-        try:
-            client.start()
-            yield client, handler
-        finally:
-            client.close()
+    with logged_engine() as engine_and_log:
+        yield engine_and_log
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from app.estimate.shape import shape_from_header
 from app.estimate.view import engine_estimate
 from app.gguf import read_model
 from app.gguf.synthetic_arch import TRANSFORMER_SPECS, write_arch_gguf
-from tests.integration.estimate.llama_log import RelayedLines, relayed_log
+from tests.integration.estimate.llama_log import RelayedLines, logged_engine
 from tests.integration.estimate.test_engine_buffers import compare, context_params, engine_log
 
 pytestmark = pytest.mark.slow
@@ -28,13 +28,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def plm_engine() -> Iterator[tuple[EngineClient, RelayedLines]]:
     """Its own engine process: before the fix, each load here killed it."""
-    with relayed_log() as handler:
-        client = EngineClient()
-        try:
-            client.start()
-            yield client, handler
-        finally:
-            client.close()
+    with logged_engine() as engine_and_log:
+        yield engine_and_log
 
 
 @pytest.fixture(scope="module")
