@@ -14,7 +14,11 @@ whole process (ours: transfer + sha256 + fsync + rename; curl also with `sha256s
 Both cases also run ours with the sha256 as a second pass over the finished part instead of the prefix
 being hashed while segments arrive, to say which is faster. Everything in /tmp is deleted afterwards.
 Ours starts each file on 2 connections and doubles them while that raises the rate (app/downloads/ramp.py);
-the same download with all 8 connections from the start (session 4's engine) runs interleaved as an anchor.
+the same download with all 8 connections from the start (session 4's engine) runs interleaved as an anchor, and
+so does ours with one request per piece (session 5's engine: no runs of pieces on a fast link, no cap on the ramp).
+
+Far server: a third fake Hub process waits FAR_LATENCY before answering each CDN request (a round trip and a
+handshake to a distant CDN edge) and serves 256 MiB unthrottled: ours against ours with one request per piece.
 The UI stall is measured with 8 connections from the start. The load average is printed at start and end.
 Targets (each printed PASS/FAIL): unthrottled ≥ 1.0× curl; throttled ≥ 5× curl; RSS growth ≤ 100 MB;
 event-loop stall ≤ 50 ms.
@@ -47,6 +51,9 @@ FILE = "Bench-Q4_K_M.gguf"
 THROTTLED_SIZE = 256 << 20
 THROTTLE = 10_000_000  # bytes per second, per connection
 THROTTLED_RUNS = 3
+FAR_SIZE = 256 << 20
+FAR_LATENCY = 0.06  # seconds before each CDN reply
+FAR_RUNS = 3
 HEARTBEAT_MS = 10
 _KEEP: list[object] = []
 
@@ -60,15 +67,16 @@ path = Path(sys.argv[1])
 hub = FakeHub()
 hub.add_repo(FakeRepo(sys.argv[2])).add_file(path.name, path)
 hub.throttle(float(sys.argv[3]))
+hub.latency, hub.latency_match = float(sys.argv[4]), "cdn-lfs"
 hub.start()
 print(json.dumps({"url": hub.url}), flush=True)
 sys.stdin.read()
 """
 
 
-def start_server(source: Path, rate: float = 0.0) -> tuple[subprocess.Popen[str], str]:
+def start_server(source: Path, rate: float = 0.0, latency: float = 0.0) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, str(source), REPO_ID, str(rate)],
+        [sys.executable, "-c", _SERVER, str(source), REPO_ID, str(rate), str(latency)],
         cwd=REPO,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -133,6 +141,7 @@ def ours_run(
     hash_in_flight: bool = True,
     segments: int | None = None,
     start: int | None = None,
+    fast_link: float | None = None,
 ) -> tuple[float, float, float, int]:
     """(seconds to the last byte, seconds to the verified file in place, CPU seconds, most connections at once).
     `start`: connections to begin with (default: the ramp's; `segments` for all of them at once)."""
@@ -147,6 +156,8 @@ def ours_run(
         config = replace(config, segments=segments)
     if start is not None:
         config = replace(config, start_segments=start)
+    if fast_link is not None:
+        config = replace(config, fast_link=fast_link)
     seen: list[int] = []  # connections at once
     cpu = _cpu(resource.RUSAGE_SELF)
     began = time.perf_counter()
@@ -202,6 +213,35 @@ def throttled_runs(work: Path) -> dict[str, Any]:
             {"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c, "connections": n} for t, e, c, n in ours
         ],
         "second_pass_runs": [{"transfer_seconds": t, "end_to_end_seconds": e} for t, e, _, _ in second],
+    }
+
+
+def far_runs(work: Path) -> dict[str, Any]:
+    """256 MiB from a server FAR_LATENCY away per request: ours against ours with a request per piece."""
+    source = work / "src-far" / FILE
+    source.parent.mkdir()
+    with open(source, "wb") as handle:
+        handle.truncate(FAR_SIZE)
+    server, url = start_server(source, latency=FAR_LATENCY)
+    endpoint = os.environ["HF_ENDPOINT"]
+    os.environ["HF_ENDPOINT"] = url
+    try:
+        from app.downloads.remote import resolve_file
+
+        resolve_file(REPO_ID, FILE, "main")
+        ours, per_piece = [], []
+        for _ in range(FAR_RUNS):
+            ours.append(ours_run(work / "models-f", FAR_SIZE))
+            per_piece.append(ours_run(work / "models-f", FAR_SIZE, fast_link=float("inf")))
+    finally:
+        os.environ["HF_ENDPOINT"] = endpoint
+        server.kill()
+        server.wait()
+    return {
+        "ours_whole": median([o[1] for o in ours]),
+        "per_piece_whole": median([o[1] for o in per_piece]),
+        "ours_runs": [{"end_to_end_seconds": e, "cpu_seconds": c, "connections": n} for _, e, c, n in ours],
+        "per_piece_runs": [{"end_to_end_seconds": e, "cpu_seconds": c, "connections": n} for _, e, c, n in per_piece],
     }
 
 
@@ -312,14 +352,17 @@ def main() -> int:
         ours: list[tuple[float, float, float, int]] = []
         at_once: list[tuple[float, float, float, int]] = []
         single: list[tuple[float, float, float, int]] = []
+        per_piece: list[tuple[float, float, float, int]] = []
         for _ in range(RUNS):  # interleaved, so all see the same machine load
             curl.append(curl_run(file_url, work / "curl.out"))
             ours.append(ours_run(work / "models"))
             at_once.append(ours_run(work / "models", start=8))  # session 4: every connection from the start
             single.append(ours_run(work / "models", segments=1))
+            per_piece.append(ours_run(work / "models", fast_link=float("inf")))  # session 5: a request per piece
         second_pass = [ours_run(work / "models", hash_in_flight=False) for _ in range(3)]
         curl_whole = median([curl_run(file_url, work / "curl.out", whole=True)[0] for _ in range(3)])
         throttled = throttled_runs(work)
+        far = far_runs(work)
         ui_runs = []
         for i in range(UI_RUNS):
             ui_runs.append(ui_run(work / f"ui-models-{i}", start=8))  # the stall with 8 connections at once
@@ -346,6 +389,7 @@ def main() -> int:
     pair_ratio = median([c[0] / o[0] for c, o in zip(curl, ours, strict=True)])
     e2e_pair = median([c[0] / o[1] for c, o in zip(curl, ours, strict=True)])
     at_once_e2e = median([o[1] for o in at_once])
+    per_piece_e2e = median([o[1] for o in per_piece])
     rows = [
         ("curl (to last byte)", f"{curl_s:.2f}", f"{gib / curl_s:.2f}", "1.00", f"{median([c[1] for c in curl]):.2f}"),
         (
@@ -363,6 +407,13 @@ def main() -> int:
             f"{gib / at_once_e2e:.2f}",
             f"{curl_s / at_once_e2e:.2f}",
             f"{median([o[2] for o in at_once]):.2f}",
+        ),
+        (
+            "ours, a request per piece (session 5): end to end",
+            f"{per_piece_e2e:.2f}",
+            f"{gib / per_piece_e2e:.2f}",
+            f"{curl_s / per_piece_e2e:.2f}",
+            f"{median([o[2] for o in per_piece]):.2f}",
         ),
         (
             "ours, one stream: end to end",
@@ -428,6 +479,26 @@ def main() -> int:
         ],
     )
     print()
+    far_mib = FAR_SIZE >> 20
+    print(f"{far_mib} MiB from a server {FAR_LATENCY * 1000:g} ms away per request, median of {FAR_RUNS}")
+    print_table(
+        ("client", "seconds", "MB/s", "× a request per piece"),
+        [
+            (
+                "ours: runs of pieces on a fast link",
+                f"{far['ours_whole']:.2f}",
+                f"{FAR_SIZE / far['ours_whole'] / 1e6:.1f}",
+                f"{far['per_piece_whole'] / far['ours_whole']:.2f}",
+            ),
+            (
+                "ours, a request per piece (session 5)",
+                f"{far['per_piece_whole']:.2f}",
+                f"{FAR_SIZE / far['per_piece_whole'] / 1e6:.1f}",
+                "1.00",
+            ),
+        ],
+    )
+    print()
     print_table(
         ("UI measure", "value", "target"),
         [
@@ -456,6 +527,10 @@ def main() -> int:
             "ratio_transfer_vs_curl": pair_ratio,
             "ratio_end_to_end_vs_curl": curl_s / e2e_s,
             "curl_sha256_mv_seconds": curl_whole,
+            "request_per_piece": [
+                {"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c, "connections": n}
+                for t, e, c, n in per_piece
+            ],
             "one_stream": [{"transfer_seconds": t, "end_to_end_seconds": e, "cpu_seconds": c} for t, e, c, _ in single],
             "ratio_end_to_end_one_stream_vs_curl": curl_s / single_e2e,
             "ratio_end_to_end_vs_curl_sha256_mv": curl_whole / e2e_s,
@@ -470,6 +545,7 @@ def main() -> int:
                 "ratio_whole_vs_curl": throttled["curl"] / throttled["ours_whole"],
                 "ratio_whole_vs_curl_sha256_mv": throttled["curl_whole"] / throttled["ours_whole"],
             },
+            "far": {"size_bytes": FAR_SIZE, "latency_seconds": FAR_LATENCY, **far},
             "ui": ui,
             "targets": {"ratio": 1.0, "throttled_ratio": 5.0, "rss_growth_mb": 100, "max_stall_ms": 50},
         },
@@ -477,6 +553,12 @@ def main() -> int:
     print(f"\nwrote {path}")
     verdicts = [
         ("unthrottled end to end ≥ 1.0× curl", curl_s / e2e_s, 1.0, "×"),
+        (
+            f"{far_mib} MiB {FAR_LATENCY * 1000:g} ms away: runs no slower than a request per piece (≥ 0.95×)",
+            far["per_piece_whole"] / far["ours_whole"],
+            0.95,
+            "×",
+        ),
         (f"{t_mib} MiB at {THROTTLE / 1e6:g} MB/s per connection ≥ 5× curl", t["curl"] / t["ours_whole"], 5.0, "×"),
     ]
     print()

@@ -221,6 +221,7 @@ class Stats:
     context_size: int
     dropped_messages: int = 0
     media_tokens: int = 0  # of prompt_tokens, the positions images and audio took (as mtmd counts them)
+    sequence: int = -1  # the llama.cpp sequence a batched engine ran the request on (-1: one sequence only)
 
     @property
     def prompt_tokens_per_second(self) -> float:

@@ -22,7 +22,7 @@ from app.convert import kernels
 from app.convert.checkpoint import Checkpoint, open_checkpoint, read_json_if_exists
 from app.convert.converter import CancelFn, ConvertResult, ProgressFn, new_writer, write_file
 from app.convert.mmproj_family import Part, VisionFamily
-from app.convert.mmproj_gemma4 import GEMMA4
+from app.convert.mmproj_gemma4 import GEMMA4, gemma4_gguf_forced
 from app.convert.pieces import split_rows
 from app.convert.plan import FILE_TYPES, OUT_TYPES, TensorPlan
 from app.convert.safetensors_file import TensorRef
@@ -279,12 +279,27 @@ def convert_mmproj(
     return ConvertResult(out, "clip", len(plans), out.stat().st_size)
 
 
-# vision projectors whose tensor types follow the rules above (by GGUF name: no checkpoint names in a GGUF)
-RETYPED = frozenset({"gemma3", "qwen2vl_merger", "qwen25vl", "qwen3vl_merger"})
+def _no_forced(_name: str, _gguf_name: str, _out: QT) -> QT | None:
+    return None
 
 
-def _gguf_forced(_name: str, gguf_name: str, _out: QT) -> QT | None:
+def _gemma3_gguf_forced(_name: str, gguf_name: str, _out: QT) -> QT | None:
     return QT.F16 if "input_projection" in gguf_name else None  # Gemma 3's projection matrix stays F16
+
+
+# projectors whose tensor types follow the rules above, by GGUF name (a GGUF holds no checkpoint names): the
+# vision tower's projector type, and the audio tower's where the file has one
+RETYPED: dict[str, Callable[[str, str, QT], QT | None]] = {
+    "gemma3": _gemma3_gguf_forced, "qwen2vl_merger": _no_forced, "qwen25vl": _no_forced,
+    "qwen3vl_merger": _no_forced, "gemma4v": gemma4_gguf_forced,
+}
+RETYPED_AUDIO = {"gemma4v": "gemma4a"}  # a vision projector type -> the audio tower it is written with
+
+
+def can_retype(kind: str, audio: bool) -> bool:
+    """Whether retype_mmproj knows the type rules of a projector (its vision projector type, whether it also
+    holds an audio tower)."""
+    return kind in RETYPED and (not audio or kind in RETYPED_AUDIO)
 
 
 def retype_mmproj(src: Path, out: Path, outtype: str) -> ConvertResult:
@@ -295,12 +310,13 @@ def retype_mmproj(src: Path, out: Path, outtype: str) -> ConvertResult:
         raise ConvertError(f"output type {outtype!r} is not one of {', '.join(OUT_TYPES)}")
     target = OUT_TYPES[outtype]
     reader = gguf.GGUFReader(src)
-    kind_field = reader.fields.get("clip.projector_type") or reader.fields.get("clip.vision.projector_type")
-    kind = str(kind_field.contents()) if kind_field is not None else ""
-    if kind not in RETYPED:
-        raise ConvertError(f"a {kind or 'unknown'} projector cannot be re-typed here",
+    kind = _field(reader, "clip.projector_type") or _field(reader, "clip.vision.projector_type")
+    audio = _field(reader, "clip.audio.projector_type")
+    if kind not in RETYPED or (audio and RETYPED_AUDIO.get(kind) != audio):
+        what = f"{kind} + {audio}" if audio else kind
+        raise ConvertError(f"a {what or 'unknown'} projector cannot be re-typed here",
                            hint="copy it as it is, or convert it from the Hugging Face checkpoint")
-    family = VisionFamily(kind, lambda _n: True, _gguf_forced, lambda _n: 0.0, lambda *_a: None, lambda v: v)
+    family = VisionFamily(kind, lambda _n: True, RETYPED[kind], lambda _n: 0.0, lambda *_a: None, lambda v: v)
     writer = gguf.GGUFWriter(path=None, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.MMPROJ])
     plans = []
     for tensor in reader.tensors:
@@ -315,15 +331,24 @@ def retype_mmproj(src: Path, out: Path, outtype: str) -> ConvertResult:
         nbytes = plan.n_rows * kernels.row_bytes(plan.n_cols, qtype)
         writer.add_tensor_info(tensor.name, shape, np.dtype(np.float32), nbytes, raw_dtype=qtype)
     for name, field in reader.fields.items():
-        if name.startswith("GGUF.") or name in ("general.architecture", "general.file_type"):
+        if name.startswith("GGUF.") or name == "general.architecture":
+            continue
+        if name == "general.file_type":  # in its place, so the keys keep a conversion's order
+            writer.add_file_type(int(FILE_TYPES[target]))
             continue
         vtype = field.types[0]
         sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(name, field.contents(), vtype, sub)
-    writer.add_file_type(int(FILE_TYPES[target]))
+    if "general.file_type" not in reader.fields:
+        writer.add_file_type(int(FILE_TYPES[target]))
     write_file(writer, out, plans, None, None)
     return ConvertResult(out, "clip", len(plans), out.stat().st_size)
 
 
-__all__ = ["FAMILIES", "RETYPED", "Part", "VisionFamily", "convert_mmproj", "default_output", "plan_projector",
-           "retype_mmproj", "vision_family"]
+def _field(reader: gguf.GGUFReader, key: str) -> str:
+    field = reader.fields.get(key)
+    return str(field.contents()) if field is not None else ""
+
+
+__all__ = ["FAMILIES", "RETYPED", "Part", "VisionFamily", "can_retype", "convert_mmproj", "default_output",
+           "plan_projector", "retype_mmproj", "vision_family"]

@@ -25,6 +25,15 @@ def _gemma4_forced(name: str, _gguf_name: str, _out: QT) -> QT | None:
     return QT.F32 if "position_embedding_table" in name else None
 
 
+def gemma4_gguf_forced(_name: str, gguf_name: str, _out: QT) -> QT | None:
+    """The same rule by GGUF name (a projector GGUF re-typed has no checkpoint names): the audio tower's
+    convolutions (`a.conv1d.*`, the depthwise `conv_dw`) and its subsampler's input projection, the only
+    `_conv` tensor that is a matrix, stay F32, as does the vision position table."""
+    if gguf_name.startswith(("a.conv1d.", "a.input_projection.")) or ".conv_dw." in gguf_name:
+        return QT.F32
+    return QT.F32 if gguf_name.startswith("v.position_embd") else None
+
+
 def _softplus(values: np.ndarray) -> np.ndarray:
     """The audio attention's per-dimension scales are stored before their softplus. Correctly rounded to f32 (in
     f64); torch's vectorised f32 exp/log1p, which the reference uses, may differ in the last bit."""
@@ -96,4 +105,4 @@ GEMMA4 = VisionFamily(
     lambda vision: {**vision, "image_size": 224}, _gemma4_split, audio=True,
 )
 
-__all__ = ["GEMMA4"]
+__all__ = ["GEMMA4", "gemma4_gguf_forced"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import gguf
 
-from app.convert.vocab_fingerprints import measured_name
+from app.convert.vocab_fingerprints import measurements
 from app.core.errors import ConvertError
 
 log = logging.getLogger("app.convert")
@@ -172,7 +172,7 @@ _TOTAL_REGEXES = frozenset({CL100K, QWEN2, QWEN35, GPT2, TEKKEN, O200K, SEED_COD
 # identically, with the same split regexes and tokenizer flags (its converter tells the two apart by vocabulary
 # alone, which a chain cannot); or None where we refuse the vocabulary. Checked against the pinned
 # sources by tests/unit/convert/test_convert_pretokenizer_table.py. A vocabulary whose own name we measured
-# (vocab_fingerprints.py) gets that name instead of its chain's.
+# (vocab_fingerprints.py) gets that name instead of its chain's, where this table pairs the two.
 LLAMA_CPP_PRE_NAMES: dict[str, str | None] = {
     **{
         name: name
@@ -200,7 +200,8 @@ LLAMA_CPP_PRE_NAMES: dict[str, str | None] = {
     "granite-docling": "trillion",  # GPT-2's regex, spaces not cleaned up (tokenizer_config.json says so)
     **dict.fromkeys(("chatglm-bpe", "dbrx"), "smaug-bpe"),
     # with ignore_merges set, as llama.cpp's glm4 assumes (smaug-bpe without); llama-bpe then differs from glm4
-    # only in adding a BOS where the file does not say (tokenizer.ggml.add_bos_token): left open, see the test
+    # only in adding a BOS where the file does not say (tokenizer.ggml.add_bos_token). The published GLM-4-0414,
+    # GLM-4.5 and GLM-4.7 vocabularies are measured (they get glm4, and their files say add_bos_token)
     "glm4": "llama-bpe",
     "command-r": "smollm",
     **dict.fromkeys(("codeshell", "exaone", "mellum2", "minerva-7b", "refact"), "starcoder"),  # spaces cleaned up
@@ -344,10 +345,8 @@ def bpe_vocab(folder: Path, vocab_size: int | None) -> Vocab:
     model = data.get("model") or {}
     if model.get("type") != "BPE":
         raise ConvertError(f"tokenizer.json of type {model.get('type')!r} is not supported (byte-level BPE only)")
-    # the chain's name, or llama.cpp's own for a vocabulary we measured (same regexes, see vocab_fingerprints)
-    config = _load_json(folder / "tokenizer_config.json")
-    pre = pre_tokenizer_name(data, config)
-    pre = measured_name(data, config, pre) or pre
+    # the chain's name (add_vocab writes llama.cpp's own instead for a vocabulary we measured)
+    pre = pre_tokenizer_name(data, _load_json(folder / "tokenizer_config.json"))
     vocab = tok.get_vocab(with_added_tokens=True)
     reverse = {i: t for t, i in vocab.items()}
     added = {int(a["id"]): a for a in data.get("added_tokens") or []}
@@ -568,13 +567,22 @@ def special_roles(vocab: Vocab, roles: tuple[tuple[str, str], ...]) -> dict[str,
 
 def add_vocab(w: gguf.GGUFWriter, folder: Path, vocab: Vocab, roles: dict[str, int] | None = None) -> None:
     """`roles`: special-token ids the family fixes where the tokenizer files name none."""
+    special = special_vocab(folder, vocab)
     w.add_tokenizer_model(vocab.model)
-    if vocab.pre is not None:
-        w.add_tokenizer_pre(vocab.pre)
+    pre = written_pre(vocab, special.merges, special.add_special_token.get("bos"))
+    if pre is not None:
+        w.add_tokenizer_pre(pre)
     w.add_token_list(vocab.tokens)
     if vocab.scores is not None:
         w.add_token_scores(vocab.scores)
     w.add_token_types(vocab.types)
+    for role, tid in (roles or {}).items():
+        special.special_token_ids.setdefault(role, tid)
+    special.add_to_gguf(w, quiet=True)
+
+
+def special_vocab(folder: Path, vocab: Vocab) -> gguf.SpecialVocab:
+    """The merges, special-token ids and add_bos/add_eos flags the tokenizer files give, as add_vocab writes them."""
     special = gguf.SpecialVocab(folder, load_merges=vocab.model in ("gpt2", "gemma4"), n_vocab=len(vocab.tokens))
     kinds = _post_processors(_load_json(folder / "tokenizer.json"))
     if "ByteLevel" in kinds and "TemplateProcessing" not in kinds:
@@ -582,9 +590,19 @@ def add_vocab(w: gguf.GGUFWriter, folder: Path, vocab: Vocab, roles: dict[str, i
         # llama.cpp's converter writes that explicitly (the `gguf` package we depend on predates the rule).
         special.add_special_token["bos"] = False
         special.add_special_token["eos"] = False
-    for role, tid in (roles or {}).items():
-        special.special_token_ids.setdefault(role, tid)
-    special.add_to_gguf(w, quiet=True)
+    return special
+
+
+def written_pre(vocab: Vocab, merges: list[str], add_bos: bool | None) -> str | None:
+    """The tokenizer.ggml.pre add_vocab writes: llama.cpp's own name for a byte-level BPE vocabulary we measured
+    (vocab_fingerprints.py; `merges` and `add_bos` as written), where llama.cpp's loader treats it exactly as the
+    name the chain gets (LLAMA_CPP_PRE_NAMES); else the chain's name."""
+    if vocab.model != "gpt2" or vocab.pre is None:
+        return vocab.pre
+    for measured in measurements(vocab.tokens, merges):
+        if LLAMA_CPP_PRE_NAMES.get(measured.name) == vocab.pre and measured.add_bos in (None, add_bos):
+            return measured.name
+    return vocab.pre
 
 
 def _post_processors(data: dict[str, Any]) -> set[str]:

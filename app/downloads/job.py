@@ -18,6 +18,7 @@ from app.downloads.checksum import hash_prefix
 from app.downloads.disk import DEFAULT_MARGIN, disk_full_error, ensure_free_space, is_disk_full
 from app.downloads.items import SegmentProgress
 from app.downloads.layout import part_path, target_path
+from app.downloads.ramp import FAST_ENOUGH
 from app.downloads.range_hosts import RangeHosts, host_of
 from app.downloads.remote import RemoteFile, auth_headers, resolve_file, status_checker
 from app.downloads.retry import RetryPolicy, with_retries
@@ -48,6 +49,7 @@ class DownloadConfig:
     idle_steal: float = 2.0  # ...or all of it when its connection sent nothing for this long
     hash_in_flight: bool = True  # segmented files: hash the prefix as it fills (False: one pass at the end)
     range_hosts: Path | None = None  # where hosts that ignore Range are remembered (None: in the data dir)
+    fast_link: float = FAST_ENOUGH  # combined bytes/s from which one request takes a run of pieces (0: always)
     nice: int = 0  # the queue's transfer threads run this many CPU priority steps below the app (priority.py)
 
 
@@ -228,7 +230,13 @@ def _download_segmented(
     ensure_free_space(target.parent, remote.size - allocated, config.disk_margin)
     piece = piece_size(remote.size, connections, config.min_segment)
     options = SegmentOptions(
-        connections, config.min_steal, piece, config.idle_steal, config.hash_in_flight, config.start_segments
+        connections,
+        config.min_steal,
+        piece,
+        config.idle_steal,
+        config.hash_in_flight,
+        config.start_segments,
+        config.fast_link,
     )
     check = status_checker(remote.repo_id, remote.filename)
     for pass_ in range(1 + CHECKSUM_RETRIES):

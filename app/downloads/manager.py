@@ -26,6 +26,7 @@ from app.downloads.items import (
     SegmentProgress,
 )
 from app.downloads.job import DownloadConfig, run_job
+from app.downloads.landing import listed, move_finished, nothing_on_disk
 from app.downloads.layout import part_path, safe_relative_name, split_repo_id
 from app.downloads.priority import background_thread
 from app.downloads.remote import RemoteFile
@@ -59,8 +60,12 @@ class DownloadManager:
         store: QueueStore | None = None,
         max_parallel: int = 2,
         config: DownloadConfig | None = None,
+        library_folders: Callable[[], Sequence[Path]] | None = None,
     ) -> None:
+        """`models_dir`: where new items go (read at each enqueue and start); `library_folders`: every folder
+        the Library lists (default: the models folder alone), to tell where a finished item is still listed."""
         self._models_dir = models_dir
+        self._library_folders = library_folders or (lambda: [models_dir()])
         self._store = store or QueueStore()
         self._config = config or DownloadConfig()
         self._max_parallel = max(1, max_parallel)
@@ -203,6 +208,29 @@ class DownloadManager:
         with self._lock:
             self._config = replace(self._config, segments=max(1, n))
 
+    def models_dir_changed(self) -> None:
+        """The models folder setting changed: waiting items with nothing on disk follow it now (running items,
+        and those with a part, finish where their bytes are; see landing.py)."""
+        with self._lock:
+            for item in list(self._items.values()):
+                if item.state in (ItemState.QUEUED, ItemState.PAUSED) and item.id not in self._running:
+                    moved = self._retargeted(item)
+                    if moved is not item:
+                        self._put(moved)
+
+    def _retargeted(self, item: DownloadItem) -> DownloadItem:
+        """`item` aimed at the current models folder when nothing of it is on disk yet. Called with the lock."""
+        current = str(self._models_dir())
+        if item.models_dir == current:
+            return item
+        try:
+            if not nothing_on_disk(item.targets()):
+                return item
+        except AppError:
+            return item
+        log.info("%s goes to the new models folder %s", item.title, current)
+        return item.with_(models_dir=current)
+
     def set_max_parallel(self, n: int) -> None:
         with self._lock:
             self._max_parallel = max(1, n)
@@ -279,6 +307,7 @@ class DownloadManager:
                 run.done = _bytes_on_disk(item)
                 run.meter.reset(run.done)
                 self._running[item.id] = run
+                item = self._retargeted(item)  # the setting may have changed since it was queued
                 self._put(item.with_(state=ItemState.RUNNING, error=None, error_kind=None))
                 run.thread = threading.Thread(target=self._work, args=(item.id, run), name="download", daemon=True)
                 run.thread.start()
@@ -299,7 +328,7 @@ class DownloadManager:
                 self._config,
                 on_segments=listener.segments,
             )
-            outcome = {"state": ItemState.DONE, "finished_at": time.time()}
+            outcome = {"state": ItemState.DONE, "finished_at": time.time(), **self._landed(item)}
         except Stopped:
             reason = run.stop.reason
             state = {"pause": ItemState.PAUSED, "cancel": ItemState.CANCELLED}.get(reason, ItemState.QUEUED)
@@ -325,6 +354,22 @@ class DownloadManager:
             if outcome["state"] == ItemState.DONE:
                 self._emit(ItemProgress(item_id, run.done, run.total, 0.0, 0.0))
         self._pump()
+
+    def _landed(self, item: DownloadItem) -> dict[str, object]:
+        """A finished item in a folder the Library no longer lists (its models were moved to a new folder while
+        this one ran) moves after them; the item's changes."""
+        current = self._models_dir()
+        if Path(item.models_dir) == current or listed(Path(item.models_dir), self._library_folders()):
+            return {}
+        try:
+            sources = item.targets()
+            moved = item.with_(models_dir=str(current))
+            if move_finished(sources, moved.targets()):
+                log.info("%s moved to the new models folder %s", item.title, current)
+                return {"models_dir": moved.models_dir}
+        except AppError as exc:
+            log.warning("%s stays in %s: %s", item.title, item.models_dir, exc)
+        return {}
 
     def _tick(self) -> None:
         while not self._closing.wait(PROGRESS_INTERVAL):

@@ -5,7 +5,8 @@ streams over disjoint ranges add up. The `.part` is preallocated and written at 
 record of what is on disk (saved about once a second and whenever a connection stops), so a crash resumes
 every segment from its own bytes. Each connection retries on its own (back-off, Retry-After, stalls, short
 bodies) exactly as a single stream does. A file starts on a few connections and gets more only while they
-raise the combined rate (`ramp.py`); the disk writes are queued as bytes land (`writeback.py`), so the fsync
+raise the combined rate (`ramp.py`), and on a link fast enough one request takes a run of pieces
+(`segments.py`); the disk writes are queued as bytes land (`writeback.py`), so the fsync
 before the rename has little left. Verifying and installing stay with `job.py`.
 """
 
@@ -30,7 +31,7 @@ from app.downloads.checksum import hash_prefix
 from app.downloads.disk import disk_full_error, is_disk_full
 from app.downloads.items import SegmentProgress
 from app.downloads.prefix_hash import PrefixHasher
-from app.downloads.ramp import Ramp
+from app.downloads.ramp import FAST_ENOUGH, Ramp
 from app.downloads.ranged import RangeIgnored, SegmentTarget, fetch_range
 from app.downloads.remote import RemoteFile
 from app.downloads.retry import RetryPolicy, with_retries
@@ -58,6 +59,7 @@ class SegmentOptions:
     idle_steal: float  # seconds without a byte after which a connection's whole tail is handed over
     hash_in_flight: bool = True  # False: one pass over the finished part (kept to measure the difference)
     start: int = 0  # connections to begin with, doubled while that pays (ramp.py); 0: all of them at once
+    fast_link: float = FAST_ENOUGH  # combined bytes/s from which requests take runs of pieces (0: from the first)
 
 
 def fetch_segmented(
@@ -182,7 +184,10 @@ class _Run:
             )
             self.on_written = hasher.offer
         ramp = Ramp.starting(options.start or options.connections, options.connections)
+        ramp.fast_enough = options.fast_link
         board.set_limit(ramp.target)
+        if options.fast_link <= 0:
+            board.merge_runs()
         workers: list[threading.Thread] = []
         self._staff(workers, ramp.target)
         writeback = Writeback(self.part, board.done_spans)
@@ -199,6 +204,8 @@ class _Run:
                     if wanted != board.limit:
                         board.set_limit(wanted)
                         self._staff(workers, wanted)
+                    if ramp.fast and not board.runs:
+                        board.merge_runs()
                 if now - last_report < TICK / 2:
                     continue
                 last_report = now
@@ -228,11 +235,12 @@ class _Run:
             raise Stopped(self.group.reason)  # only a stop ends the connections before the file is whole
         on_progress(remote.size)
         log.info(
-            "%s: %d of up to %d connections, %d tails handed over",
+            "%s: %d of up to %d connections, %d tails handed over%s",
             remote.filename,
             ramp.target,
             options.connections,
             board.steals,
+            ", runs of pieces per request" if board.runs else "",
         )
         if hasher is not None:
             digest = hasher.finish()

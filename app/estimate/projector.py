@@ -16,6 +16,30 @@ convolutions (the second of stride 2) turn into 1500 positions. The buffer is th
 beside conv1's im2col (kernel 3); a layer's FFN (n × ff and three n × d f32); its attention (four n × d f32, plus
 the n² × heads matrix without flash attention). A model with both towers (vision and audio)
 has two mtmd contexts, each with its own compute buffer.
+
+Gemma 4's vision tower (gemma4v) takes images of any size; mtmd reserves for a warm-up image of 16 × 16 tokens
+after its k × k pooling (k: clip.vision.projector.scale_factor, 3 when absent), so 16·k·p pixels a side and
+(16·k)² patches whatever clip.vision.image_size says (the converter writes an unused 224). Its buffer is the
+largest of three stages over n patches; the raw image (3·S² f32) is placed first and its freed block stays at
+the bottom of the buffer under each stage, as do the two position inputs (2·n i32):
+  - the image: the raw image, its im2col patch matrix (n × 3·p² f16) and the positions;
+  - attention: five n × d f32 (Q, K, V, the output and the residual), plus n² × heads f32 without flash attention;
+  - the gated FFN: three n × d f32 (the residual, a freed block between, the normed input), then up, gate and
+    their GELU product (three n × ff f32).
+A stage's tensors go into the raw image's freed block where they fit, as ggml's allocator places them (see
+_above and _ffn_above); the rest stacks above it. This matched mtmd's log to the 0.01 MiB for 43 towers of two
+layers (patches of 4 to 16 pixels, widths 32 to 192, FFNs 64 to 768, 2 to 8 heads, the width equal to the raw
+image's block as in the published tower), each with and without flash attention. Like the fixed-size
+towers above, it is a model of the allocator's packing checked against mtmd's log, not a rule from its code, and
+it is marked exact on that evidence; a one-layer tower packs otherwise (its last layer is its first) and is
+marked approximate.
+
+Gemma 4's audio tower (gemma4a: tools/mtmd/models/gemma4a.cpp) is reserved for the same 3000-frame warm-up clip.
+Two 3 × 3 convolutions of stride 2 subsample time and mel bins; the second's stage is the largest: the first
+one's output (T/2 × M/2 × c0 f32) beside the second's im2col (T/4 × M/4 × 9·c0 f16), over the graph's inputs
+(the clip, the chunked attention's mask and its relative positions). For the published shape (128 mel bins,
+128 first channels) that is 101.2 MiB whatever the conformer's width: its layers over 750 positions need far
+less. Exact to the log's 0.01 MiB with and without flash attention, for conformers 32 to 512 wide.
 """
 
 from __future__ import annotations
@@ -34,11 +58,14 @@ from app.estimate.settings import LoadSettings
 from app.estimate.verdict import VerdictKind
 from app.gguf.reader import GGUFHeader
 
-_F32, _F16 = 4, 2
+_F32, _F16, _I32 = 4, 2, 4
 # projector types whose tower sees one image of a fixed size (clip.vision.image_size)
 FIXED_SIZE = frozenset({"gemma3", "mlp", "ldp", "ldpv2", "mlp_norm", "idefics3", "lfm2", "pixtral_fixed"})
 WHISPER_ENCODERS = frozenset({"ultravox", "voxtral", "qwen2a", "glma", "meralion", "musicflamingo"})
 _WARMUP_AUDIO_FRAMES = 3000
+_GEMMA4_WARMUP_TOKENS_SIDE = 16  # clip.cpp: set_warmup_n_tokens(256) for gemma4v
+_GEMMA4_POOLING = 3  # clip.cpp's default n_merge for gemma4v
+_GEMMA4A_CHUNK, _GEMMA4A_CONTEXT, _GEMMA4A_POSITIONS = 12, 24, 13  # gemma4a.cpp: C, S = C + P, R = P + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +74,7 @@ class ProjectorMemory:
     compute: int  # bytes of the compute buffer reserved for one image
     exact_compute: bool  # False: a tower with dynamic image sizes, where the model above is a lower bound
     projector_type: str
+    audio_compute: int = 0  # of compute, the audio tower's (a projector with both towers has a buffer for each)
 
     @property
     def total(self) -> int:
@@ -71,10 +99,16 @@ def projector_memory(header: GGUFHeader, *, flash_attn: bool = True) -> Projecto
     audio_kind = str(meta.get("clip.audio.projector_type") or kind)
     audio, audio_exact = 0, True
     if meta.get("clip.has_audio_encoder", False):
-        audio_exact = audio_kind in WHISPER_ENCODERS
-        audio = _audio_compute(header, flash_attn) if audio_exact else 0  # other audio towers: not modelled
+        audio_exact = audio_kind in WHISPER_ENCODERS or audio_kind == "gemma4a"
+        if audio_kind == "gemma4a":
+            audio = _gemma4a_compute(header)
+        else:
+            audio = _audio_compute(header, flash_attn) if audio_exact else 0  # other audio towers: not modelled
     if not meta.get("clip.has_vision_encoder", False):
-        return ProjectorMemory(weights, audio, audio_exact and audio > 0, audio_kind)
+        return ProjectorMemory(weights, audio, audio_exact and audio > 0, audio_kind, audio)
+    if kind == "gemma4v":
+        exact = audio_exact and _int(header, "clip.vision.block_count") > 1
+        return ProjectorMemory(weights, _gemma4v_compute(header, flash_attn) + audio, exact, kind, audio)
     size = _int(header, "clip.vision.image_size")
     patch = _int(header, "clip.vision.patch_size")
     d = _int(header, "clip.vision.embedding_length")
@@ -84,7 +118,77 @@ def projector_memory(header: GGUFHeader, *, flash_attn: bool = True) -> Projecto
     image = 3 * size * size * _F32 + n * 3 * patch * patch * _F16
     attention = 0 if flash_attn else n * n * heads * _F32  # flash attention never holds the whole matrix
     layer = attention + n * ff * _F32 + (3 if flash_attn else 2) * n * d * _F32
-    return ProjectorMemory(weights, max(image, layer) + audio, kind in FIXED_SIZE and audio_exact, kind)
+    return ProjectorMemory(weights, max(image, layer) + audio, kind in FIXED_SIZE and audio_exact, kind, audio)
+
+
+def _gemma4v_compute(header: GGUFHeader, flash_attn: bool) -> int:
+    patch = _int(header, "clip.vision.patch_size")
+    d = _int(header, "clip.vision.embedding_length")
+    ff = _int(header, "clip.vision.feed_forward_length")
+    heads = _int(header, "clip.vision.attention.head_count")
+    pooling = header.metadata.get("clip.vision.projector.scale_factor")
+    side = _GEMMA4_WARMUP_TOKENS_SIDE * (pooling if isinstance(pooling, int) and pooling > 0 else _GEMMA4_POOLING)
+    n = side * side
+    hole = 3 * (side * patch) ** 2 * _F32  # the raw image's block, free once the patches are embedded
+    positions = 2 * n * _I32
+    width, ffn_width = n * d * _F32, n * ff * _F32
+    image = hole + positions + n * 3 * patch * patch * _F16
+    kq = [] if flash_attn else [n * n * heads * _F32]
+    attention = positions + hole + _above(hole, [width] * 5 + kq)
+    return max(image, attention, positions + hole + _ffn_above(hole, width, ffn_width))
+
+
+def _above(hole: int, sizes: list[int]) -> int:
+    """What a stage stacks above the hole: its tensors, largest first, go into the hole while they fit."""
+    top = 0
+    for size in sorted(sizes, reverse=True):
+        if size <= hole:
+            hole -= size
+        else:
+            top += size
+    return top
+
+
+def _ffn_above(hole: int, width: int, ffn_width: int) -> int:
+    """The gated FFN's stage: the residual, a block freed between, the normed input (n × d each, into the hole
+    in that order while they fit), then up, gate and their product (n × ff each) into the smallest free block
+    they fit (the hole's rest or the freed one), else on top."""
+    top = 0
+    placed = []
+    for _ in range(3):
+        placed.append(width <= hole)
+        if placed[-1]:
+            hole -= width
+        else:
+            top += width
+    gap_in_hole, last_in_hole = placed[1], placed[2]
+    free = [hole + width] if gap_in_hole and not last_in_hole else [hole, width]  # adjacent blocks merge
+    for _ in range(3):
+        fits = [block for block in free if block >= ffn_width]
+        if fits:
+            free[free.index(min(fits))] -= ffn_width
+        else:
+            top += ffn_width
+    return top
+
+
+def _gemma4a_compute(header: GGUFHeader) -> int:
+    mel = _int(header, "clip.audio.num_mel_bins")
+    d = _int(header, "clip.audio.embedding_length")
+    first = next((t for t in header.tensors if t.name == "a.conv1d.0.weight"), None)
+    if first is None or len(first.shape) != 4:
+        raise EstimateError(f"{header.path_or_source} has no a.conv1d.0.weight, which Gemma 4's audio tower needs",
+                            hint="the projector file is damaged or not a Gemma 4 projector")
+    channels = int(first.shape[3])
+
+    def half(x: int) -> int:  # a 3-wide convolution of stride 2 with one padding each side
+        return (x - 1) // 2 + 1
+
+    frames, bins = half(_WARMUP_AUDIO_FRAMES), half(mel)
+    positions = half(frames)
+    inputs = (_WARMUP_AUDIO_FRAMES * mel + _GEMMA4A_CONTEXT * _GEMMA4A_CHUNK * -(-positions // _GEMMA4A_CHUNK)
+              + d * _GEMMA4A_POSITIONS) * _F32
+    return inputs + frames * bins * channels * _F32 + positions * half(bins) * 9 * channels * _F16
 
 
 def _audio_compute(header: GGUFHeader, flash_attn: bool) -> int:

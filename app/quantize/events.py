@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.errors import AppError
+from app.process.job import JobFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +54,6 @@ class Finished:
     outputs: tuple[Output, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """The job's end when it did not finish: the error itself (a Cancelled one when the user stopped it)."""
-
-    error: AppError
-
-    @property
-    def message(self) -> str:
-        return str(self.error)
-
+Failed = JobFailed  # the job's end when it did not finish (the publish job ends the same way)
 
 Event = Stage | Progress | Log | Warning_ | Planned | Output | Finished | Failed

@@ -3,7 +3,8 @@
 A Hugging Face folder with a vision tower gets `mmproj-<name>-<TYPE>.gguf` from our `--mmproj` conversion (F16
 by default, Q8_0 on request): the name app.chat.projector pairs with the quants in the same folder. A GGUF
 source's projector (the mmproj beside it that fits it) is copied when the quants go to another folder; when the
-type asked for is not beside it, an F16/F32 vision projector is re-typed (app.convert.mmproj.retype_mmproj).
+type asked for is not beside it, an F16/F32 projector whose type rules we know (the vision towers, and Gemma
+4's audio tower) is re-typed (app.convert.mmproj.retype_mmproj).
 The projector is the same for every quant of a source, so it carries no variant number, a file of that name
 already there is kept (unless the user said to overwrite), and a job that finds another writing it leaves it to
 that one.
@@ -75,10 +76,10 @@ def plan_projector(source: Path, out_dir: Path, stem: str, outtype: str) -> Proj
     path = Path(best.path)
     if path.parent.resolve() == out_dir.resolve():
         return None  # already beside the quants (Chat pairs the best one there)
-    if best.file_type != wanted and best.file_type in (0, 1) and best.vision and not best.audio:
-        from app.convert.mmproj import RETYPED
+    if best.file_type != wanted and best.file_type in (0, 1) and best.vision:
+        from app.convert.mmproj import can_retype
 
-        if best.projector_type in RETYPED:
+        if can_retype(best.projector_type, best.audio):
             return ProjectorPlan(out_dir / _typed_name(path.name, outtype), copy_of=path, retype=True)
     return ProjectorPlan(out_dir / path.name, copy_of=path)
 

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.core.claim import remove_unheld, temp_files
-from app.core.errors import AppError, QuantizeError
+from app.core.errors import QuantizeError
 from app.process.channel import Channel
+from app.process.job import serve_job
 from app.process.messages import LogLine
 from app.process.outcome import Outcome
 from app.process.supervisor import Supervisor
@@ -39,15 +40,7 @@ def serve(channel: Channel, work: Callable[[Callable[[ev.Event], None]], Sequenc
     def emit(event: ev.Event) -> None:
         channel.send(event)
 
-    try:
-        channel.send(ev.Finished(tuple(work(emit))))
-    except AppError as exc:
-        channel.send(ev.Failed(exc))
-    except Exception as exc:  # a bug: into the log with its traceback, and a clear end for the app
-        log.exception("the job failed")
-        channel.send(ev.Failed(QuantizeError(f"unexpected {type(exc).__name__}: {exc}", hint="see the log")))
-    finally:
-        channel.close()
+    serve_job(channel, lambda: ev.Finished(tuple(work(emit))), QuantizeError, log)
 
 
 def remove_partials(paths: Sequence[Path], pid: int) -> None:

@@ -19,12 +19,23 @@ MAX_PARALLEL = 64  # sequences of one engine (llama.cpp's LLAMA_MAX_SEQ is 256; 
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetAdvice:
+    """What the user can change where the server was started when a model needs more memory than the server
+    may use: the last words of that refusal. These name the flags of `serve`; the app's Server page, which
+    has none of them, gives its own controls (app.ui.pages.server)."""
+
+    ram: str = "start the server with a higher --memory-limit, a shorter --ctx or a lower --parallel"
+    gpu: str = "start the server with fewer --gpu-layers, a shorter --ctx or a lower --parallel"  # VRAM, RPC devices
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT  # 0: any free port (tests)
     api_key: str | None = field(default=None, repr=False)  # never in a repr, so never in a log line
     models_ttl: float = DEFAULT_TTL_S  # seconds an idle model stays loaded; 0: until the server stops
     memory_limit: int | None = None  # bytes of RAM the loaded models may take; None: free RAM at start
+    budget_advice: BudgetAdvice = field(default_factory=BudgetAdvice)  # in the refusals of a model too large
     max_body_bytes: int = DEFAULT_MAX_BODY
     cors_origins: tuple[str, ...] = ()  # browsers may call the API only from these origins (off when empty)
     engine: EngineSettings = field(default_factory=EngineSettings)

@@ -24,7 +24,7 @@ from app.core.errors import AppError
 from app.server import sse
 from app.server.errors import ApiError, engine_stopped, from_app_error
 from app.server.replies import Plan
-from app.server.scheduler import Finished, Lease
+from app.server.scheduler import Finished, Lease, failed_record
 from app.server.schemas import GenerationRequest
 
 log = logging.getLogger("app.server")
@@ -38,6 +38,8 @@ class Generation:
         self.request = request
         self.plan = plan
         self.done: p.Done | None = None
+        self.failure: ApiError | None = None  # the error the client got when the generation failed
+        self._last: p.Token | None = None  # how far the reply had come, for the log of a failed one
         self._ended = False  # the iterator is exhausted (Done seen, or it raised)
         self._released = False
         self._started = False
@@ -57,16 +59,23 @@ class Generation:
             self._ended = True
             if not self.lease.client.alive:
                 if self.lease.scheduler.closing:
-                    raise ApiError(503, "The server stopped before the answer was complete", retry_after=1) from exc
-                raise engine_stopped(self.lease.model.id, exc) from exc
-            raise from_app_error(exc) from exc
+                    raise self._failed(ApiError(503, "The server stopped before the answer was complete",
+                                                retry_after=1)) from exc
+                raise self._failed(engine_stopped(self.lease.model.id, exc)) from exc
+            raise self._failed(from_app_error(exc)) from exc
         if event is None:
             self._ended = True
-            raise ApiError(500, "The engine ended the answer without a result")
-        if isinstance(event, p.Done):
+            raise self._failed(ApiError(500, "The engine ended the answer without a result"))
+        if isinstance(event, p.Token):
+            self._last = event
+        elif isinstance(event, p.Done):
             self.done = event
             self._ended = True
         return event
+
+    def _failed(self, error: ApiError) -> ApiError:
+        self.failure = error
+        return error
 
     def _next_event(self) -> Event | None:
         self._started = True  # the first next() submits the request to the engine
@@ -96,14 +105,17 @@ class Generation:
 
     def _log(self) -> None:
         done = self.done
+        model_id = self.lease.model.id
         if done is None:
+            if self.failure is not None:  # the engine refused the request, failed it or died under it
+                self.lease.scheduler.record(failed_record(model_id, self.failure.status, self.failure.message,
+                                                          self._last))
             return
         s = done.stats
-        model_id = self.lease.model.id
         log.info("%s: %d prompt + %d generated tokens, %.1f tok/s, %s", model_id, s.prompt_tokens,
                  s.generated_tokens, s.tokens_per_second, done.finish_reason)
         self.lease.scheduler.record(Finished(model_id, done.finish_reason, s.prompt_tokens, s.generated_tokens,
-                                             s.tokens_per_second))
+                                             s.tokens_per_second, sequence=s.sequence))
 
 
 async def start(lease: Lease, request: GenerationRequest, template: str, plan: Plan) -> tuple[Generation, Event]:

@@ -38,7 +38,9 @@ def memory_budget(config: ServerConfig, hardware: HardwareSpec | None, workers: 
                 device_free(workers))
 
 
-def make_state(config: ServerConfig, hardware: HardwareSpec | None) -> ServerState:
+def make_state(config: ServerConfig, hardware: HardwareSpec | None, measured_at: float | None = None) -> ServerState:
+    """The server's state; `measured_at`: when `hardware`'s free memory was read (time.monotonic; now if None)."""
+    measured_at = time.monotonic() if measured_at is None else measured_at
     folders: Callable[[], Sequence[Path]] = (
         (lambda: list(config.folders or ())) if config.folders is not None else settings_folders
     )
@@ -53,6 +55,9 @@ def make_state(config: ServerConfig, hardware: HardwareSpec | None) -> ServerSta
     if workers:
         scheduler.device_names = device_names(workers)
     scheduler.engine_nice = config.engine_nice
+    scheduler.advice = config.budget_advice
+    scheduler.ram_measured = config.memory_limit is None
+    scheduler.measured_at = measured_at
     return ServerState(config, catalog, scheduler)
 
 

@@ -24,12 +24,13 @@ import anyio.to_thread
 
 from app.chat.batch_client import SharedEngineClient
 from app.chat.projector import projector_for
-from app.chat.protocol import Crashed, EngineSettings, ModelInfo
+from app.chat.protocol import Crashed, EngineSettings, ModelInfo, Token
 from app.core.errors import AppError
 from app.core.units import format_bytes
 from app.estimate.hardware import HardwareSpec
 from app.remote.rpc_probe import RpcWorker
 from app.server.catalog import Catalog, ServedModel
+from app.server.config import BudgetAdvice
 from app.server.errors import ApiError
 from app.server.model_kind import is_embedding_model
 
@@ -57,6 +58,9 @@ class Need:
     def within(self, budget: Need) -> bool:
         devices = all(need <= (budget.rpc[i] if i < len(budget.rpc) else 0) for i, need in enumerate(self.rpc))
         return self.ram <= budget.ram and self.vram <= budget.vram and devices
+
+
+NO_MEMORY = Need(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +98,25 @@ class Finished:
     """One answered request, for the request log (the Server page will show these)."""
 
     model_id: str
-    finish_reason: str  # the engine's: eog, length, stop_string, stopped (the client went away), context_full
+    # the engine's: eog, length, stop_string, stopped (the client went away), context_full; or "error": the
+    # request failed (its engine died under it, the engine refused it), with the status and message it got
+    finish_reason: str
     prompt_tokens: int
     generated_tokens: int
     tokens_per_second: float
     at: float = field(default_factory=time.time)  # when it ended (wall clock)
     source: str = "api"  # "chat": a reply of the app's Chat page on the server's engine (app.server.shared_chat)
+    sequence: int = -1  # the engine's llama.cpp sequence it ran on (-1: an engine of one sequence)
+    status: int = 200  # the HTTP status of a failed request (a Chat page reply: what an API request would get)
+    error: str = ""  # what the client of a failed request was told
+
+
+def failed_record(model_id: str, status: int, error: str, last: Token | None, source: str = "api") -> Finished:
+    """The request log's line for a request that ended with `error` (what its client was told) after the
+    reply reached `last`."""
+    generated = last.generated if last is not None else 0
+    prompt = last.context_used - generated if last is not None and last.context_used else 0
+    return Finished(model_id, "error", prompt, generated, 0.0, source=source, status=status, error=error)
 
 
 class _Slot:
@@ -167,6 +184,11 @@ class Scheduler:
         self._estimator = estimator
         self.device_names: tuple[str, ...] = ()  # the RPC worker devices of budget.rpc, for messages
         self.engine_nice = 0  # engines run this many steps below the server's priority (ServerConfig.engine_nice)
+        self.advice = BudgetAdvice()  # the end of a too-large refusal: what to change where the server started
+        # budget.ram is the RAM that was free at `measured_at` (no user limit), as budget.vram always is: memory an
+        # engine outside the server held then is not in it, and joins it when that engine hands its model over
+        self.ram_measured = False
+        self.measured_at = time.monotonic()
         self._slots: dict[str, _Slot] = {}
         self._needs: dict[tuple[str, int], Need] = {}
         self._admit = anyio.Lock()  # loads and unloads, one at a time
@@ -215,6 +237,51 @@ class Scheduler:
         raise ApiError(500, f"The engine serving '{model.id}' stopped twice while this request waited for it "
                             "(see the server's log)")
 
+    async def refusal(self, model: ServedModel, freed: Need = NO_MEMORY) -> str | None:
+        """Why `model` could not be loaded now, without loading it (None: it could, unloading idle models if
+        it must): it never fits the budget, or it fits only once models that are busy now have unloaded.
+        `freed`: what the caller frees before the load and `add_freed` then adds to the budget (`freed_by`)."""
+        slot = self._slots.get(model.id)
+        if slot is not None and slot.client.alive:
+            return None
+        budget = self.budget + freed
+        try:
+            need = await self._need(model)
+            self._check_fits_alone(model, need, budget)
+        except ApiError as exc:
+            return exc.message
+        busy = [s for s in self._slots.values() if s.users > 0]
+        kept = Need(0)
+        for other in busy:
+            kept = kept + other.need
+        if (kept + need).within(budget) and not (need.rpc and busy):
+            return None
+        return (f"The model '{model.id}' ({format_bytes(need.ram)}) fits only after other models unload, and "
+                f"they are busy ({format_bytes(kept.ram)} in use of {format_bytes(budget.ram)})")
+
+    async def freed_by(self, model: ServedModel, settings: EngineSettings, loaded_at: float) -> Need:
+        """The memory that an engine outside the server, which finished loading `model` with `settings` at
+        `loaded_at` (time.monotonic), frees when it ends and the budget does not count yet: that engine's own
+        estimate, where the budget is the memory that was free after it loaded; nothing otherwise (a user's
+        --memory-limit never counted it; an engine that loaded later was not measured)."""
+        if loaded_at >= self.measured_at or settings.rpc_workers:
+            return Need(0)
+        held = await anyio.to_thread.run_sync(estimate_need, model, settings, self._hardware)
+        return Need(held.ram if self.ram_measured else 0, held.vram)
+
+    def add_freed(self, freed: Need) -> None:
+        """Memory an engine outside the server freed to hand its model over (`freed_by`): the budget grows by
+        it, once. Call it on the server's event loop."""
+        if freed.ram or freed.vram:
+            self.budget = self.budget + Need(freed.ram, freed.vram)
+            log.info("the budget grows by %s freed by the chat's own engine, to %s", format_bytes(freed.ram),
+                     format_bytes(self.budget.ram))
+
+    def retake(self, freed: Need) -> None:
+        """The engine that freed `freed` (`add_freed`) holds it again: its model's move fell through."""
+        if freed.ram or freed.vram:
+            self.budget = replace(self.budget, ram=self.budget.ram - freed.ram, vram=self.budget.vram - freed.vram)
+
     async def _lease(self, model: ServedModel) -> Lease:
         slot = self._slots.get(model.id)
         if slot is None or not slot.client.alive:
@@ -251,25 +318,26 @@ class Scheduler:
                 raise ApiError(500, f"The model '{model.id}' cannot be read: {exc}") from exc
         return self._needs[key]
 
-    def _check_fits_alone(self, model: ServedModel, need: Need) -> None:
-        if need.within(self.budget):
+    def _check_fits_alone(self, model: ServedModel, need: Need, budget: Need | None = None) -> None:
+        budget = budget if budget is not None else self.budget
+        if need.within(budget):
             return
         ctx = self._settings.n_ctx
-        over = [i for i, n in enumerate(need.rpc) if n > (self.budget.rpc[i] if i < len(self.budget.rpc) else 0)]
-        if need.ram > self.budget.ram:
+        over = [i for i, n in enumerate(need.rpc) if n > (budget.rpc[i] if i < len(budget.rpc) else 0)]
+        if need.ram > budget.ram:
             what = f"{format_bytes(need.ram)} of RAM"
-            allowed = format_bytes(self.budget.ram)
+            allowed = format_bytes(budget.ram)
         elif over:
             i = over[0]
             name = self.device_names[i] if i < len(self.device_names) else f"RPC{i}"
             what = f"{format_bytes(need.rpc[i])} on the worker device {name}"
-            allowed = format_bytes(self.budget.rpc[i] if i < len(self.budget.rpc) else 0)
+            allowed = format_bytes(budget.rpc[i] if i < len(budget.rpc) else 0)
         else:
             what = f"{format_bytes(need.vram)} of VRAM"
-            allowed = format_bytes(self.budget.vram)
+            allowed = format_bytes(budget.vram)
+        advice = self.advice.ram if need.ram > budget.ram else self.advice.gpu
         raise ApiError(400, f"The model '{model.id}' needs {what} with a {ctx}-token context, more than the "
-                            f"{allowed} this server may use; it can never be loaded here "
-                            "(start the server with a higher --memory-limit or a shorter --ctx)", "model")
+                            f"{allowed} this server may use; it can never be loaded here ({advice})", "model")
 
     async def _make_room(self, model: ServedModel, need: Need) -> None:
         # an RPC worker serves one client at a time: over a pool, one engine (one model) is loaded at once

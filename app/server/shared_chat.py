@@ -28,7 +28,7 @@ from app.server.catalog import ServedModel
 from app.server.endpoint import ServerState
 from app.server.errors import ApiError
 from app.server.model_kind import is_embedding_model
-from app.server.scheduler import Finished, Lease, Scheduler
+from app.server.scheduler import NO_MEMORY, Finished, Lease, Need, Scheduler, failed_record
 
 log = logging.getLogger("app.server")
 
@@ -82,8 +82,11 @@ class SharedChat:
                     raise EngineError(STOPPED, hint=STOPPED_HINT)
                 raise Cancelled("Stopped before the reply started")
             self._running = (client, engine_id)
+        last: p.Token | None = None
         try:
             for event in client.stream_request(request):
+                if isinstance(event, p.Token):
+                    last = event
                 if isinstance(event, p.Done):
                     self._record(event)
                     if event.finish_reason == "stopped" and not self._stop_asked:
@@ -96,8 +99,10 @@ class SharedChat:
             if self._closed or self._scheduler.closing:  # ended with the server, on purpose
                 raise EngineError(STOPPED, hint=STOPPED_HINT) from exc
             why = exc.message[:1].lower() + exc.message[1:] + (f"; {exc.hint}" if exc.hint else "")
-            raise EngineError(f"The local server's engine for '{self.model.id}' stopped: {why}",
-                              hint="send the message again: the server loads the model again") from exc
+            died = EngineError(f"The local server's engine for '{self.model.id}' stopped: {why}",
+                               hint="send the message again: the server loads the model again")
+            self._post(failed_record(self.model.id, 500, died.message, last, source="chat"))
+            raise died from exc
         finally:
             with self._lock:
                 self._running = None
@@ -146,8 +151,10 @@ class SharedChat:
 
     def _record(self, done: p.Done) -> None:
         s = done.stats
-        finished = Finished(self.model.id, done.finish_reason, s.prompt_tokens, s.generated_tokens,
-                            s.tokens_per_second, source="chat")
+        self._post(Finished(self.model.id, done.finish_reason, s.prompt_tokens, s.generated_tokens,
+                            s.tokens_per_second, source="chat", sequence=s.sequence))
+
+    def _post(self, finished: Finished) -> None:
         with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._scheduler.record, finished)
 
@@ -162,19 +169,63 @@ def served_model_for(state: ServerState, path: str) -> ServedModel | None:
     return None
 
 
-def open_shared(state: ServerState, loop: asyncio.AbstractEventLoop, path: str
+@dataclasses.dataclass(frozen=True, slots=True)
+class MoveAnswer:
+    """The server's answer to a chat that would move its model there from its own engine."""
+
+    refusal: str | None  # why it cannot (None: it can, and loads the model when the chat lets go)
+    freed: Need = NO_MEMORY  # what the chat's engine frees that the server's budget gains (open_shared's `freed`)
+
+
+def move_refusal(state: ServerState, loop: asyncio.AbstractEventLoop, path: str,
+                 settings: p.EngineSettings | None = None, loaded_at: float = float("inf")) -> MoveAnswer:
+    """Whether the chat's model at `path`, now in the chat's own engine (loaded with `settings`, ready at
+    `loaded_at`, time.monotonic), can move to the server's engine. Asked before the chat's engine frees its
+    copy, so that a refusal leaves the chat as it was; that copy counts as free for the model's own move where
+    the server's budget left it out (Scheduler.freed_by). Scans the library: call it off the GUI thread."""
+    model = served_model_for(state, path)
+    if model is None:
+        return MoveAnswer("the local server's library does not hold this model file")
+    scheduler = state.scheduler
+
+    async def ask() -> MoveAnswer:
+        freed = await scheduler.freed_by(model, settings, loaded_at) if settings is not None else NO_MEMORY
+        return MoveAnswer(await scheduler.refusal(model, freed), freed)
+
+    asking = ask()
+    try:
+        future = asyncio.run_coroutine_threadsafe(asking, loop)
+    except RuntimeError:  # its loop has closed
+        asking.close()
+        return MoveAnswer("the local server stopped")
+    try:
+        return future.result(timeout=60.0)  # estimates from the model's header: quick
+    except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+        future.cancel()
+        return MoveAnswer("the local server did not answer")
+
+
+def open_shared(state: ServerState, loop: asyncio.AbstractEventLoop, path: str, freed: Need = NO_MEMORY
                 ) -> tuple[SharedChat, p.ModelInfo] | None:
     """The model at `path` on the server's engine, loaded now (blocking); None when the server cannot have
-    it (not in its library, or its memory budget refuses it): the chat then runs its own engine."""
+    it (not in its library, or its memory budget refuses it): the chat then runs its own engine. `freed`: the
+    memory the chat's own engine has just freed to move this model here (MoveAnswer.freed), added to the
+    server's budget first."""
     model = served_model_for(state, path)
     if model is None:
         return None
-    chat = SharedChat(state.scheduler, loop, model)
+    scheduler = state.scheduler
+    if freed.ram or freed.vram:
+        with contextlib.suppress(RuntimeError):  # its loop has closed: warm() says the server stopped
+            loop.call_soon_threadsafe(scheduler.add_freed, freed)  # runs before warm()'s acquire
+    chat = SharedChat(scheduler, loop, model)
     try:
         info = chat.warm()
     except EngineError as exc:
         if isinstance(exc.__cause__, ApiError) and exc.__cause__.status in (400, 503):
             log.info("the chat loads %s in its own engine: %s", model.id, exc.__cause__.message)
+            with contextlib.suppress(RuntimeError):  # the chat's own engine is about to hold that memory again
+                loop.call_soon_threadsafe(scheduler.retake, freed)
             return None
         raise
     return chat, info

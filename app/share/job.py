@@ -14,6 +14,7 @@ from typing import Any
 
 from app.core.errors import AppError, Cancelled, ShareError
 from app.process.channel import Channel
+from app.process.job import JobFailed, serve_job
 from app.process.outcome import Outcome
 from app.share.publish import RESUME_HINT, PublishProgress, PublishRequest, PublishResult
 
@@ -27,11 +28,6 @@ CANCEL_GRACE_S = 5.0  # for the child to stop between two reads; then it is ende
 @dataclass(frozen=True, slots=True)
 class Published:
     result: PublishResult
-
-
-@dataclass(frozen=True, slots=True)
-class PublishFailed:
-    error: AppError
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,23 +53,16 @@ def serve(channel: Channel, request: PublishRequest) -> None:
                 return
 
     threading.Thread(target=listen, name="publish-cancel", daemon=True).start()
-    try:
-        last: dict[str, Any] = {"at": 0.0, "stage": ""}
+    last: dict[str, Any] = {"at": 0.0, "stage": ""}
 
-        def relay(event: PublishProgress) -> None:  # one message per read would flood the pipe: 10 a second
-            now = time.monotonic()
-            if event.stage != last["stage"] or event.done >= event.total or now - last["at"] >= PROGRESS_S:
-                last.update(at=now, stage=event.stage)
-                channel.send(event)
+    def relay(event: PublishProgress) -> None:  # one message per read would flood the pipe: 10 a second
+        now = time.monotonic()
+        if event.stage != last["stage"] or event.done >= event.total or now - last["at"] >= PROGRESS_S:
+            last.update(at=now, stage=event.stage)
+            channel.send(event)
 
-        channel.send(Published(publish(request, progress=relay, cancel=cancel)))
-    except AppError as exc:
-        channel.send(PublishFailed(exc))
-    except Exception as exc:  # a bug: the log has the traceback, the app a clear end
-        log.exception("publishing failed")
-        channel.send(PublishFailed(ShareError(f"unexpected {type(exc).__name__}: {exc}", hint="see the log")))
-    finally:
-        channel.close()
+    serve_job(channel, lambda: Published(publish(request, progress=relay, cancel=cancel)), ShareError, log,
+              "publishing")
 
 
 def run_publish_job(
@@ -104,7 +93,7 @@ def run_publish_job(
                 progress(item)
         elif isinstance(item, Published):
             result = item.result
-        elif isinstance(item, PublishFailed):
+        elif isinstance(item, JobFailed):
             error = item.error
         elif isinstance(item, Outcome):
             break

@@ -46,7 +46,7 @@ class User:
 
 @dataclass
 class _Rule:
-    kind: str  # status | drop | stall | truncate | corrupt
+    kind: str  # status | drop | stall | truncate | corrupt | misplace
     times: int  # remaining; -1 = forever
     match: str | None
     status: int = 500
@@ -183,6 +183,11 @@ class FakeHub:
     def truncate_at(self, offset: int, *, times: int = 1, match: str | None = None) -> None:
         """End the response carrying file byte `offset` there, complete but short (Content-Range says so)."""
         self._add(_Rule("truncate", times, match, covering=offset))
+
+    def misplace_at(self, offset: int, by: int, *, times: int = 1, match: str | None = None) -> None:
+        """Answer the ranged request holding file byte `offset` from `by` bytes later than it asked (a wrong
+        Content-Range start, with the body to match)."""
+        self._add(_Rule("misplace", times, match, at_byte=by, covering=offset))
 
     def fail_covering(
         self, offset: int, n: int = 1, status: int = 500, *, match: str | None = None, retry_after: float | None = None
@@ -531,8 +536,12 @@ class _Handler(BaseHTTPRequestHandler):
             start, end = parsed
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-        kinds = ("drop", "stall", "truncate", "corrupt")
+        kinds = ("drop", "stall", "truncate", "corrupt", "misplace")
         rule = self.hub._take(kinds, unquote(path), (start, end)) if method == "GET" else None
+        if rule is not None and rule.kind == "misplace":
+            start = min(end - 1, start + rule.at_byte)
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+            rule = None
         if rule is not None and rule.covering is not None:
             rule = dataclasses.replace(rule, at_byte=rule.covering - start)
         if rule is not None and rule.kind == "truncate":

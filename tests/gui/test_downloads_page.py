@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.core.settings import Settings
 from app.downloads.items import DownloadItem, ItemProgress, ItemState, SegmentProgress
+from app.downloads.segments import Board
 from app.ui.context import AppContext
 from app.ui.messages import message_bridge
 from app.ui.models.download_table import COL_PROGRESS, COL_STATUS
@@ -279,6 +280,23 @@ def test_piece_spans_sort_the_file_by_what_happens_to_each_range() -> None:
     assert spans.missing == ((6 * MIB, 8 * MIB),)
 
 
+def test_the_map_of_a_download_whose_requests_take_runs_of_pieces_covers_the_file_once() -> None:
+    """On a fast link one request takes a run of pieces: the map shows the runs' bytes where they are."""
+    board = Board(8 * MIB, [(3 * MIB, 3 * MIB + 10)], 2, min_steal=MIB, idle_steal=60.0, piece=MIB)
+    board.set_limit(2)
+    board.merge_runs()
+    front, back = board.take(0), board.take(1)
+    assert front is not None and back is not None and (front.end, back.end) == (3 * MIB, 8 * MIB)
+    board.advance(front, board.reserve(front, MIB))
+    board.advance(back, board.reserve(back, 2 * MIB))
+    board.mark(back, "retrying")
+    spans = piece_spans(8 * MIB, board.snapshot())
+    assert spans.done == ((0, MIB), (3 * MIB, 5 * MIB + 10))
+    assert spans.fetching == ((MIB, 3 * MIB),)
+    assert spans.retrying == ((5 * MIB + 10, 8 * MIB),)
+    assert spans.missing == ()
+
+
 def test_the_selected_download_shows_a_map_of_its_pieces(qtbot: Any, page: DownloadsPage, tmp_path: Path) -> None:
     """#22: on demand (the selected row), the file as a bar: on disk, being fetched, retrying, still to come."""
     item, other = _running_item(tmp_path, "a", 8 * MIB), _running_item(tmp_path, "b", 8 * MIB)
@@ -359,3 +377,25 @@ def test_a_paused_download_shows_the_pieces_it_has_on_disk(qtbot: Any, ctx: AppC
     spans = page.pieces.map.spans
     assert spans.done == ((0, 2 * MIB), (4 * MIB, 5 * MIB))
     assert spans.missing == ((2 * MIB, 4 * MIB), (5 * MIB, 8 * MIB))
+
+
+def test_a_new_models_folder_in_settings_takes_the_waiting_downloads_with_it(
+    qtbot: Any, fake_hub: FakeHub, tmp_path: Path
+) -> None:
+    """A queued download goes to the folder Settings names now; the running one keeps its folder until it lands."""
+    settings = Settings()
+    settings.update(models_dir=str(tmp_path / "old"), download_parallel=1)
+    ctx = AppContext.create(settings)
+    try:
+        fake_hub.stall(100_000, seconds=30, match=TINY_FILE)
+        running = ctx.downloads.enqueue(TINY_REPO, [TINY_FILE])
+        other = next(n for n in fake_hub.repo(LADDER_REPO).files if n.endswith(".gguf"))
+        waiting = ctx.downloads.enqueue(LADDER_REPO, [other])
+        manager = ctx.downloads.manager
+        qtbot.waitUntil(lambda: (manager.get(running.id) or running).state == ItemState.RUNNING, timeout=10_000)
+        assert (manager.get(waiting.id) or waiting).state == ItemState.QUEUED
+        settings.update(models_dir=str(tmp_path / "new"))
+        assert (manager.get(waiting.id) or waiting).models_dir == str(tmp_path / "new")
+        assert (manager.get(running.id) or running).models_dir == str(tmp_path / "old")
+    finally:
+        ctx.shutdown()

@@ -3,6 +3,9 @@ loaded models and a live request log, the start-with-the-app setting, and an RPC
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -130,3 +133,64 @@ def test_an_rpc_worker_on_this_machine(qtbot: Any, page: ServerPage) -> None:
     with qtbot.waitSignal(page.worker_changed, timeout=30_000) as stopped:
         page.worker_button.click()
     assert stopped.args == [False] and page.worker_label.text() == "Not running"
+
+
+def test_a_request_whose_engine_dies_is_in_the_log_with_its_error(qtbot: Any, page: ServerPage) -> None:
+    port = free_port()
+    page.port.setValue(port)
+    page.key.setText("a-key-for-the-test")
+    with qtbot.waitSignal(page.server_changed, timeout=60_000):
+        page.start_button.click()
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="a-key-for-the-test", max_retries=0,
+                           timeout=120)
+    hi = [{"role": "user", "content": "hi"}]
+    client.chat.completions.create(model="tiny/chat", messages=hi, max_tokens=2)  # type: ignore[arg-type]
+    scheduler = page.server.state.scheduler
+    pid = scheduler.pid_of("tiny/chat")
+    assert pid is not None
+    # Held still, the engine takes the next request but never answers it; then it is killed under it.
+    os.kill(pid, signal.SIGSTOP)
+    told: list[openai.APIStatusError] = []
+
+    def ask() -> None:
+        try:
+            client.chat.completions.create(model="tiny/chat", messages=hi, max_tokens=2)  # type: ignore[arg-type]
+        except openai.APIStatusError as exc:
+            told.append(exc)
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    slot = scheduler._slots["tiny/chat"]
+    qtbot.waitUntil(lambda: slot.client.open_requests == 1, timeout=30_000)
+    os.kill(pid, signal.SIGKILL)
+    thread.join(120)
+    assert len(told) == 1 and told[0].status_code == 500
+    qtbot.waitUntil(lambda: page.requests.rowCount() == 2, timeout=10_000)
+    assert page.requests.item(0, 1).text() == "tiny/chat"
+    assert page.requests.item(0, 5).text() == "error 500"
+    body = told[0].body
+    assert isinstance(body, dict) and "SIGKILL" in body["message"]
+    assert page.requests.item(0, 5).toolTip() == body["message"]  # what the client was told
+    assert page.requests.item(1, 5).text() == "length"  # the answered one, without a tooltip
+    assert page.requests.item(1, 5).toolTip() == ""
+    save_shot(page, "engine-died")
+
+
+def test_a_model_too_large_is_refused_with_what_this_page_and_settings_offer(qtbot: Any, page: ServerPage) -> None:
+    port = free_port()
+    page.port.setValue(port)
+    page.key.setText("a-key-for-the-test")
+    with qtbot.waitSignal(page.server_changed, timeout=60_000):
+        page.start_button.click()
+    from app.server.scheduler import Need
+
+    page.server.state.scheduler.budget = Need(1 << 20)  # as if 1 MiB had been free when it started
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="a-key-for-the-test", max_retries=0)
+    with pytest.raises(openai.BadRequestError, match="can never be loaded") as refused:
+        client.chat.completions.create(model="tiny/chat", messages=[{"role": "user", "content": "hi"}],
+                                       max_tokens=5)
+    text = refused.value.message
+    assert "more than the 1.0 MiB this server may use" in text, text
+    assert "Parallel requests on the Server page" in text and "Settings ▸ Performance" in text, text
+    assert "--" not in text, text  # the page has no --memory-limit or --ctx: `serve`'s flags are not named
+    assert page.parallel.toolTip() and page.parallel.isVisible()  # the control the message names is here

@@ -10,8 +10,7 @@ from pathlib import Path
 _CONVERTER_FILES = ("conversion/base.py", "convert_hf_to_gguf.py")
 
 
-def converter_names(sources: Path) -> set[str]:
-    """Every tokenizer.ggml.pre value llama.cpp's converter can write for a byte-level BPE vocabulary."""
+def _name_function(sources: Path) -> str:
     for rel in _CONVERTER_FILES:
         path = sources / rel
         if not path.is_file():
@@ -20,9 +19,25 @@ def converter_names(sources: Path) -> set[str]:
         start = text.find("def get_vocab_base_pre")
         if start < 0:
             continue
-        end = text.find("\n    def ", start + 1)
-        return set(re.findall(r'\bres = "([^"]+)"', text[start:end]))
+        return text[start : text.find("\n    def ", start + 1)]
     raise AssertionError(f"no get_vocab_base_pre in {sources} ({', '.join(_CONVERTER_FILES)})")
+
+
+def converter_names(sources: Path) -> set[str]:
+    """Every tokenizer.ggml.pre value llama.cpp's converter can write for a byte-level BPE vocabulary."""
+    return set(re.findall(r'\bres = "([^"]+)"', _name_function(sources)))
+
+
+def name_written_today(sources: Path, name: str) -> str:
+    """The name the pinned converter writes for a vocabulary an older one named `name`: its hash tests run in
+    order and the last match wins, so a later name for the same hash shadows an earlier one (GPT-NeoX-20B's
+    vocabulary was 'mpt', now 'olmo'). Only the hashes' order is read here, never what they hash."""
+    pairs = re.findall(r'if chkhsh == "([0-9a-f]+)":(?:\s*#[^\n]*)*\s*res = "([^"]+)"', _name_function(sources))
+    assert {n for _, n in pairs} == converter_names(sources), "some names' hash tests were not read"
+    last = dict(pairs)
+    hashes = {h for h, n in pairs if n == name}
+    assert len(hashes) == 1, f"{name!r} stands for {len(hashes)} hashes in the pinned converter"
+    return last[hashes.pop()]
 
 
 def loader_regexes(sources: Path, run_only: bool = False) -> dict[str, tuple[str, ...]]:

@@ -106,16 +106,19 @@ def job_key(job: ReferenceJob, sources_hash: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
-def reference_outputs(jobs: list[ReferenceJob], sources: Path, cache: Path = CACHE_DIR) -> list[ReferenceResult]:
-    """The reference GGUF for each job, converting only those not cached yet (all in one child process)."""
+def reference_outputs(
+    jobs: list[ReferenceJob], sources: Path, cache: Path = CACHE_DIR, site: Path | None = None
+) -> list[ReferenceResult]:
+    """The reference GGUF for each job, converting only those not cached yet (all in one child process).
+    `site`: a folder of packages put first on the child's path (converter_requirements.declared_transformers)."""
     cache.mkdir(parents=True, exist_ok=True)
-    sources_hash = sources_digest(sources)
+    sources_hash = sources_digest(sources) + (f"|{site.name}" if site is not None else "")
     keys = [job_key(job, sources_hash) for job in jobs]
     with open(cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test processes convert each model once
         todo = [(job, key) for job, key in zip(jobs, keys, strict=True) if not (cache / f"{key}.status").exists()]
         if todo:
-            _run(todo, sources, cache)
+            _run(todo, sources, cache, site)
     results = []
     for key in keys:
         status = (cache / f"{key}.status").read_text(encoding="utf-8")
@@ -124,7 +127,7 @@ def reference_outputs(jobs: list[ReferenceJob], sources: Path, cache: Path = CAC
     return results
 
 
-def _run(todo: list[tuple[ReferenceJob, str]], sources: Path, cache: Path) -> None:
+def _run(todo: list[tuple[ReferenceJob, str]], sources: Path, cache: Path, site: Path | None) -> None:
     specs = []
     for job, key in todo:
         out = cache / f"{key}.gguf"
@@ -133,6 +136,8 @@ def _run(todo: list[tuple[ReferenceJob, str]], sources: Path, cache: Path) -> No
     jobs_file = cache / f"jobs-{os.getpid()}.json"
     jobs_file.write_text(json.dumps(specs), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "NO_LOCAL_GGUF"}  # the reference's own gguf-py
+    if site is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH", "")) if p)
     try:
         proc = subprocess.run(
             [sys.executable, "-c", _RUNNER, str(sources), str(jobs_file)],

@@ -358,9 +358,11 @@ GEMMA4_AUDIO = {
 }
 
 
-def make_tiny_gemma4_vision(folder: Path, text_folder: Path, *, seed: int = 0, audio: bool = False) -> Path:
+def make_tiny_gemma4_vision(folder: Path, text_folder: Path, *, seed: int = 0, audio: bool = False,
+                            vision: dict[str, Any] | None = None, audio_sizes: dict[str, Any] | None = None) -> Path:
     """Gemma4ForConditionalGeneration with random weights: the tiny "gemma4" text model (built into
-    text_folder) and a real, small vision tower (with `audio`, an audio tower too), with a preprocessor config."""
+    text_folder) and a real, small vision tower (with `audio`, an audio tower too), with a preprocessor config.
+    `vision` and `audio_sizes` override the towers' shapes."""
     import torch
     import transformers
 
@@ -369,8 +371,9 @@ def make_tiny_gemma4_vision(folder: Path, text_folder: Path, *, seed: int = 0, a
     make_tiny_hf(text_folder, "gemma4")
     text = json.loads((text_folder / "config.json").read_text(encoding="utf-8"))
     text.pop("architectures", None)
-    config = transformers.Gemma4Config(text_config=text, vision_config=GEMMA4_VISION,
-                                       audio_config=GEMMA4_AUDIO if audio else None)
+    tower = {**GEMMA4_VISION, **(vision or {})}
+    config = transformers.Gemma4Config(text_config=text, vision_config=tower,
+                                       audio_config={**GEMMA4_AUDIO, **(audio_sizes or {})} if audio else None)
     torch.manual_seed(seed)
     model = transformers.Gemma4ForConditionalGeneration(config)
     with torch.no_grad():
@@ -381,6 +384,6 @@ def make_tiny_gemma4_vision(folder: Path, text_folder: Path, *, seed: int = 0, a
     for name in ("tokenizer.json", "tokenizer_config.json"):
         (folder / name).write_bytes((text_folder / name).read_bytes())
     preprocessor = {"image_processor_type": "Gemma4ImageProcessor", "image_mean": [0.0, 0.0, 0.0],
-                    "image_std": [1.0, 1.0, 1.0], "patch_size": GEMMA4_VISION["patch_size"]}
+                    "image_std": [1.0, 1.0, 1.0], "patch_size": tower["patch_size"]}
     (folder / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=1), encoding="utf-8")
     return folder

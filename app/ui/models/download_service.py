@@ -70,6 +70,7 @@ class DownloadService(QObject):
             from app.downloads.job import DownloadConfig
             from app.downloads.manager import DownloadManager
             from app.downloads.priority import NICE
+            from app.library.presence import library_folders
 
             # Transfers yield the CPU to the window (the event-loop stall while downloading, #22).
             config = replace(
@@ -80,6 +81,7 @@ class DownloadService(QObject):
                 store=self._store,
                 max_parallel=self._settings.values.download_parallel,
                 config=config,
+                library_folders=lambda: library_folders(self._settings),
             )
             self._states = {i.id: i.state for i in manager.items()}
             manager.subscribe(self._on_event)  # runs on manager threads: only emit signals here
@@ -179,6 +181,8 @@ class DownloadService(QObject):
             self._manager.set_max_parallel(new.download_parallel)
         if old.download_segments != new.download_segments and self._manager is not None:
             self._manager.set_segments(new.download_segments)
+        if old.models_dir != new.models_dir and self._manager is not None:
+            self._manager.models_dir_changed()  # waiting items follow; running ones land, then move or stay
 
 
 def failure_key(item_id: str) -> str:

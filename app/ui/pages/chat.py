@@ -47,6 +47,7 @@ from app.ui.pages.chat_attach import AttachmentTray, show_media
 from app.ui.pages.chat_engine import EngineBridge
 from app.ui.pages.chat_load import LoadPanel
 from app.ui.pages.chat_messages import MessageList, MessageWidget
+from app.ui.pages.chat_move import MoveToServer
 
 log = logging.getLogger("app.ui.chat")
 
@@ -139,6 +140,7 @@ class ChatPage(QWidget):
         self._build()
         self.load_panel.remembered = lambda path: remembered_settings(self.prefs, path)
         self.reload_conversations()
+        self._mover = MoveToServer(self)  # to the local server's engine when it starts
         if self.prefs.model_path and Path(self.prefs.model_path).is_file():
             self.load_panel.add_model_path(self.prefs.model_path)
 
@@ -304,6 +306,15 @@ class ChatPage(QWidget):
     @property
     def streaming(self) -> bool:
         return self._writer is not None
+
+    @property
+    def loading(self) -> bool:
+        return self._loading
+
+    @property
+    def load_request(self) -> tuple[str, p.EngineSettings] | None:
+        """The model and settings loaded last (or loading now)."""
+        return self._load_request
 
     def load_model(self, path: str, settings: p.EngineSettings) -> None:
         if self.streaming:

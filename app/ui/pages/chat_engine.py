@@ -35,6 +35,7 @@ class EngineBridge(QObject):
         self._local = local_server
         self._silenced: set[Any] = set()  # shared chats whose server stopped: the page was told already
         self._opening = ""  # the model the local server is loading for the chat
+        self._handover: tuple[EngineClient | None, Any] | None = None  # (own engine, memory it frees): hand_over_own
         if local_server is not None:
             local_server.stopping.connect(self._server_stopping)
         self._shared_opened.connect(self._on_shared_opened)
@@ -75,14 +76,19 @@ class EngineBridge(QObject):
         self._close_remote()
         self._close_shared()
         self._pending = path
+        handover, self._handover = self._handover, None
         if parse_remote_ref(path) is not None:
             threading.Thread(target=self._open_remote, args=(path,), name="remote-open", daemon=True).start()
             return
         server = self._local.server if self._local is not None else None
         if server is not None and server.loop is not None and not settings.rpc_workers:
             self._opening = path
-            threading.Thread(target=self._open_shared, args=(server, path, settings), name="shared-open",
-                             daemon=True).start()
+            if handover is not None and handover[0] is self._client:
+                self._client = None  # it ends on the opening thread, before the server counts its memory free
+            else:
+                handover = None
+            threading.Thread(target=self._open_shared, args=(server, path, settings, handover),
+                             name="shared-open", daemon=True).start()
             return
         self._load_own(path, settings)
 
@@ -162,6 +168,25 @@ class EngineBridge(QObject):
         if self._client is not None and self._client.alive:
             self._client.send(p.Unload())
 
+    def close_own(self) -> None:
+        """Ends the chat's own engine process and frees its memory (the next own load starts another)."""
+        client, self._client = self._client, None
+        if client is not None:  # off the GUI thread: the process may take a moment to free a large model
+            threading.Thread(target=client.close, kwargs={"timeout": 3.0}, name="own-engine-close",
+                             daemon=True).start()
+
+    def hand_over_own(self, freed: Any) -> None:
+        """The next load, when it goes to the local server's engine, first ends the chat's own engine process
+        and then gives the server the memory that frees (`freed`: app.server.shared_chat.MoveAnswer.freed):
+        one copy of the model in memory, and the server's budget counts it once."""
+        self._handover = (self._client, freed)
+
+    @property
+    def own_model(self) -> bool:
+        """The chat's own engine process runs (a local model, neither remote nor the server's)."""
+        return (self._remote is None and self._shared is None and not self._opening
+                and self._client is not None and self._client.alive)
+
     def close(self) -> None:
         self._close_remote()
         self._close_shared()
@@ -171,12 +196,19 @@ class EngineBridge(QObject):
 
     # ------------------------------------------------------------------ the local server's engine (threads)
 
-    def _open_shared(self, server: Any, path: str, settings: p.EngineSettings) -> None:
+    def _open_shared(self, server: Any, path: str, settings: p.EngineSettings,
+                     handover: tuple[EngineClient | None, Any] | None) -> None:
         from app.core.errors import AppError
+        from app.server.scheduler import NO_MEMORY
         from app.server.shared_chat import open_shared
 
+        freed = NO_MEMORY
+        if handover is not None:
+            own, freed = handover
+            if own is not None:
+                own.close(timeout=3.0)  # its memory is free before the server counts it and loads the model
         try:
-            result = open_shared(server.state, server.loop, path)
+            result = open_shared(server.state, server.loop, path, freed)
         except AppError as exc:
             self._shared_failed.emit((path, settings), exc)
             return
@@ -196,8 +228,7 @@ class EngineBridge(QObject):
                 chat.close()
             self._load_own(path, settings)  # not in the server's library, or refused by its memory budget
             return
-        if self._client is not None and self._client.alive:
-            self._client.send(p.Unload())  # one copy of a model in memory: the chat's own engine lets go
+        self.close_own()  # one copy of a model in memory, one engine process: the chat's own engine goes
         self._shared = chat
         self.received.emit(p.Loaded(result[1]))
 

@@ -41,12 +41,25 @@ LAN_HOST = "0.0.0.0"
 LOCAL_HOST = "127.0.0.1"
 
 
+# A model too large for the server, said with the controls of this page and of Settings (the server has no
+# memory limit here: it may use the memory free when it starts).
+GUI_BUDGET_ADVICE = {
+    "ram": "lower Parallel requests on the Server page or the Default context length in Settings ▸ Performance, "
+           "or free memory and start the server again",
+    "gpu": "lower Parallel requests on the Server page or the Default context length in Settings ▸ Performance",
+}
+
+
 def _start_server(_control: TaskControl, config: Any, hardware: Any) -> Any:
+    import time
+
     from app.estimate.hardware import probe_spec, spec_from_info
+    from app.hardware.probe import refresh_free_memory
     from app.server.runner import ServerThread, make_state
 
-    spec = spec_from_info(hardware) if hardware is not None else probe_spec()
-    server = ServerThread(make_state(config, spec))
+    measured_at = time.monotonic()  # the budget is the memory free now, the Chat page's own engine excluded
+    spec = spec_from_info(refresh_free_memory(hardware)) if hardware is not None else probe_spec()
+    server = ServerThread(make_state(config, spec, measured_at))
     server.start()
     return server
 
@@ -219,12 +232,13 @@ class ServerPage(QWidget):
     def config(self) -> Any:
         """The ServerConfig of the form (raises ConfigError: a LAN address without a key)."""
         from app.estimate.engine import engine_settings
-        from app.server.config import GUI_ENGINE_NICE, ServerConfig
+        from app.server.config import GUI_ENGINE_NICE, BudgetAdvice, ServerConfig
 
         key = self.key.text().strip() or None
         engine = engine_settings(self.ctx.settings.values, n_parallel=self.parallel.value())
         return ServerConfig(host=LAN_HOST if self.lan.isChecked() else LOCAL_HOST, port=self.port.value(),
-                            api_key=key, engine=engine, engine_nice=GUI_ENGINE_NICE)
+                            api_key=key, engine=engine, engine_nice=GUI_ENGINE_NICE,
+                            budget_advice=BudgetAdvice(**GUI_BUDGET_ADVICE))
 
     def start(self) -> None:
         if self.serving or self._task is not None:
@@ -330,10 +344,16 @@ class ServerPage(QWidget):
     def _log(self, record: Any) -> None:
         self.requests.insertRow(0)
         model = f"{record.model_id} (Chat page)" if record.source == "chat" else record.model_id
-        cells = (time.strftime("%H:%M:%S", time.localtime(record.at)), model, str(record.prompt_tokens),
-                 str(record.generated_tokens), f"{record.tokens_per_second:.1f} tok/s", record.finish_reason)
+        failed = record.finish_reason == "error"
+        end = f"error {record.status}" if failed else record.finish_reason
+        speed = "—" if failed else f"{record.tokens_per_second:.1f} tok/s"
+        prompt = "—" if failed and not record.prompt_tokens else str(record.prompt_tokens)  # died before a token
+        cells = (time.strftime("%H:%M:%S", time.localtime(record.at)), model, prompt,
+                 str(record.generated_tokens), speed, end)
         for col, text in enumerate(cells):
             item = QTableWidgetItem(text)
+            if failed:  # what the client was told, on every cell of the row
+                item.setToolTip(record.error)
             if col >= 2:
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.requests.setItem(0, col, item)

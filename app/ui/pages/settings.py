@@ -51,7 +51,8 @@ def ask_models_dir_change(parent: QWidget, old: Path, new: Path, contents: Folde
     )
     box.setInformativeText(
         "Either way the Library still lists them: kept models stay in their folder, which is added "
-        "under Also scan. New downloads go to the new folder."
+        "under Also scan. New and queued downloads go to the new folder; one already running finishes "
+        "first, then follows the models (or stays with the kept ones)."
     )
     move = box.addButton("Move them", QMessageBox.ButtonRole.AcceptRole)
     keep = box.addButton("Keep them where they are", QMessageBox.ButtonRole.AcceptRole)

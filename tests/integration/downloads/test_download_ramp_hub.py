@@ -64,3 +64,18 @@ def test_a_link_limited_as_a_whole_stays_on_few_connections(hub: FakeHub, tmp_pa
 def test_starting_with_every_connection_skips_the_ramp(hub: FakeHub, tmp_path: Path) -> None:
     hub.throttle(4_000_000, shared=True)
     assert max(_connections(tmp_path, replace(CONFIG, start_segments=8))) == 8
+
+
+def test_a_link_measured_fast_stops_the_ramp_and_asks_for_runs_of_pieces(hub: FakeHub, tmp_path: Path) -> None:
+    hub.throttle(4_000_000, shared=True)
+    config = replace(CONFIG, fast_link=1_000_000)  # the first measurement (about 4 MB/s) counts as a fast link
+    counts = _connections(tmp_path, config)
+    assert max(counts) <= 2  # no doubling once the link is fast
+    spans = []
+    for record in hub.requests_for(FILE, method="GET"):
+        if record.server == "cdn" and record.range:
+            first, _, last = record.range.removeprefix("bytes=").partition("-")
+            spans.append((int(first), int(last) + 1))
+    assert sum(end - start for start, end in spans) == SIZE  # every byte asked for once...
+    assert max(end - start for start, end in spans) > 1 << 20  # ...some of them in runs of several pieces
+    assert len(spans) < 16

@@ -1,6 +1,7 @@
 """SIGKILL a segmented download at random moments (20 trials, the downloader in a child process): every range
 the record names is on disk with the right bytes, the next run asks only for the gaps, each gap from its first
-missing byte, and the file it installs verifies."""
+missing byte, and the file it installs verifies. Every other trial runs as on a fast link, where one request
+takes a run of pieces, in the killed run and in the one that resumes it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ import pytest
 from app.downloads import ranges
 from app.downloads.checksum import Checksum
 from app.downloads.job import DownloadConfig, RetryPolicy, run_job
+from app.downloads.ramp import FAST_ENOUGH
 from app.downloads.transfer import StopToken, Timeouts
 from tests.fakehub import FakeHub, FakeRepo
 
@@ -42,7 +45,9 @@ class Listener:
     def retrying(self, message, delay): pass
     def file_done(self, name): pass
 
-config = DownloadConfig(disk_margin=0, segments=8, min_segment=256 << 10, min_steal=256 << 10, idle_steal=60.0)
+config = DownloadConfig(
+    disk_margin=0, segments=8, min_segment=256 << 10, min_steal=256 << 10, idle_steal=60.0, fast_link=float(sys.argv[4])
+)
 run_job(sys.argv[1], [sys.argv[2]], "main", Path(sys.argv[3]), StopToken(), Listener(), config)
 print("finished", flush=True)
 """
@@ -93,8 +98,9 @@ def test_sigkill_at_random_points_resumes_every_segment(
         target = models / "killorg" / "Kill-GGUF" / FILE
         part = target.with_name(FILE + ".part")
         hub.throttle(600_000)  # ~1.8 s for the whole file over 8 connections; the record is saved every 0.5 s
+        fast_link = 0.0 if trial % 2 else FAST_ENOUGH  # 0: runs of pieces from the first request
         child = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, REPO_ID, FILE, str(models)],
+            [sys.executable, "-c", _CHILD, REPO_ID, FILE, str(models), str(fast_link)],
             cwd=REPO_ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -121,7 +127,7 @@ def test_sigkill_at_random_points_resumes_every_segment(
 
         hub.throttle(0)
         hub.clear_requests()
-        run_job(REPO_ID, [FILE], "main", models, StopToken(), _Quiet(), RESUME)
+        run_job(REPO_ID, [FILE], "main", models, StopToken(), _Quiet(), replace(RESUME, fast_link=fast_link))
         assert hashlib.sha256(target.read_bytes()).hexdigest() == SHA, f"trial {trial}"
         assert not part.exists() and not ranges.ranges_path(part).exists()
         # The resumed run's ranged GETs, as the Hub saw them before redirecting (the CDN gets no token); a

@@ -150,6 +150,15 @@ def test_a_killed_engine_ends_every_open_request_and_loads_again(library: Path) 
         assert isinstance(answered, anthropic.types.Message), answered
         assert answered.stop_reason == "max_tokens" and answered.usage.output_tokens == 4
 
+        # the request log has a line for each request the death ended, with what its client was told
+        wait_until(lambda: sum(r.finish_reason == "error" for r in scheduler.history) == 4, "four failures logged")
+        failures = [r for r in scheduler.history if r.finish_reason == "error"]
+        assert sorted(r.source for r in failures) == ["api", "api", "api", "chat"]
+        assert {r.status for r in failures} == {500} and all(says_killed(r.error) for r in failures), failures
+        told = {oai_error.value.message, body["error"]["message"], failed.body["message"], chat_failed.message}
+        assert {r.error for r in failures} == told
+        assert all(r.prompt_tokens > 0 and r.generated_tokens > 0 for r in failures)  # how far each had come
+
         new_pid = scheduler.pid_of(GEMMA_ID)
         assert new_pid is not None and new_pid != pid
         loaded = scheduler.loaded()

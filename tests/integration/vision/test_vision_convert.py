@@ -115,6 +115,54 @@ def test_our_gemma4_projector_equals_llama_cpps(gemma4_checkpoints: dict[str, Pa
         assert ours.path.read_bytes() == reference.path.read_bytes()
 
 
+def test_a_retyped_projector_equals_llama_cpps_q8_0_byte_for_byte(vision_model: VisionGGUFs,
+                                                                   references: dict[str, Path],
+                                                                   tmp_path: Path) -> None:
+    """Re-typing (what Quantize does to a projector beside a GGUF) types each tensor as a conversion would and
+    keeps the keys in a conversion's order: from the F32 projector the Q8_0 one is the reference's own."""
+    from app.convert.mmproj import retype_mmproj
+
+    retyped = retype_mmproj(references["f32"], tmp_path / "retyped-q8_0.gguf", "q8_0").path
+    assert retyped.read_bytes() == references["q8_0"].read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["vision", "vision+audio"])
+def test_a_retyped_gemma4_projector_equals_llama_cpps_q8_0(gemma4_checkpoints: dict[str, Path],
+                                                           llama_cpp_sources: Path, tmp_path: Path,
+                                                           kind: str) -> None:
+    """Gemma 4 follows the same rule, both towers: the audio convolutions, the subsampler's input projection and
+    the position table stay F32, the matrices become Q8_0. From the reference's F32 file the result is its
+    Q8_0 file byte for byte; from its F16 file only the Q8_0 blocks differ (they quantize F16-rounded values)."""
+    from app.convert.mmproj import retype_mmproj
+
+    folder = gemma4_checkpoints[kind]
+    f32, f16, q8 = reference_outputs([ReferenceJob(folder, outtype, None, ("--mmproj",))
+                                      for outtype in ("f32", "f16", "q8_0")], llama_cpp_sources)
+    assert f32.path is not None and f16.path is not None and q8.path is not None, f32.error or f16.error or q8.error
+    retyped = retype_mmproj(f32.path, tmp_path / "from-f32.gguf", "q8_0").path
+    assert retyped.read_bytes() == q8.path.read_bytes()
+
+    from_f16 = read_gguf(retype_mmproj(f16.path, tmp_path / "from-f16.gguf", "q8_0").path)
+    reference = read_gguf(q8.path)
+    assert from_f16.metadata == reference.metadata
+    assert [t[:3] for t in from_f16.tensors] == [t[:3] for t in reference.tensors]
+    types = {name: kind for name, _shape, kind, _data in reference.tensors}
+    assert types["v.position_embd.weight"] == types["v.patch_embd.weight"] == "F32"
+    if kind == "vision+audio":
+        assert types["a.conv1d.0.weight"] == types["a.input_projection.weight"] == "F32"
+        assert types["a.blk.0.conv_dw.weight"] == "F32" and types["a.blk.0.attn_q.weight"] == "Q8_0"
+
+
+def test_a_projector_whose_type_rules_we_do_not_know_is_not_retyped(audio_model: VisionGGUFs,
+                                                                   tmp_path: Path) -> None:
+    from app.convert.mmproj import can_retype, retype_mmproj
+
+    assert can_retype("gemma4v", audio=True) and can_retype("gemma3", audio=False)
+    assert not can_retype("gemma3", audio=True) and not can_retype("qwen2a", audio=True)
+    with pytest.raises(ConvertError, match="cannot be re-typed"):
+        retype_mmproj(audio_model.mmproj, tmp_path / "audio-q8_0.gguf", "q8_0")
+
+
 def test_a_tower_we_cannot_convert_is_refused(vision_model: VisionGGUFs, tmp_path: Path) -> None:
     """llama.cpp's converter would write an audio tower into the same projector: a vision-only file would differ."""
     import json

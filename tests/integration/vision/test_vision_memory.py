@@ -53,13 +53,19 @@ def towers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def logged(path: Path, flash_attn: bool) -> tuple[float, float]:
     """(weights, compute buffer) in MiB, as llama.cpp's log prints them when mtmd loads the projector."""
+    weights, buffers = logged_buffers(path, flash_attn)
+    return weights, buffers[0]
+
+
+def logged_buffers(path: Path, flash_attn: bool) -> tuple[float, list[float]]:
+    """The weights and every compute buffer (vision, then audio for a projector with both towers) in MiB."""
     run = subprocess.run([sys.executable, "-c", _LOAD, str(path), "1" if flash_attn else "0"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     weights = re.search(r"model size:\s+([\d.]+) MiB", run.stderr)
-    compute = re.search(r"CPU compute buffer size =\s+([\d.]+) MiB", run.stderr)
-    assert weights and compute, run.stderr[-2000:]
-    return float(weights.group(1)), float(compute.group(1))
+    buffers = re.findall(r"CPU compute buffer size =\s+([\d.]+) MiB", run.stderr)
+    assert weights and buffers, run.stderr[-2000:]
+    return float(weights.group(1)), [float(b) for b in buffers]
 
 
 @pytest.mark.parametrize("name", list(TOWERS))
@@ -133,3 +139,63 @@ def test_estimates_verdict_counts_the_projector(vision_model: VisionGGUFs, monke
     tight = run("--mmproj", str(vision_model.mmproj), ram=need + projector // 2)
     assert tight["verdict"] == "wont_fit" and tight["ram_need_bytes"] == need + projector
     assert run("--mmproj", str(vision_model.mmproj), ram=need + projector)["verdict"] == "cpu_only"
+
+
+GEMMA4_TOWERS = {  # vision tower overrides of tests/support/tiny_vision.py's GEMMA4_VISION (two layers)
+    "tiny": {},  # the attention's n × d tensors: one fits the raw image's freed block
+    "wide": {"hidden_size": 128, "num_attention_heads": 2, "num_key_value_heads": 2, "head_dim": 64},  # none fits
+    "ffn": {"hidden_size": 64, "intermediate_size": 256, "num_attention_heads": 2, "num_key_value_heads": 2,
+            "head_dim": 32},  # the FFN's stage is the largest
+    "narrow-ffn": {"hidden_size": 128, "intermediate_size": 128, "num_attention_heads": 2,
+                   "num_key_value_heads": 2, "head_dim": 64},  # an n × ff tensor reuses the freed n × d block
+    "patch-8": {"patch_size": 8, "hidden_size": 192, "intermediate_size": 768, "num_attention_heads": 4,
+                "num_key_value_heads": 4, "head_dim": 48},  # d = 3·p², as the published tower's 768 and 16
+    "patch-16": {"patch_size": 16, "hidden_size": 96, "intermediate_size": 384, "num_attention_heads": 4,
+                 "num_key_value_heads": 4, "head_dim": 24},  # an n × ff tensor in the freed block too
+}
+
+
+@pytest.fixture(scope="module")
+def gemma4_towers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from tests.support.tiny_vision import make_tiny_gemma4_vision
+
+    root = tmp_path_factory.mktemp("gemma4-towers")
+    return {name: convert_mmproj(make_tiny_gemma4_vision(root / name / "hf", root / name / "text", vision=vision),
+                                 root / f"{name}.gguf").path
+            for name, vision in GEMMA4_TOWERS.items()}
+
+
+@pytest.mark.parametrize("name", list(GEMMA4_TOWERS))
+@pytest.mark.parametrize("flash_attn", [True, False])
+def test_gemma4_projector_memory_matches_llama_cpps_log(gemma4_towers: dict[str, Path], name: str,
+                                                        flash_attn: bool) -> None:
+    """Gemma 4's tower is reserved for its 16 × 16-token warm-up image (768 pixels a side for 16-pixel patches),
+    not the unused image_size; its stages pack into the raw image's freed block as app.estimate.projector
+    models: exact to the log's 0.01 MiB."""
+    memory = projector_memory(read_header(gemma4_towers[name]), flash_attn=flash_attn)
+    weights, compute = logged(gemma4_towers[name], flash_attn)
+    assert round(memory.weights / MIB, 2) == weights
+    assert round(memory.compute / MIB, 2) == compute
+    assert memory.exact_compute and memory.projector_type == "gemma4v"
+
+
+GEMMA4_AUDIO_TOWERS = {"tiny": {}, "wide": {"hidden_size": 512, "num_hidden_layers": 1, "num_attention_heads": 8}}
+
+
+@pytest.mark.parametrize("name", list(GEMMA4_AUDIO_TOWERS))
+@pytest.mark.parametrize("flash_attn", [True, False])
+def test_gemma4_audio_tower_memory_matches_llama_cpps_log(tmp_path: Path, name: str, flash_attn: bool) -> None:
+    """Gemma 4's audio tower has its own compute buffer, set by its subsampling convolutions over the warm-up
+    clip (the published 128 mel bins and 128 first channels): exact to the log's 0.01 MiB, whatever the
+    conformer's width; the vision tower's buffer beside it likewise."""
+    from tests.support.tiny_vision import make_tiny_gemma4_vision
+
+    folder = make_tiny_gemma4_vision(tmp_path / "hf", tmp_path / "text", audio=True,
+                                     audio_sizes=GEMMA4_AUDIO_TOWERS[name])
+    path = convert_mmproj(folder, tmp_path / "mmproj.gguf").path
+    memory = projector_memory(read_header(path), flash_attn=flash_attn)
+    weights, (vision, audio) = logged_buffers(path, flash_attn)
+    assert round(memory.weights / MIB, 2) == weights
+    assert round(memory.audio_compute / MIB, 2) == audio
+    assert round((memory.compute - memory.audio_compute) / MIB, 2) == vision
+    assert memory.exact_compute

@@ -114,3 +114,48 @@ def test_a_gguf_sources_f16_projector_is_retyped_to_q8_0_as_a_conversion_types_i
         assert result.stats.media_tokens == 4 and result.stats.generated_tokens > 0
     finally:
         engine.close()
+
+
+def test_a_gguf_sources_gemma4_projector_is_retyped_too_and_runs_in_mtmd(tmp_path: Path) -> None:
+    """Gemma 4 (vision and audio towers in one file) follows the same rule as Gemma 3: the F16 projector beside
+    the GGUF becomes a Q8_0 one typed as a Q8_0 conversion types it (test_vision_convert.py: byte for byte from
+    F32), and mtmd turns an image and a clip into as many tokens as with the F16 projector."""
+    from app.chat import protocol as p
+    from app.chat.engine_core import Engine
+    from app.convert.converter import convert
+    from app.convert.mmproj import convert_mmproj
+    from app.gguf.reader import read_header
+    from tests.integration.vision.test_vision_engine import ask, first_turn
+    from tests.support.tiny_vision import image_bytes, make_tiny_gemma4_vision, wav_bytes
+
+    checkpoint = make_tiny_gemma4_vision(tmp_path / "hf", tmp_path / "text", audio=True)
+    library = tmp_path / "library"
+    library.mkdir()
+    text = convert(checkpoint, library / "tiny-gemma4-F32.gguf", "f32").path
+    f16 = convert_mmproj(checkpoint, library / "mmproj-tiny-gemma4-F16.gguf", "f16").path
+
+    events = _run(QuantizeSpec(text, ("Q8_0",), tmp_path / "q8", projector="q8_0"))
+    retyped = tmp_path / "q8" / "mmproj-tiny-gemma4-Q8_0.gguf"
+    assert [(o.kind, o.path, o.type_name) for o in events if isinstance(o, ev.Output)][-1:] == [
+        ("mmproj", retyped, "Q8_0")]
+    converted = read_header(convert_mmproj(checkpoint, tmp_path / "converted-Q8_0.gguf", "q8_0").path)
+    mine = read_header(retyped)
+    assert [(t.name, t.ggml_type, t.shape) for t in mine.tensors] == [
+        (t.name, t.ggml_type, t.shape) for t in converted.tensors]
+    assert dict(mine.metadata) == dict(converted.metadata)
+
+    clip = (p.ChatMessage("user", "What is this sound?", media=(p.MediaPart("audio", wav_bytes(), "audio/wav"),)),)
+    counts = {}
+    for projector in (f16, retyped):
+        engine = Engine()
+        try:
+            engine.load(str(text), p.EngineSettings(n_ctx=512, n_threads=2, n_batch=128, mmproj=str(projector)))
+            seen, _prompt = ask(engine, first_turn(image_bytes(64, 64)))
+            engine.reset_cache()
+            heard, _prompt = ask(engine, clip)
+            counts[projector.name] = (seen.stats.media_tokens, heard.stats.media_tokens)
+            assert seen.stats.generated_tokens > 0 and heard.stats.generated_tokens > 0
+        finally:
+            engine.close()
+    assert counts[retyped.name] == counts[f16.name]
+    assert counts[f16.name][0] > 0 and counts[f16.name][1] == 25  # one second of audio: 25 tokens

@@ -11,7 +11,7 @@ import numpy as np
 from gguf import GGMLQuantizationType as QT
 
 from app.convert.mmproj import FAMILIES
-from app.convert.mmproj_gemma4 import GEMMA4, _fold_patches, _softplus
+from app.convert.mmproj_gemma4 import GEMMA4, _fold_patches, _softplus, gemma4_gguf_forced
 from app.convert.safetensors_file import TensorRef
 
 
@@ -41,6 +41,21 @@ def test_fixed_types() -> None:
     assert GEMMA4.forced_type("model.audio_tower.layers.0.lconv1d.depthwise_conv1d.weight", "", QT.F16) == QT.F32
     assert GEMMA4.forced_type("model.vision_tower.patch_embedder.position_embedding_table", "", QT.F16) == QT.F32
     assert GEMMA4.forced_type("model.vision_tower.encoder.layers.0.mlp.up_proj.linear.weight", "", QT.Q8_0) is None
+
+
+def test_the_same_fixed_types_by_gguf_name_for_a_retype() -> None:
+    """A projector GGUF re-typed (Quantize's Q8_0 beside a GGUF) has only GGUF names: the same tensors stay F32."""
+    pairs = (
+        ("model.audio_tower.subsample_conv_projection.layer0.conv.weight", "a.conv1d.0.weight"),
+        ("model.audio_tower.subsample_conv_projection.input_proj_linear.weight", "a.input_projection.weight"),
+        ("model.audio_tower.layers.0.lconv1d.depthwise_conv1d.weight", "a.blk.0.conv_dw.weight"),
+        ("model.vision_tower.patch_embedder.position_embedding_table", "v.position_embd.weight"),
+        ("model.audio_tower.layers.0.lconv1d.linear_start.linear.weight", "a.blk.0.conv_pw1.weight"),
+        ("model.embed_audio.embedding_projection.weight", "mm.a.input_projection.weight"),
+        ("model.embed_vision.embedding_projection.weight", "mm.input_projection.weight"),
+    )
+    for name, gguf_name in pairs:
+        assert gemma4_gguf_forced("", gguf_name, QT.Q8_0) == GEMMA4.forced_type(name, "", QT.Q8_0), gguf_name
 
 
 def test_vision_names_shapes_and_the_folded_patch_kernel() -> None:

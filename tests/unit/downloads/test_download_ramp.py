@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.downloads.ramp import Ramp
+from app.downloads.ramp import FAST_ENOUGH, Ramp
 from app.downloads.segments import Board
 
 MIB = 1 << 20
@@ -29,7 +29,7 @@ def test_a_link_limited_per_connection_gets_every_connection() -> None:
 
 def test_a_link_that_gains_nothing_goes_back_to_the_few_connections_it_started_with() -> None:
     ramp = Ramp.starting(2, 8)
-    seen = _drive(ramp, lambda n: 900e6)
+    seen = _drive(ramp, lambda n: 150e6)  # below FAST_ENOUGH: a doubling is worth a try
     assert 4 in seen  # it tried...
     assert seen[-1] == 2 and ramp.settled  # ...and undid the doubling that did not pay
     assert 8 not in seen
@@ -54,8 +54,23 @@ def test_a_fast_link_is_measured_in_a_fraction_of_the_time() -> None:
 
 def test_starting_at_the_setting_never_changes_anything() -> None:
     ramp = Ramp.starting(8, 8)
-    assert ramp.settled and _drive(ramp, lambda n: n * 1e6) == [8] * 40
+    assert _drive(ramp, lambda n: n * 1e6) == [8] * 40
+    assert ramp.settled and not ramp.fast  # one measurement, only to say whether the link is fast
     assert Ramp.starting(4, 1).target == 1
+    fast = Ramp.starting(8, 8)
+    assert _drive(fast, lambda n: 600e6) == [8] * 40 and fast.fast
+
+
+def test_a_fast_link_stops_the_ramp_and_is_marked_fast() -> None:
+    flat = Ramp.starting(2, 8)
+    seen = _drive(flat, lambda n: FAST_ENOUGH * 1.2)
+    assert set(seen) == {2} and flat.settled and flat.fast  # no doubling tried: more connections only cost CPU
+    per_connection = Ramp.starting(2, 8)
+    seen = _drive(per_connection, lambda n: n * FAST_ENOUGH * 0.4)  # 2: below it, 4: above it
+    assert sorted(set(seen)) == [2, 4] and per_connection.settled and per_connection.fast
+    slow = Ramp.starting(2, 8)
+    _drive(slow, lambda n: n * 10e6)
+    assert not slow.fast
 
 
 def test_a_connection_above_the_limit_takes_no_more_work() -> None:

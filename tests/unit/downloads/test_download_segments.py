@@ -166,3 +166,68 @@ def test_frontier_stops_at_the_first_hole() -> None:
     board.advance(s2, board.reserve(s2, 5))
     assert board.frontier() == 4 * MIB + 5
     assert board.done_spans() == [(0, 4 * MIB + 5)]
+
+
+def test_on_a_fast_link_a_connection_takes_its_share_of_the_waiting_pieces_as_one_run() -> None:
+    board = Board(16 * MIB, [], 4, min_steal=256 * 1024, idle_steal=60.0, piece=MIB)  # 16 pieces
+    board.set_limit(4)
+    first = board.take(0)
+    assert first is not None and (first.start, first.end) == (0, MIB)  # one piece per request until told
+    board.merge_runs()
+    second = board.take(1)  # 15 waiting, 3 connections without work: a third of them
+    assert second is not None and (second.start, second.end) == (MIB, 6 * MIB)
+    third = board.take(2)
+    assert third is not None and (third.start, third.end) == (6 * MIB, 11 * MIB)
+    board.set_limit(2)
+    assert board.take(3, wait=0.01) is None  # retired
+    fourth = board.take(0)  # its piece is done; the only allowed connection without work takes the rest
+    assert fourth is not None and (fourth.start, fourth.end) == (11 * MIB, 16 * MIB)
+    assert len({s.index for s in board.segments}) == len(board.segments)  # numbers stay unique
+    board.advance(second, board.reserve(second, 3 * MIB))
+    assert board.done_spans() == [(MIB, 4 * MIB)]
+    assert [(s.start, s.end) for s in board.segments] == [
+        (0, MIB),
+        (MIB, 6 * MIB),
+        (6 * MIB, 11 * MIB),
+        (11 * MIB, 16 * MIB),
+    ]
+
+
+def test_a_run_never_swallows_a_piece_that_has_bytes_on_disk_or_an_owner() -> None:
+    board = Board(8 * MIB, [(3 * MIB, 3 * MIB + 10)], 1, min_steal=256 * 1024, idle_steal=60.0, piece=MIB)
+    board.set_limit(1)
+    board.merge_runs()
+    run = board.take(0)
+    assert run is not None and (run.start, run.end) == (0, 3 * MIB)  # stops at the bytes on disk
+    board.advance(run, board.reserve(run, MIB))
+    board.release(run)  # a failed run goes back with its bytes: no later run may cover them again
+    again = board.take(0)
+    assert again is run and (again.pos, again.end) == (MIB, 3 * MIB)
+    board.set_limit(3)
+    nxt = board.take(1)  # 5 pieces waiting, 2 connections without work
+    assert nxt is not None and (nxt.start, nxt.end) == (3 * MIB + 10, 6 * MIB + 10)
+    assert board.done_spans() == [(0, MIB), (3 * MIB, 3 * MIB + 10)]
+
+
+def test_a_run_stops_before_a_released_piece_that_kept_its_bytes() -> None:
+    board = Board(4 * MIB, [], 1, min_steal=256 * 1024, idle_steal=60.0, piece=MIB)
+    board.set_limit(2)
+    first, second = board.take(0), board.take(1)
+    assert first is not None and second is not None
+    board.advance(second, board.reserve(second, 10))
+    board.release(second)  # its connection failed: the piece waits again with 10 bytes on disk
+    board.release(first)
+    board.merge_runs()
+    run = board.take(0)
+    assert run is first and (run.start, run.end) == (0, MIB)  # a run over it would ask for those bytes again
+    assert board.done_spans() == [(MIB, MIB + 10)]
+    nxt = board.take(0)
+    assert nxt is second and (nxt.pos, nxt.end) == (MIB + 10, 3 * MIB)  # it may lead a run of its own
+
+
+def test_a_run_asks_for_no_more_than_its_most() -> None:
+    board = Board(64 * MIB, [], 1, min_steal=256 * 1024, idle_steal=60.0, piece=MIB)
+    board.set_limit(1)
+    board.merge_runs(most=5 * MIB + MIB // 2)
+    run = board.take(0)
+    assert run is not None and (run.start, run.end) == (0, 5 * MIB)  # the share would be all 64 pieces

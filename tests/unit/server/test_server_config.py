@@ -38,3 +38,18 @@ def test_sizes(text: str, size: int) -> None:
 def test_bad_sizes(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_size(text)
+
+
+def test_the_budget_advice_names_only_flags_serve_has() -> None:
+    import re
+
+    from app.cli import build_parser
+    from app.server.config import BudgetAdvice
+
+    serve = build_parser("serve").parse_args(["serve"])
+    advice = BudgetAdvice()
+    for text in (advice.ram, advice.gpu):
+        flags = re.findall(r"--([a-z-]+)", text)
+        assert flags, text
+        for flag in flags:
+            assert hasattr(serve, flag.replace("-", "_")), flag
