@@ -336,8 +336,12 @@ class Scheduler:
             what = f"{format_bytes(need.vram)} of VRAM"
             allowed = format_bytes(budget.vram)
         advice = self.advice.ram if need.ram > budget.ram else self.advice.gpu
-        raise ApiError(400, f"The model '{model.id}' needs {what} with a {ctx}-token context, more than the "
-                            f"{allowed} this server may use; it can never be loaded here ({advice})", "model")
+        raise ApiError(
+            400,
+            f"The model '{model.id}' needs {what} with a {ctx}-token context, more than the {allowed} this server "
+            f"may use, so it cannot be loaded as the server is set up ({advice})",
+            "model",
+        )
 
     async def _make_room(self, model: ServedModel, need: Need) -> None:
         # an RPC worker serves one client at a time: over a pool, one engine (one model) is loaded at once

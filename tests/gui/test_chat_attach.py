@@ -14,10 +14,10 @@ from PySide6.QtWidgets import QApplication, QLabel
 from app.chat import protocol as p
 from app.ui.pages.chat import ChatPage
 from app.ui.pages.chat_attach import part_from_file
+from tests.support.shots import save_shot
 from tests.support.tiny_vision import VisionGGUFs, image_bytes, vision_library
 
 SETTINGS = p.EngineSettings(n_ctx=512, n_threads=2, n_batch=128)
-SHOTS = Path("/work/notes/s4/shots")
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +55,7 @@ def test_attach_paste_drop_and_send_an_image(chat_page: ChatPage, vision_model: 
     panel.images.setChecked(False)
     assert panel.settings().mmproj == "" and "projector" not in panel.verdict.text()
     panel.images.setChecked(True)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    panel.grab().save(str(SHOTS / "chat-load-with-images.png"))
+    save_shot(panel, "chat-load-with-images")
     settings = dataclasses.replace(SETTINGS, mmproj=panel.settings().mmproj)
     with qtbot.waitSignal(page.modelLoaded, timeout=60_000) as loaded:
         page.load_model(str(vision_model.text), settings)
@@ -90,8 +89,7 @@ def test_attach_paste_drop_and_send_an_image(chat_page: ChatPage, vision_model: 
     QApplication.processEvents()
     page.messages.verticalScrollBar().setValue(0)
     QApplication.processEvents()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.grab().save(str(SHOTS / "chat-attach.png"))
+    save_shot(page, "chat-attach")
 
 
 def test_a_file_that_is_not_media_is_refused_with_a_sentence(chat_page: ChatPage, qtbot, tmp_path: Path) -> None:

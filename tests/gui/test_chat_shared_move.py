@@ -6,7 +6,6 @@ own engine, and the banner says why. Real Gemma 3 270M, real server and engine p
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,16 +15,14 @@ from typing import Any
 import pytest
 
 from app.chat import protocol as p
-from app.core.settings import Settings
 from app.core.units import format_bytes
 from app.server.scheduler import Need, estimate_need
 from app.server.shared_chat import MoveAnswer, move_refusal, served_model_for
-from app.ui.context import AppContext
 from app.ui.pages.chat import ChatPage
 from app.ui.pages.server import ServerPage
-from tests.support.rpc_workers import free_port
+from tests.support.chat_server_pages import chat_and_server, engine_processes
+from tests.support.shots import save_shot, shots_dir
 
-SHOTS = Path("/work/notes/s6/shots")
 SETTINGS = p.EngineSettings(n_ctx=1024, n_threads=2, n_batch=256)
 COUNTING = "Counting: " + ", ".join(str(i) for i in range(1, 21)) + ","  # Gemma 270M counts on and on
 
@@ -39,30 +36,8 @@ class Setup:
 
 @pytest.fixture
 def setup(qtbot: Any, tmp_path: Path, gemma_model: Path) -> Iterator[Setup]:
-    models = tmp_path / "models"
-    (models / "gemma").mkdir(parents=True)
-    (models / "gemma" / gemma_model.name).symlink_to(gemma_model)
-    settings = Settings()
-    settings.update(models_dir=str(models), threads=2, default_context=1024)
-    ctx = AppContext.create(settings)
-    server = ServerPage(ctx)
-    chat = ChatPage(ctx)
-    chat.prefs = dataclasses.replace(chat.prefs, max_tokens=400, seed=1)
-    chat.preset.setCurrentText("Greedy")
-    for widget in (server, chat):
-        qtbot.addWidget(widget)
-    chat.resize(1100, 750)
-    chat.show()
-    server.port.setValue(free_port())
-    server.parallel.setValue(2)
-    yield Setup(server, chat, models)
-    chat.shutdown()
-    server.shutdown()
-    ctx.shutdown()
-
-
-def engine_processes() -> list[int]:
-    return sorted(child.pid for child in multiprocessing.active_children() if child.pid is not None)
+    with chat_and_server(qtbot, tmp_path, gemma_model, max_tokens=400) as pages:
+        yield Setup(pages.server, pages.chat, pages.model.parent.parent)
 
 
 def own_engine(page: ChatPage, qtbot: Any, model: Path) -> int:
@@ -124,10 +99,9 @@ def test_the_chat_moves_to_the_server_after_its_reply(qtbot: Any, setup: Setup) 
     assert scheduler.history[-1].source == "chat" and scheduler.history[-1].generated_tokens == 8
     assert engine_processes() == [scheduler.pid_of(model.id)]
     assert page.conversation is not None and len(page.history.messages(page.conversation.id)) == 4
-    if SHOTS.parent.is_dir():
-        SHOTS.mkdir(exist_ok=True)
+    if shots_dir() is not None:
         qtbot.waitUntil(lambda: bool(page.messages.widgets) and page.messages.widgets[-1].isVisible())
-        page.grab().save(str(SHOTS / "chat-moved-to-server.png"))
+        save_shot(page, "chat-moved-to-server")
 
 
 def test_a_model_the_server_refuses_stays_in_the_chat_engine(qtbot: Any, setup: Setup) -> None:
@@ -156,9 +130,7 @@ def test_a_model_the_server_refuses_stays_in_the_chat_engine(qtbot: Any, setup: 
     # said with what the user has here: the Server page's and Settings' controls, not `serve`'s flags
     assert "Parallel requests on the Server page" in text and "Settings ▸ Performance" in text, text
     assert "--" not in text, text
-    if SHOTS.parent.is_dir():
-        SHOTS.mkdir(exist_ok=True)
-        page.grab().save(str(SHOTS / "chat-stays-on-own-engine.png"))
+    save_shot(page, "chat-stays-on-own-engine")
     assert not page.engine.shared and page.engine.pid == own_pid
     done = reply(page, qtbot, "Hello.", 4)
     assert done.finish_reason == "length"

@@ -5,7 +5,6 @@ requests. Real Gemma 3 270M, real server, real openai SDK."""
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,13 +14,11 @@ import openai
 import pytest
 
 from app.chat import protocol as p
-from app.core.settings import Settings
-from app.ui.context import AppContext
 from app.ui.pages.chat import ChatPage
 from app.ui.pages.server import ServerPage
-from tests.support.rpc_workers import free_port
+from tests.support.chat_server_pages import chat_and_server, engine_processes
+from tests.support.shots import save_shot, shots_dir
 
-SHOTS = Path("/work/notes/s5/shots")
 SETTINGS = p.EngineSettings(n_ctx=1024, n_threads=2, n_batch=256)  # the chat's own; the server's apply
 API_TOKENS = 300
 # Gemma 270M (a base model: no chat template) counts on greedily for well over 300 tokens: the API stream
@@ -38,33 +35,10 @@ class Setup:
 
 @pytest.fixture
 def setup(qtbot: Any, tmp_path: Path, gemma_model: Path) -> Iterator[Setup]:
-    models = tmp_path / "models"
-    (models / "gemma").mkdir(parents=True)
-    model = models / "gemma" / gemma_model.name
-    model.symlink_to(gemma_model)
-    settings = Settings()
-    settings.update(models_dir=str(models), threads=2, default_context=1024)
-    ctx = AppContext.create(settings)
-    server = ServerPage(ctx)
-    chat = ChatPage(ctx)
-    chat.prefs = dataclasses.replace(chat.prefs, max_tokens=12, seed=1)
-    chat.preset.setCurrentText("Greedy")
-    for widget in (server, chat):
-        qtbot.addWidget(widget)
-    chat.resize(1100, 750)
-    chat.show()
-    server.port.setValue(free_port())
-    server.parallel.setValue(2)
-    with qtbot.waitSignal(server.server_changed, timeout=60_000):
-        server.start_button.click()
-    yield Setup(server, chat, model)
-    chat.shutdown()
-    server.shutdown()
-    ctx.shutdown()
-
-
-def engine_processes() -> list[int]:
-    return sorted(child.pid for child in multiprocessing.active_children() if child.pid is not None)
+    with chat_and_server(qtbot, tmp_path, gemma_model, max_tokens=12) as pages:
+        with qtbot.waitSignal(pages.server.server_changed, timeout=60_000):
+            pages.server.start_button.click()
+        yield Setup(pages.server, pages.chat, pages.model)
 
 
 def load(page: ChatPage, qtbot: Any, model: Path) -> p.ModelInfo:
@@ -132,11 +106,10 @@ def test_chat_and_api_share_one_engine_and_stop_apart(qtbot: Any, setup: Setup) 
     done: p.Done = finished.args[0]
     assert done.finish_reason in ("eog", "length") and done.text
     assert not api.ended.is_set(), "the API stream ended before the chat: nothing ran side by side"
-    if SHOTS.parent.is_dir():
+    if shots_dir() is not None:
         page.banner.hide()
         qtbot.waitUntil(lambda: bool(page.messages.widgets) and page.messages.widgets[-1].isVisible())
-        SHOTS.mkdir(exist_ok=True)
-        page.grab().save(str(SHOTS / "chat-shared.png"))
+        save_shot(page, "chat-shared")
 
     # Stop in the chat stops the chat's sequence only.
     page.prefs = dataclasses.replace(page.prefs, max_tokens=400)
@@ -157,10 +130,10 @@ def test_chat_and_api_share_one_engine_and_stop_apart(qtbot: Any, setup: Setup) 
     qtbot.waitUntil(lambda: server.requests.rowCount() == 3, timeout=10_000)
     models = [server.requests.item(row, 1).text() for row in range(3)]
     assert models.count(f"{model_id} (Chat page)") == 2 and models.count(model_id) == 1
-    if SHOTS.parent.is_dir():
+    if shots_dir() is not None:
         server.resize(1100, 720)
         server.refresh()
-        server.grab().save(str(SHOTS / "server-chat-shared.png"))
+        save_shot(server, "server-chat-shared")
 
 
 def test_stopping_the_server_ends_the_chat_reply_with_a_message(qtbot: Any, setup: Setup) -> None:

@@ -23,9 +23,9 @@ from app.ui.pages.publish_dialog import PublishDialog
 from tests.fakehub import FakeHub
 from tests.fakehub.upload import uploads
 from tests.support.quality import save_score
+from tests.support.shots import save_shot
 
 TOKEN = "hf_write_alice"
-SHOTS = Path("/work/notes/s4/shots")
 
 
 @pytest.fixture
@@ -66,8 +66,7 @@ def test_the_edited_card_is_what_gets_published(qtbot: Any, hub: FakeHub, quants
     dialog.card_tabs.setCurrentIndex(1)
     shown = dialog.rendered.toPlainText()
     assert "A note from the publisher." in shown and "Tiny GGUF" in shown and "library_name" not in shown
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    dialog.grab().save(str(SHOTS / "library-publish-preview.png"))
+    save_shot(dialog, "library-publish-preview")
     seen: list[str] = []
     with qtbot.waitSignal(dialog.published, timeout=60_000) as blocker:
         task = dialog.start()
@@ -83,7 +82,7 @@ def test_the_edited_card_is_what_gets_published(qtbot: Any, hub: FakeHub, quants
     assert "upload" in seen
     assert dialog.status.text().startswith("Published 3 files to")
     dialog.card_tabs.setCurrentIndex(0)
-    dialog.grab().save(str(SHOTS / "library-publish-dialog.png"))
+    save_shot(dialog, "library-publish-dialog")
 
 
 def test_a_repository_with_other_content_is_asked_about(
@@ -120,8 +119,7 @@ def test_library_offers_publish_for_the_selected_model(qtbot: Any, quants: list[
     page.select(str(quants[1]))
     assert action.isEnabled()
     page.resize(1200, 420)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.grab().save(str(SHOTS / "library-share-actions.png"))
+    save_shot(page, "library-share-actions")
     action.trigger()
     dialog = page.publish_dialog  # type: ignore[attr-defined]
     assert isinstance(dialog, PublishDialog)

@@ -4,7 +4,6 @@ and leads to the Quantize page (issue 14, item 5), against the fake Hub."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from app.ui.context import AppContext
 from app.ui.pages.discover_detail import QUANTIZE, DetailPane
 from tests.fakehub.repo import FakeRepo
 from tests.fakehub.server import FakeHub
+from tests.support.shots import save_shot
 from tests.support.tiny_hf import make_tiny_hf
 
 pytestmark = pytest.mark.slow
@@ -56,7 +56,7 @@ def test_a_convertible_repo_offers_quantize(
     pane.show_repo("tiny-org/tiny-qwen3")
     qtbot.waitUntil(lambda: "converts it" in pane.notice.text(), timeout=20_000)
     assert "Qwen3ForCausalLM" in pane.notice.text() and "Quantize it" in pane.notice.text()
-    pane.grab().save(str(Path(os.environ.get("H8_SHOTS", tmp_path)) / "quantize-discover-convertible.png"))
+    save_shot(pane, "quantize-discover-convertible")
     pane.notice.linkActivated.emit(QUANTIZE)
     assert visits == [("quantize", {"model": "tiny-org/tiny-qwen3"})]
     assert _weights_requested(fake_hub_empty) == []

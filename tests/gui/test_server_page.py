@@ -19,10 +19,10 @@ from app.server.keyfile import load_key
 from app.ui.context import AppContext
 from app.ui.pages.server import ServerPage
 from app.ui.theme import apply_theme
+from tests.support import shots
 from tests.support.rpc_workers import free_port
 from tests.support.tiny_gguf import TinySpec, write_tiny_gguf
 
-SHOTS = Path("/work/notes/s4/shots")
 TEMPLATE = (
     "{% for m in messages %}<{{ m['role'] }}>\n{{ m['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<assistant>\n{% endif %}"
@@ -47,10 +47,21 @@ def page(qtbot: Any, tmp_path: Path) -> Iterator[ServerPage]:
     widget.shutdown()
 
 
+KEY = "a-key-for-the-test"
+
+
 def save_shot(widget: ServerPage, name: str) -> None:
-    if SHOTS.parent.is_dir():
-        SHOTS.mkdir(exist_ok=True)
-        widget.grab().save(str(SHOTS / f"server-{name}.png"))
+    shots.save_shot(widget, f"server-{name}")
+
+
+def start_with_key(qtbot: Any, page: ServerPage) -> int:
+    """Starts the page's server on a free port with the test's API key; the port."""
+    port = free_port()
+    page.port.setValue(port)
+    page.key.setText(KEY)
+    with qtbot.waitSignal(page.server_changed, timeout=60_000):
+        page.start_button.click()
+    return port
 
 
 def test_serve_a_request_and_see_it_in_the_log(qtbot: Any, page: ServerPage) -> None:
@@ -67,7 +78,7 @@ def test_serve_a_request_and_see_it_in_the_log(qtbot: Any, page: ServerPage) -> 
     assert load_key() == "a-key-for-the-test"  # kept for the next start, in its own file
     assert "a-key-for-the-test" not in page.state_label.text()
 
-    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="a-key-for-the-test", max_retries=0)
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0)
     reply = client.chat.completions.create(model="tiny/chat", messages=[{"role": "user", "content": "hi"}],
                                            max_tokens=5)
     qtbot.waitUntil(lambda: page.requests.rowCount() == 1, timeout=10_000)
@@ -136,12 +147,8 @@ def test_an_rpc_worker_on_this_machine(qtbot: Any, page: ServerPage) -> None:
 
 
 def test_a_request_whose_engine_dies_is_in_the_log_with_its_error(qtbot: Any, page: ServerPage) -> None:
-    port = free_port()
-    page.port.setValue(port)
-    page.key.setText("a-key-for-the-test")
-    with qtbot.waitSignal(page.server_changed, timeout=60_000):
-        page.start_button.click()
-    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="a-key-for-the-test", max_retries=0,
+    port = start_with_key(qtbot, page)
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0,
                            timeout=120)
     hi = [{"role": "user", "content": "hi"}]
     client.chat.completions.create(model="tiny/chat", messages=hi, max_tokens=2)  # type: ignore[arg-type]
@@ -177,16 +184,12 @@ def test_a_request_whose_engine_dies_is_in_the_log_with_its_error(qtbot: Any, pa
 
 
 def test_a_model_too_large_is_refused_with_what_this_page_and_settings_offer(qtbot: Any, page: ServerPage) -> None:
-    port = free_port()
-    page.port.setValue(port)
-    page.key.setText("a-key-for-the-test")
-    with qtbot.waitSignal(page.server_changed, timeout=60_000):
-        page.start_button.click()
+    port = start_with_key(qtbot, page)
     from app.server.scheduler import Need
 
     page.server.state.scheduler.budget = Need(1 << 20)  # as if 1 MiB had been free when it started
-    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="a-key-for-the-test", max_retries=0)
-    with pytest.raises(openai.BadRequestError, match="can never be loaded") as refused:
+    client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY, max_retries=0)
+    with pytest.raises(openai.BadRequestError, match="cannot be loaded as the server is set up") as refused:
         client.chat.completions.create(model="tiny/chat", messages=[{"role": "user", "content": "hi"}],
                                        max_tokens=5)
     text = refused.value.message

@@ -88,6 +88,19 @@ PUBLISHED: dict[str, tuple[tuple[str, str, str], str, str | None, str]] = {
         "deepseek-r1-distill-qwen-7b/tokenizer_config.json",
         "deepseek-r1-qwen",
     ),
+    # published files whose name is their chain's own (llama.cpp's converter refuses the DeepSeek LLM and V2 ones
+    # under Transformers 5, and names R1-Distill-Llama's smaug-bpe)
+    **{
+        name: (_OTC, f"{name}/tokenizer.json", f"{name}/tokenizer_config.json", pre)
+        for name, pre in (
+            ("deepseek-llm-7b-base", "deepseek-llm"),
+            ("deepseek-coder-7b-base-v1.5", "deepseek-llm"),
+            ("deepseek-coder-33b-base", "deepseek-coder"),
+            ("deepseek-v2", "deepseek-llm"),
+            ("deepseek-r1-distill-llama-8b", "llama-bpe"),
+            ("qwen-3", "qwen2"),
+        )
+    },
     "olmo-dolma-v1_5": (_OLMO, "allenai_gpt-neox-olmo-dolma-v1_5.json", None, "olmo"),
     "olmo-pii-special": (_OLMO, "allenai_eleuther-ai-gpt-neox-20b-pii-special.json", None, "olmo"),
     "olmo2-dolma2": (_OLMO, "allenai_dolma2.json", None, "dbrx"),
