@@ -10,6 +10,7 @@ folder was kept in the Library it stays where it landed and is listed from there
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -58,7 +59,9 @@ def move_finished(sources: Sequence[Path], dests: Sequence[Path]) -> bool:
 def _move(source: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.rename(source, dest)  # same disk: instant and atomic
+        _take_name(source, dest)  # same disk: instant
+    except FileExistsError:
+        raise
     except OSError:
         # another disk: a copy under a temporary name, on disk before it takes the model's name
         temporary = temp_name(dest)
@@ -66,7 +69,7 @@ def _move(source: Path, dest: Path) -> None:
             shutil.copyfile(source, temporary)
             with open(temporary, "rb+") as handle:
                 os.fsync(handle.fileno())
-            os.replace(temporary, dest)
+            _take_name(temporary, dest)
         except BaseException:
             with contextlib.suppress(OSError):
                 temporary.unlink()
@@ -74,6 +77,21 @@ def _move(source: Path, dest: Path) -> None:
         source.unlink()
     with contextlib.suppress(OSError):
         fsync_dir(dest.parent)
+
+
+def _take_name(source: Path, dest: Path) -> None:
+    """Gives `source` the name `dest`, never over a file another app instance put there meanwhile (a hard
+    link fails where the name exists; a rename would replace it). Without hard links (FAT), a rename."""
+    try:
+        os.link(source, dest)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        os.rename(source, dest)
+        return
+    source.unlink()
 
 
 def _prune_empty(folder: Path) -> None:

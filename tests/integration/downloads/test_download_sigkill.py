@@ -23,6 +23,7 @@ from app.downloads.job import DownloadConfig, RetryPolicy, run_job
 from app.downloads.ramp import FAST_ENOUGH
 from app.downloads.transfer import StopToken, Timeouts
 from tests.fakehub import FakeHub, FakeRepo
+from tests.support.quiet_progress import QuietProgress
 
 REPO_ID = "killorg/Kill-GGUF"
 FILE = "Kill-Q8_0.gguf"
@@ -63,18 +64,9 @@ RESUME = DownloadConfig(
 )
 
 
-class _Quiet:
-    def resolved(self, files: object, done: int) -> None:
-        pass
-
-    def progress(self, done: int) -> None:
-        pass
-
+class _Quiet(QuietProgress):
     def retrying(self, message: str, delay: float) -> None:
         raise AssertionError(f"unexpected retry: {message}")
-
-    def file_done(self, name: str) -> None:
-        pass
 
 
 def test_sigkill_at_random_points_resumes_every_segment(
